@@ -1,0 +1,108 @@
+"""Plain data that crosses every layer: what a tool is, and what a call returned.
+
+These are dataclasses, not pydantic models, on purpose: the kernel builds bindings from
+them before the MCP SDK (and pydantic) is imported, which keeps kernel start fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["JSONObject", "ToolResult", "ToolSpec", "catalog_hash"]
+
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool as the catalog knows it.
+
+    Attributes:
+        source: Where the tool lives: a configured MCP server's name, or a registry
+            namespace such as `local`.
+        name: The tool's own name, exactly as the server spells it (`get-weather`).
+            This is what is sent on a call; bindings use a sanitized identifier.
+        description: The tool's description, possibly empty.
+        input_schema: The JSON Schema of the arguments object.
+        output_schema: The JSON Schema of `structuredContent`, when declared.
+        annotations: MCP tool annotations (`readOnlyHint`, `destructiveHint`, ...).
+        title: A human-readable title, when the server gives one.
+        kind: `mcp`, `wasm`, `script`, `pipeline` or `skill`.
+    """
+
+    source: str
+    name: str
+    description: str = ""
+    input_schema: JSONObject = field(default_factory=lambda: {"type": "object"})
+    output_schema: JSONObject | None = None
+    annotations: JSONObject | None = None
+    title: str | None = None
+    kind: str = "mcp"
+
+    @property
+    def qualified_name(self) -> str:
+        """`source.name`, the name every front door uses for this tool."""
+        return f"{self.source}.{self.name}"
+
+    def to_json(self) -> JSONObject:
+        """Return the spec as a JSON-ready dict (the catalog cache's row format)."""
+        return {
+            "source": self.source,
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+            "output_schema": self.output_schema,
+            "annotations": self.annotations,
+            "title": self.title,
+            "kind": self.kind,
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> ToolSpec:
+        """Build a spec from `to_json` output."""
+        return cls(
+            source=data["source"],
+            name=data["name"],
+            description=data.get("description") or "",
+            input_schema=data.get("input_schema") or {"type": "object"},
+            output_schema=data.get("output_schema"),
+            annotations=data.get("annotations"),
+            title=data.get("title"),
+            kind=data.get("kind", "mcp"),
+        )
+
+
+def catalog_hash(specs: list[ToolSpec]) -> str:
+    """Return a stable sha256 of a source's tool list; any schema change changes it."""
+    rows = sorted((spec.to_json() for spec in specs), key=lambda row: row["name"])
+    blob = json.dumps(rows, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class ToolResult:
+    """What one tool call returned, in transport-neutral JSON form.
+
+    Attributes:
+        tool: The qualified name of the tool that was called.
+        content: MCP content blocks as JSON dicts (`{"type": "text", "text": ...}`).
+        structured: `structuredContent`, when the tool returned it.
+        is_error: True when the tool reported failure (`isError`).
+        meta: The result's `_meta`, if any.
+    """
+
+    tool: str
+    content: list[JSONObject] = field(default_factory=list)
+    structured: Any = None
+    is_error: bool = False
+    meta: JSONObject | None = None
+
+    def error_message(self) -> str:
+        """Return the text of an error result, joined from its text blocks."""
+        texts = [
+            str(block.get("text", "")) for block in self.content if block.get("type") == "text"
+        ]
+        return "\n".join(texts).strip() or f"tool {self.tool!r} reported an error with no message"

@@ -1,0 +1,201 @@
+"""Read MCP server definitions from the standard `mcp.json` shape.
+
+The file is the one users already keep for Claude Desktop, Cursor or VS Code::
+
+    {"mcpServers": {
+        "filesystem": {"command": "npx", "args": ["-y", "..."], "env": {"TOKEN": "${TOKEN}"}},
+        "search": {"url": "http://127.0.0.1:8000/mcp",
+                   "headers": {"Authorization": "Bearer ${KEY}"}}
+    }}
+
+One broken entry never hides the others: it is kept as an `InvalidServer` carrying the
+reason, so the kernel can report it in `%tools` while every other server connects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkernel.errors import ConfigError
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "HttpServer",
+    "InvalidServer",
+    "McpConfig",
+    "ServerConfig",
+    "StdioServer",
+    "find_config",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_ENV_VAR = "TOOLKERNEL_MCP_CONFIG"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class StdioServer:
+    """A server started as a child process that speaks MCP over stdin/stdout."""
+
+    name: str
+    command: str
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+
+
+@dataclass(frozen=True)
+class HttpServer:
+    """A server reached over streamable HTTP."""
+
+    name: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvalidServer:
+    """An entry that could not be used; `reason` says why and what to fix."""
+
+    name: str
+    reason: str
+
+
+ServerConfig = StdioServer | HttpServer | InvalidServer
+
+
+@dataclass(frozen=True)
+class McpConfig:
+    """The servers of one `mcp.json`, and where it was read from (None: no file)."""
+
+    servers: dict[str, ServerConfig]
+    path: Path | None = None
+
+
+def find_config(home: Path, cwd: Path | None = None) -> Path | None:
+    """Return the `mcp.json` to use, or None when there is none.
+
+    Lookup order: `$TOOLKERNEL_MCP_CONFIG`, `./mcp.json`, `<home>/mcp.json`.
+
+    Raises:
+        ConfigError: `$TOOLKERNEL_MCP_CONFIG` names a file that does not exist.
+    """
+    env = os.environ.get(CONFIG_ENV_VAR)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            msg = f"{CONFIG_ENV_VAR}={env} does not exist; point it at an mcp.json or unset it"
+            raise ConfigError(msg)
+        return path
+    for candidate in ((cwd or Path.cwd()) / "mcp.json", home / "mcp.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(home: Path, cwd: Path | None = None, *, explicit: Path | None = None) -> McpConfig:
+    """Find and parse `mcp.json`; no file means no servers.
+
+    Args:
+        home: The toolkernel home, searched last.
+        cwd: The directory searched for `./mcp.json` (default: the working directory).
+        explicit: Read this file instead of looking one up (it must exist).
+
+    Raises:
+        ConfigError: The file is missing (when explicit), not valid JSON, or not an
+            object with `mcpServers`.
+    """
+    if explicit is not None and not explicit.is_file():
+        msg = f"MCP config {explicit} does not exist; create it or fix the mcp_config option"
+        raise ConfigError(msg)
+    path = explicit or find_config(home, cwd)
+    if path is None:
+        return McpConfig(servers={})
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"cannot read MCP config {path}: {exc}; fix the file or set {CONFIG_ENV_VAR}"
+        raise ConfigError(msg) from exc
+    return McpConfig(servers=parse_config(data, origin=str(path)), path=path)
+
+
+def parse_config(
+    data: Any, *, origin: str = "mcp.json", environ: Mapping[str, str] | None = None
+) -> dict[str, ServerConfig]:
+    """Parse an `mcp.json` document into server entries, expanding `${VAR}`.
+
+    Raises:
+        ConfigError: The document itself has the wrong shape. A bad single entry does
+            not raise; it becomes an `InvalidServer`.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("mcpServers", {}), dict):
+        msg = f'{origin}: expected {{"mcpServers": {{name: {{command, args}} | {{url}}}}}}'
+        raise ConfigError(msg)
+    env = os.environ if environ is None else environ
+    servers: dict[str, ServerConfig] = {}
+    for name, entry in data.get("mcpServers", {}).items():
+        try:
+            servers[name] = _parse_entry(name, entry, env)
+        except ConfigError as exc:
+            servers[name] = InvalidServer(name=name, reason=str(exc))
+    return servers
+
+
+def _parse_entry(name: str, entry: Any, env: Mapping[str, str]) -> StdioServer | HttpServer:
+    if not isinstance(entry, dict):
+        msg = f"server {name!r}: expected an object with 'command' or 'url'"
+        raise ConfigError(msg, server=name)
+    if entry.get("disabled") is True:
+        msg = f'server {name!r} is disabled in the config (remove "disabled": true to use it)'
+        raise ConfigError(msg, server=name)
+    if isinstance(entry.get("command"), str) and entry["command"]:
+        return StdioServer(
+            name=name,
+            command=entry["command"],
+            args=_str_list(name, "args", entry.get("args", [])),
+            env=_expand_map(name, "env", entry.get("env", {}), env),
+            cwd=entry.get("cwd") if isinstance(entry.get("cwd"), str) else None,
+        )
+    if isinstance(entry.get("url"), str) and entry["url"]:
+        return HttpServer(
+            name=name,
+            url=_expand(name, "url", entry["url"], env),
+            headers=_expand_map(name, "headers", entry.get("headers", {}), env),
+        )
+    msg = f"server {name!r}: needs a non-empty 'command' (stdio) or 'url' (streamable HTTP)"
+    raise ConfigError(msg, server=name)
+
+
+def _str_list(name: str, key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        msg = f"server {name!r}: '{key}' must be a list of strings"
+        raise ConfigError(msg, server=name)
+    return list(value)
+
+
+def _expand_map(name: str, key: str, value: Any, env: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(value, dict):
+        msg = f"server {name!r}: '{key}' must be an object of strings"
+        raise ConfigError(msg, server=name)
+    return {k: _expand(name, f"{key}.{k}", str(v), env) for k, v in value.items()}
+
+
+def _expand(name: str, where: str, text: str, env: Mapping[str, str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        var = match.group(1)
+        if var not in env:
+            msg = (
+                f"server {name!r}: {where} uses ${{{var}}}, which is not set; "
+                f"export {var} before starting the kernel"
+            )
+            raise ConfigError(msg, server=name)
+        return env[var]
+
+    return _VAR.sub(substitute, text)
