@@ -1,0 +1,201 @@
+"""ToolRegistry: the single source of truth, on SQLite plus content-addressed blobs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from types import TracebackType
+
+from toolkernel._spec import ToolSpec
+from toolkernel.registry import _catalog, _lookup, _search, _status
+from toolkernel.registry._blobs import BlobStore
+from toolkernel.registry._catalog import CatalogSnapshot
+from toolkernel.registry._db import Database
+from toolkernel.registry._index import replace_source
+from toolkernel.registry._search import SearchHit
+from toolkernel.registry._status import ServerStatus
+
+__all__ = ["ToolRegistry"]
+
+
+class ToolRegistry:
+    """The registry at `<home>/registry.db`, with blobs under `<home>/blobs/sha256/`.
+
+    It caches each MCP server's catalog as versioned snapshots, publishes server status,
+    and looks tools up by name or by BM25 search. Several processes may open the same
+    home at once; each sees the others' committed writes.
+
+    Attributes:
+        home: The toolkernel home folder.
+        path: The database file, `<home>/registry.db`.
+        blobs: The content-addressed blob store.
+    """
+
+    def __init__(self, home: Path) -> None:
+        """Open the registry under `home`, creating the folder and database if needed.
+
+        Raises:
+            RegistryError: The database cannot be opened, or was written by a newer
+                toolkernel.
+        """
+        self.home = Path(home)
+        self.path = self.home / "registry.db"
+        self.blobs = BlobStore(self.home / "blobs" / "sha256")
+        self._db = Database(self.path)
+
+    def close(self) -> None:
+        """Close the database connection; later calls raise `RegistryError`."""
+        self._db.close()
+
+    def __enter__(self) -> ToolRegistry:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ToolRegistry({self.home!r})"
+
+    # -- MCP catalog cache -------------------------------------------------------------
+
+    def save_catalog(self, source: str, specs: list[ToolSpec]) -> bool:
+        """Store `specs` as the tool list of `source`, if it changed.
+
+        A new snapshot is appended only when the catalog hash differs from the newest
+        one; the search index is replaced in the same transaction.
+
+        Returns:
+            True if the catalog changed and a snapshot was stored.
+
+        Raises:
+            RegistryError: The specs are invalid (wrong source, duplicate names, not JSON)
+                or the database failed. Nothing was written.
+        """
+        catalog = _catalog.prepare_catalog(source, list(specs))
+        with self._db.write() as conn:
+            if _catalog.latest_hash(conn, source) == catalog.hash:
+                return False
+            _catalog.insert_snapshot(conn, catalog)
+            replace_source(conn, source, catalog.rows)
+        return True
+
+    def load_catalog(self, source: str) -> list[ToolSpec] | None:
+        """Return the newest cached tool list of `source`, or None if it was never saved."""
+        with self._db.read() as conn:
+            return _catalog.latest_catalog(conn, source)
+
+    def load_catalogs(self) -> dict[str, list[ToolSpec]]:
+        """Return the newest cached tool list of every source (one query; kernel start)."""
+        with self._db.read() as conn:
+            return _catalog.latest_catalogs(conn)
+
+    def catalog_hash(self, source: str) -> str | None:
+        """Return the hash of the newest snapshot of `source`, or None."""
+        with self._db.read() as conn:
+            return _catalog.latest_hash(conn, source)
+
+    def catalog_history(self, source: str) -> list[CatalogSnapshot]:
+        """Return every snapshot of `source`, oldest first (empty if never saved)."""
+        with self._db.read() as conn:
+            return _catalog.snapshot_history(conn, source)
+
+    # -- server status ------------------------------------------------------------------
+
+    def set_server_status(
+        self,
+        name: str,
+        state: str,
+        *,
+        detail: str | None = None,
+        tool_count: int | None = None,
+    ) -> None:
+        """Publish the state of server `name`, stamped with the current time.
+
+        Raises:
+            ValueError: `state` is not `connecting`, `connected`, `failed` or `disabled`.
+        """
+        _status.check_state(state)
+        with self._db.write() as conn:
+            _status.upsert_status(conn, name, state, detail, tool_count)
+
+    def server_statuses(self) -> list[ServerStatus]:
+        """Return the last published status of every server, sorted by name."""
+        with self._db.read() as conn:
+            return _status.all_statuses(conn)
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def list_tools(
+        self, source: str | None = None, *, sources: Collection[str] | None = None
+    ) -> list[ToolSpec]:
+        """Return the current tools, sorted by (source, name).
+
+        Args:
+            source: Only this source's tools.
+            sources: Only these sources' tools; combined with `source`, their overlap.
+                An empty collection selects nothing.
+        """
+        wanted = _wanted_sources(source, sources)
+        with self._db.read() as conn:
+            return _lookup.list_tools(conn, _lookup.sources_param(wanted))
+
+    def get_tool(self, qualified_name: str) -> ToolSpec:
+        """Return the tool named `server.tool`.
+
+        The tool part may be the name as the server spells it (`get-weather`) or its
+        sanitized identifier (`get_weather`); the comparison is case-sensitive.
+
+        Raises:
+            ToolNotFound: No such tool; the message suggests close names.
+        """
+        with self._db.read() as conn:
+            spec = _lookup.find_tool(conn, qualified_name)
+            if spec is None:
+                raise _lookup.not_found(conn, qualified_name)
+        return spec
+
+    def search(
+        self, query: str, *, limit: int = 10, sources: Collection[str] | None = None
+    ) -> list[SearchHit]:
+        """Return up to `limit` tools matching `query` by BM25, best first.
+
+        Stop-words are ignored (so a query of only stop-words finds nothing), FTS5
+        syntax in `query` is taken literally, and a tool whose name is the query ranks
+        first. Any string is accepted.
+
+        Args:
+            query: What the tool should do, in words, or its name.
+            limit: The most hits to return.
+            sources: Only search these sources.
+        """
+        with self._db.read() as conn:
+            return _search.search(conn, query, limit=limit, sources=_lookup.sources_param(sources))
+
+    # -- blobs --------------------------------------------------------------------------
+
+    def put_blob(self, data: bytes) -> str:
+        """Store `data` under `<home>/blobs/sha256/` and return its sha256 hex digest."""
+        return self.blobs.put(data)
+
+    def get_blob(self, sha: str) -> bytes:
+        """Return the blob whose sha256 is `sha`.
+
+        Raises:
+            RegistryError: No such blob, or its file is corrupt.
+        """
+        return self.blobs.get(sha)
+
+
+def _wanted_sources(source: str | None, sources: Collection[str] | None) -> Collection[str] | None:
+    if isinstance(sources, str):
+        sources = [sources]
+    if source is None:
+        return sources
+    if sources is None:
+        return [source]
+    return [source] if source in sources else []
