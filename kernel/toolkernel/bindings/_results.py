@@ -1,0 +1,199 @@
+"""Turn a `ToolResult` into the Python value a binding returns."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkernel._spec import JSONObject, ToolResult
+from toolkernel.errors import ToolError
+
+__all__ = [
+    "ToolAudio",
+    "ToolImage",
+    "ToolResource",
+    "ToolResourceLink",
+    "content_to_python",
+    "to_python",
+]
+
+
+def to_python(result: ToolResult) -> Any:
+    """Return the Python value of a tool result.
+
+    - `isError`: raises `ToolError` carrying the server's message and content.
+    - `structuredContent`: returned as is, a dict even when it wraps a primitive
+      (`{"result": 3}`), so it always matches the tool's output schema.
+    - one content block: its value (text stays `str`, never parsed as JSON).
+    - no content: None. Several blocks: a list, each converted the same way.
+
+    Raises:
+        ToolError: The tool reported failure.
+    """
+    if result.is_error:
+        content: list[dict[str, object]] = list(result.content)
+        raise ToolError(result.error_message(), tool=result.tool, content=content)
+    if result.structured is not None:
+        return result.structured
+    if not result.content:
+        return None
+    if len(result.content) == 1:
+        return content_to_python(result.content[0])
+    return [content_to_python(block) for block in result.content]
+
+
+def content_to_python(block: JSONObject) -> Any:
+    """Convert one MCP content block; an unknown or malformed block comes back as its dict."""
+    kind = block.get("type")
+    if kind == "text":
+        return str(block.get("text", ""))
+    if kind in ("image", "audio"):
+        data = _b64(block.get("data"))
+        if data is None:
+            return block
+        mime = str(block.get("mimeType") or "application/octet-stream")
+        return ToolImage(data, mime) if kind == "image" else ToolAudio(data, mime)
+    if kind == "resource" and isinstance(block.get("resource"), dict):
+        return ToolResource.from_json(block["resource"])
+    if kind == "resource_link" and isinstance(block.get("uri"), str):
+        return ToolResourceLink.from_json(block)
+    return block
+
+
+@dataclass(frozen=True, repr=False)
+class ToolImage:
+    """An image a tool returned; a notebook displays it.
+
+    Attributes:
+        data: The decoded image bytes.
+        mime_type: The image's MIME type (`image/png`).
+    """
+
+    data: bytes
+    mime_type: str
+
+    def __repr__(self) -> str:
+        return f"<ToolImage {self.mime_type} {len(self.data)} bytes>"
+
+    def _repr_png_(self) -> bytes | None:
+        return self.data if self.mime_type == "image/png" else None
+
+    def _repr_jpeg_(self) -> bytes | None:
+        return self.data if self.mime_type in ("image/jpeg", "image/jpg") else None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
+        if self.mime_type in ("image/png", "image/jpeg", "image/jpg"):
+            return None  # the _repr_png_ / _repr_jpeg_ hooks carry these
+        if self.mime_type == "image/svg+xml":
+            return {self.mime_type: self.data.decode("utf-8", errors="replace")}
+        return {self.mime_type: base64.b64encode(self.data).decode("ascii")}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the image bytes to `path` and return it as a `Path`."""
+        target = Path(path)
+        target.write_bytes(self.data)
+        return target
+
+
+@dataclass(frozen=True, repr=False)
+class ToolAudio:
+    """Audio a tool returned; a notebook shows a player.
+
+    Attributes:
+        data: The decoded audio bytes.
+        mime_type: The audio's MIME type (`audio/wav`).
+    """
+
+    data: bytes
+    mime_type: str
+
+    def __repr__(self) -> str:
+        return f"<ToolAudio {self.mime_type} {len(self.data)} bytes>"
+
+    def _repr_html_(self) -> str:
+        encoded = base64.b64encode(self.data).decode("ascii")
+        return f'<audio controls src="data:{self.mime_type};base64,{encoded}"></audio>'
+
+    def save(self, path: str | Path) -> Path:
+        """Write the audio bytes to `path` and return it as a `Path`."""
+        target = Path(path)
+        target.write_bytes(self.data)
+        return target
+
+
+@dataclass(frozen=True)
+class ToolResource:
+    """An embedded resource: text or bytes, with the URI it came from.
+
+    Attributes:
+        uri: The resource's URI.
+        mime_type: Its MIME type, when given.
+        text: Its text, for a text resource.
+        blob: Its decoded bytes, for a binary resource.
+    """
+
+    uri: str
+    mime_type: str | None = None
+    text: str | None = None
+    blob: bytes | None = None
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> ToolResource:
+        """Build one from the `resource` field of an MCP `resource` block."""
+        text = data.get("text")
+        return cls(
+            uri=str(data.get("uri", "")),
+            mime_type=_opt_str(data.get("mimeType")),
+            text=text if isinstance(text, str) else None,
+            blob=_b64(data.get("blob")),
+        )
+
+
+@dataclass(frozen=True)
+class ToolResourceLink:
+    """A link to a resource the tool did not inline; read it with the server's resources.
+
+    Attributes:
+        uri: The resource's URI.
+        name: The resource's name.
+        title: A human-readable title, when given.
+        description: What the resource holds, when given.
+        mime_type: Its MIME type, when given.
+        size: Its size in bytes, when given.
+    """
+
+    uri: str
+    name: str = ""
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> ToolResourceLink:
+        """Build one from an MCP `resource_link` block."""
+        size = data.get("size")
+        return cls(
+            uri=str(data["uri"]),
+            name=str(data.get("name", "")),
+            title=_opt_str(data.get("title")),
+            description=_opt_str(data.get("description")),
+            mime_type=_opt_str(data.get("mimeType")),
+            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        )
+
+
+def _b64(value: Any) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
