@@ -1,0 +1,276 @@
+"""One MCP server's connection: start, initialize, list tools, call, reconnect.
+
+Each connection lives in a task of the host's event loop that owns the transport and
+the `ClientSession` for their whole life (anyio cancel scopes must be entered and left
+in one task). Calls are made from other tasks on the same loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
+from mcp import types
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+from toolkernel._version import __version__
+from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServer
+from toolkernel.host._convert import spec_from_mcp
+
+if TYPE_CHECKING:
+    from mcp.client._transport import TransportStreams
+
+    from toolkernel._spec import ToolSpec
+
+__all__ = ["ConnectFailed", "ServerConnection"]
+
+_CLIENT_INFO = types.Implementation(name="toolkernel", version=__version__)
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL,
+    "emergency": logging.CRITICAL,
+}
+
+LogSink = Callable[[str, int, str], None]
+"""Receives server log messages: (server name, logging level, text)."""
+
+
+class ConnectFailed(Exception):
+    """A server could not be started or did not complete `initialize`; `str()` says why."""
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class ServerConnection:
+    """The live connection to one configured server, reconnected on demand."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        connect_timeout: float,
+        logs_dir: Path,
+        on_tools: Callable[[str, list[ToolSpec]], None],
+        on_log: LogSink,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.connect_timeout = connect_timeout
+        self.state = "failed" if isinstance(config, InvalidServer) else "connecting"
+        self.detail: str | None = config.reason if isinstance(config, InvalidServer) else None
+        self.tools: list[ToolSpec] | None = None
+        self._logs_dir = logs_dir
+        self._on_tools = on_tools
+        self._on_log = on_log
+        self._session: ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._stderr_path = logs_dir / f"{_safe_filename(self.name)}.stderr.log"
+        self._stderr_offset = 0
+        self.first_attempt_done = asyncio.Event()
+        """Set once the first connection attempt has succeeded or failed."""
+
+    async def ensure_connected(self) -> ClientSession:
+        """Return a live session, connecting (once, for all concurrent callers) if needed.
+
+        Raises:
+            ConnectFailed: The server could not be started or initialized in time.
+        """
+        if self._session is not None and not self._closed.is_set():
+            return self._session
+        async with self._lock:
+            if self._session is not None and not self._closed.is_set():
+                return self._session
+            return await self._connect()
+
+    def mark_disconnected(self, reason: str) -> None:
+        """Record that the connection broke; the next call reconnects."""
+        self.state, self.detail = "failed", reason
+        self._session = None
+        self._closed.set()
+
+    async def close(self) -> None:
+        """Stop the server's transport and wait (bounded) for it to wind down."""
+        self._closed.set()
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=10)
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=5)
+
+    def stderr_tail(self, lines: int = 3) -> str:
+        """Return the last lines the server wrote to stderr since this connection began."""
+        try:
+            with self._stderr_path.open("rb") as fh:
+                fh.seek(self._stderr_offset)
+                text = fh.read()[-4096:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        kept = [line.strip() for line in text.splitlines() if line.strip()]
+        return " | ".join(kept[-lines:])
+
+    async def refresh_tools(self) -> list[ToolSpec]:
+        """Re-list the server's tools (after `tools/list_changed`) and publish them."""
+        session = await self.ensure_connected()
+        tools = await _list_all_tools(self.name, session)
+        self.tools = tools
+        self._on_tools(self.name, tools)
+        return tools
+
+    async def _connect(self) -> ClientSession:
+        if isinstance(self.config, InvalidServer):
+            self.first_attempt_done.set()
+            raise ConnectFailed(self.config.reason)
+        if self._task is not None and not self._task.done():
+            await self.close()
+        self.state, self.detail = "connecting", None
+        self._closed = asyncio.Event()
+        ready: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(ready), name=f"mcp-server-{self.name}")
+        try:
+            session = await ready
+        except BaseException as exc:
+            reason = self._describe_failure(_root_cause(exc))
+            self.state, self.detail = "failed", reason
+            raise ConnectFailed(reason) from exc
+        finally:
+            self.first_attempt_done.set()
+        self._session = session
+        self.state, self.detail = "connected", None
+        return session
+
+    async def _run(self, ready: asyncio.Future[ClientSession]) -> None:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                read, write = await stack.enter_async_context(self._open_transport(stack))
+                session = await stack.enter_async_context(
+                    ClientSession(
+                        read,
+                        write,
+                        logging_callback=self._on_log_message,
+                        message_handler=self._on_message,
+                        client_info=_CLIENT_INFO,
+                    )
+                )
+                with anyio.fail_after(self.connect_timeout):
+                    await session.initialize()
+                    tools = await _list_all_tools(self.name, session)
+                self.tools = tools
+                self._on_tools(self.name, tools)
+                ready.set_result(session)
+                await self._closed.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc if isinstance(exc, Exception) else ConnectFailed(repr(exc)))
+            elif not self._closed.is_set():
+                self.mark_disconnected(self._describe_failure(_root_cause(exc)))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self._session = None
+            if self.state == "connected":
+                self.mark_disconnected("the connection closed; it reconnects on the next call")
+
+    @contextlib.asynccontextmanager
+    async def _open_transport(
+        self, stack: contextlib.AsyncExitStack
+    ) -> AsyncIterator[TransportStreams]:
+        config = self.config
+        if isinstance(config, StdioServer):
+            errlog = self._open_stderr_log()
+            stack.callback(errlog.close)
+            params = StdioServerParameters(
+                command=config.command, args=config.args, env=config.env or None, cwd=config.cwd
+            )
+            async with stdio_client(params, errlog=errlog) as streams:
+                yield streams
+        elif isinstance(config, HttpServer):
+            client = create_mcp_http_client(headers=config.headers or None)
+            async with client, streamable_http_client(config.url, http_client=client) as streams:
+                yield streams
+        else:  # pragma: no cover - InvalidServer never gets here
+            raise ConnectFailed(config.reason)
+
+    def _open_stderr_log(self) -> TextIO:
+        self._logs_dir.mkdir(parents=True, exist_ok=True)
+        errlog: TextIO = self._stderr_path.open("a", encoding="utf-8")
+        self._stderr_offset = errlog.tell()
+        return errlog
+
+    def _describe_failure(self, exc: BaseException) -> str:
+        config = self.config
+        if isinstance(exc, TimeoutError):
+            what = f"did not finish initialize within {self.connect_timeout:g} s"
+            hint = "check that the server speaks MCP over stdio, or raise connect_timeout"
+        elif isinstance(exc, FileNotFoundError) and isinstance(config, StdioServer):
+            what = f"command {config.command!r} was not found"
+            hint = "install it or fix 'command' in mcp.json"
+        elif isinstance(exc, MCPError):
+            what = f"closed the connection ({exc.error.message})"
+            hint = "see the server's stderr"
+        elif isinstance(exc, OSError):
+            what = f"could not be started: {exc}"
+            hint = "fix 'command'/'cwd' in mcp.json"
+        else:
+            what = f"failed: {type(exc).__name__}: {exc}"
+            hint = "check the server entry in mcp.json"
+        if isinstance(config, HttpServer) and not isinstance(exc, TimeoutError):
+            hint = f"check that {config.url} is reachable and the headers are right"
+        tail = self.stderr_tail()
+        stderr = f"; stderr: {tail}" if tail else ""
+        return f"server {self.name!r} {what}{stderr}. {hint[0].upper()}{hint[1:]}."
+
+    async def _on_log_message(self, params: types.LoggingMessageNotificationParams) -> None:
+        data = params.data
+        text = data if isinstance(data, str) else repr(data)
+        if params.logger:
+            text = f"{params.logger}: {text}"
+        self._on_log(self.name, _LEVELS.get(str(params.level), logging.INFO), text)
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            asyncio.get_running_loop().create_task(self._refresh_quietly())
+        elif isinstance(message, Exception):
+            self._on_log(self.name, logging.WARNING, f"transport error: {message}")
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh_tools()
+        except Exception as exc:
+            self._on_log(self.name, logging.WARNING, f"could not refresh tools: {exc}")
+
+
+async def _list_all_tools(source: str, session: ClientSession) -> list[ToolSpec]:
+    specs: list[ToolSpec] = []
+    cursor: str | None = None
+    while True:
+        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await session.list_tools(params=params)
+        specs.extend(spec_from_mcp(source, tool) for tool in page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            return specs
+
+
+def _safe_filename(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
