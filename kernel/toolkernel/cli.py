@@ -1,0 +1,145 @@
+"""The `toolkernel` command line.
+
+    toolkernel tools list [--server S] [--json]
+    toolkernel tools search QUERY [--limit N] [--detail name|summary|full] [--json]
+    toolkernel tools show NAME [--json]
+    toolkernel servers [--json]
+    toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
+
+`tools` and `servers` read the registry the kernels write (catalog cache and status),
+so they answer instantly and never start a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from toolkernel._version import __version__
+from toolkernel.errors import ToolkernelError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except ToolkernelError as exc:
+        print(f"toolkernel: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toolkernel", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"toolkernel {__version__}")
+    parser.add_argument("--home", type=Path, help="toolkernel home (default: $TOOLKERNEL_HOME)")
+    commands = parser.add_subparsers(title="commands")
+
+    tools = commands.add_parser("tools", help="list, search and show tools").add_subparsers()
+    listing = tools.add_parser("list", help="list tool names")
+    listing.add_argument("--server", help="only this server's tools")
+    listing.set_defaults(run=_tools_list)
+    search = tools.add_parser("search", help="search tools (BM25)")
+    search.add_argument("query", nargs="+")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--detail", choices=["name", "summary", "full"], default="summary")
+    search.set_defaults(run=_tools_search)
+    show = tools.add_parser("show", help="show a tool's Python signature and docstring")
+    show.add_argument("name", help="server.tool")
+    show.set_defaults(run=_tools_show)
+    servers = commands.add_parser("servers", help="each MCP server's last known status")
+    servers.set_defaults(run=_servers)
+    for sub in (listing, search, show, servers):
+        sub.add_argument("--json", action="store_true", help="print JSON")
+
+    install = commands.add_parser("install-kernel", help="install the Toolkernel kernelspec")
+    where = install.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="for the current user")
+    where.add_argument("--sys-prefix", action="store_true", help="into this environment")
+    where.add_argument("--prefix", help="under this prefix")
+    install.add_argument("--name", default="toolkernel", help="kernelspec name")
+    install.add_argument("--display-name", help="name shown in JupyterLab")
+    install.set_defaults(run=_install_kernel)
+    return parser
+
+
+def _discovery(args: argparse.Namespace) -> Any:
+    import tempfile  # noqa: PLC0415
+
+    from toolkernel.bindings import BindingCache, ToolsNamespace  # noqa: PLC0415
+    from toolkernel.config import load_config, toolkernel_home  # noqa: PLC0415
+    from toolkernel.kernel._discovery import Discovery  # noqa: PLC0415
+    from toolkernel.registry import ToolRegistry  # noqa: PLC0415
+
+    home = args.home or toolkernel_home()
+    registry = ToolRegistry(home)
+    catalogs = registry.load_catalogs()
+    configured = list(load_config(home).servers)
+    sources = [s for s in configured if s in catalogs] if configured else sorted(catalogs)
+    cache_dir = home / "bindings" if home.is_dir() else Path(tempfile.mkdtemp())
+    namespace = ToolsNamespace(BindingCache(cache_dir))
+    for source in sources:
+        namespace.set_source(source, catalogs[source])
+    return Discovery(registry, namespace, sources)
+
+
+def _emit(args: argparse.Namespace, value: Any, text: str) -> int:
+    print(json.dumps(value, indent=2, ensure_ascii=False) if args.json else text)
+    return 0
+
+
+def _tools_list(args: argparse.Namespace) -> int:
+    names = _discovery(args).list_tool_names(args.server)
+    return _emit(args, names, "\n".join(names) or "no tools cached yet: start a kernel once")
+
+
+def _tools_search(args: argparse.Namespace) -> int:
+    found = _discovery(args).search_tools(" ".join(args.query), args.limit, args.detail)
+    if args.detail == "name":
+        return _emit(args, found, "\n".join(found))
+    lines = [f"{row['name']}\n    {row['signature']}\n    {row['description']}" for row in found]
+    return _emit(args, found, "\n".join(lines) or "no match")
+
+
+def _tools_show(args: argparse.Namespace) -> int:
+    details = _discovery(args).get_tool_details(args.name)
+    return _emit(args, details.to_json(), str(details))
+
+
+def _servers(args: argparse.Namespace) -> int:
+    from toolkernel.config import toolkernel_home  # noqa: PLC0415
+    from toolkernel.registry import ToolRegistry  # noqa: PLC0415
+
+    rows = ToolRegistry(args.home or toolkernel_home()).server_statuses()
+    data = [
+        {"name": r.name, "state": r.state, "detail": r.detail, "tool_count": r.tool_count}
+        for r in rows
+    ]
+    text = "\n".join(
+        f"{r.name}: {r.state}"
+        + (f" ({r.tool_count} tools)" if r.tool_count is not None else "")
+        + (f"\n    {r.detail}" if r.detail else "")
+        for r in rows
+    )
+    return _emit(args, data, text or "no server status recorded yet: start a kernel once")
+
+
+def _install_kernel(args: argparse.Namespace) -> int:
+    from toolkernel.kernelspec import install_kernel_spec  # noqa: PLC0415
+
+    prefix = sys.prefix if args.sys_prefix else args.prefix
+    path = install_kernel_spec(
+        user=args.user, prefix=prefix, name=args.name, display_name=args.display_name
+    )
+    print(f"installed kernelspec {args.name!r} in {path}")
+    return 0

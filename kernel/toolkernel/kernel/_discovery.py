@@ -1,0 +1,170 @@
+"""Progressive discovery: list, search and describe tools as a model would want them.
+
+`detail` follows Anthropic's code-execution proposal: `"name"` for names only,
+`"summary"` adds a one-line description and the call signature, `"full"` adds the
+docstring, schemas and annotations.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from toolkernel.errors import ToolNotFound
+
+if TYPE_CHECKING:
+    from toolkernel._spec import ToolSpec
+    from toolkernel.bindings import ToolsNamespace
+    from toolkernel.registry import ToolRegistry
+
+__all__ = ["Detail", "Discovery", "ToolDetails"]
+
+Detail = Literal["name", "summary", "full"]
+_DETAILS = ("name", "summary", "full")
+
+
+@dataclass(frozen=True)
+class ToolDetails:
+    """Everything a caller needs to call one tool from a cell.
+
+    Attributes:
+        name: The Python path under `tools` (`filesystem.read_file`).
+        mcp_name: The tool's own name on its server (`read_file`, or `get-weather`).
+        source: The server or registry namespace that offers it.
+        signature: The binding's signature (`read_file(*, path: str) -> str`).
+        doc: The binding's docstring.
+        input_schema: The JSON Schema of the arguments.
+        output_schema: The JSON Schema of the structured result, if declared.
+        annotations: MCP annotations (`readOnlyHint`, ...), if any.
+    """
+
+    name: str
+    mcp_name: str
+    source: str
+    signature: str
+    doc: str
+    input_schema: dict[str, Any] = field(default_factory=dict)
+    output_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+
+    @property
+    def call(self) -> str:
+        """A ready-to-edit call expression for a cell."""
+        return f"await tools.{self.name.split('(')[0]}(...)"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the details as a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "mcp_name": self.mcp_name,
+            "source": self.source,
+            "signature": self.signature,
+            "doc": self.doc,
+            "input_schema": self.input_schema,
+            "output_schema": self.output_schema,
+            "annotations": self.annotations,
+        }
+
+    def __str__(self) -> str:
+        return f"async def {self.signature}\n\n{self.doc}".rstrip()
+
+    def _repr_markdown_(self) -> str:
+        return f"```python\nawait tools.{self.source_path}\n```\n\n```text\n{self.doc}\n```"
+
+    @property
+    def source_path(self) -> str:
+        """`server.function(...)` as written after `tools.` in a cell."""
+        return f"{self.name.split('.', 1)[0]}.{self.signature}"
+
+
+class Discovery:
+    """List, search and describe the tools a kernel can call."""
+
+    def __init__(
+        self, registry: ToolRegistry, namespace: ToolsNamespace, sources: list[str]
+    ) -> None:
+        self._registry = registry
+        self._namespace = namespace
+        self._sources = sources
+
+    def list_tool_names(self, server: str | None = None) -> list[str]:
+        """Return `server.tool` Python names of every tool, or of one server's tools."""
+        if server is not None and server not in self._sources:
+            known = ", ".join(self._sources) or "none configured"
+            msg = f"no server named {server!r}; servers: {known}"
+            raise ToolNotFound(msg, tool=server)
+        sources = [server] if server is not None else self._sources
+        specs = self._registry.list_tools(sources=sources)
+        return [self._python_path(spec) for spec in specs]
+
+    def search_tools(
+        self, query: str, limit: int = 10, detail: Detail = "summary"
+    ) -> list[str] | list[dict[str, Any]]:
+        """Return the tools that best match `query` (BM25), best first.
+
+        `detail="name"` gives names; `"summary"` gives name, description and signature;
+        `"full"` adds the docstring, schemas and annotations.
+        """
+        if detail not in _DETAILS:
+            msg = f"detail must be one of {', '.join(_DETAILS)}, not {detail!r}"
+            raise ValueError(msg)
+        hits = self._registry.search(query, limit=max(0, int(limit)), sources=self._sources)
+        if detail == "name":
+            return [self._python_path(hit.spec) for hit in hits]
+        rows: list[dict[str, Any]] = []
+        for hit in hits:
+            info = self.details_for(hit.spec)
+            row: dict[str, Any] = {
+                "name": info.name,
+                "description": _first_line(hit.spec.description),
+                "signature": info.signature,
+            }
+            if detail == "full":
+                row |= info.to_json()
+            rows.append(row)
+        return rows
+
+    def get_tool_details(self, name: str) -> ToolDetails:
+        """Describe one tool; `name` is `server.tool` (Python or MCP spelling)."""
+        qualified = name.removeprefix("tools.")
+        spec = self._registry.get_tool(qualified)
+        if spec.source not in self._sources:
+            msg = f"tool {name!r} is not offered by a configured server"
+            raise ToolNotFound(msg, tool=name)
+        return self.details_for(spec)
+
+    def details_for(self, spec: ToolSpec) -> ToolDetails:
+        """Build the details of a spec from its generated binding."""
+        path = self._python_path(spec)
+        function = self._binding(spec)
+        if function is None:
+            signature, doc = f"{path.split('.', 1)[1]}(**arguments)", spec.description
+        else:
+            signature = f"{path.split('.', 1)[1]}{inspect.signature(function)}"
+            doc = inspect.getdoc(function) or ""
+        return ToolDetails(
+            name=path,
+            mcp_name=spec.name,
+            source=spec.source,
+            signature=signature,
+            doc=doc,
+            input_schema=spec.input_schema,
+            output_schema=spec.output_schema,
+            annotations=spec.annotations,
+        )
+
+    def _binding(self, spec: ToolSpec) -> Any:
+        module = getattr(self._namespace, self._namespace.python_source(spec.source), None)
+        if module is None:
+            return None
+        return getattr(module, self._namespace.python_name(spec.source, spec.name), None)
+
+    def _python_path(self, spec: ToolSpec) -> str:
+        source = self._namespace.python_source(spec.source)
+        return f"{source}.{self._namespace.python_name(spec.source, spec.name)}"
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"

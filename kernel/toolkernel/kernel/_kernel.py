@@ -1,0 +1,106 @@
+"""ToolKernel: an IPython kernel whose namespace holds typed bindings for every tool."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ipykernel.ipkernel import IPythonKernel
+from traitlets import Bool, Float, Unicode
+
+from toolkernel._version import __version__
+from toolkernel.config import toolkernel_home
+from toolkernel.host._validate import skip_slow_format_checkers
+from toolkernel.kernel._magics import ToolMagics
+from toolkernel.kernel._toolbox import Toolbox
+
+__all__ = ["ToolKernel"]
+
+
+class ToolKernel(IPythonKernel):
+    """An IPython kernel that preloads `tools`, discovery functions and `%tools`.
+
+    Bindings are built from the catalog cache before any server answers; servers
+    connect in the background, and a dead or slow one never delays the kernel.
+    """
+
+    implementation = "toolkernel"
+    implementation_version = __version__
+    banner = f"Toolkernel {__version__}: `tools` holds a binding for every tool; try %tools"
+
+    home = Unicode(
+        "",
+        help="Where the registry, binding cache and server logs live. "
+        "Default: $TOOLKERNEL_HOME, else <jupyter data dir>/toolkernel.",
+    ).tag(config=True)
+    mcp_config = Unicode(
+        "",
+        help="Path of the mcp.json to read. Default: $TOOLKERNEL_MCP_CONFIG, "
+        "./mcp.json, then <home>/mcp.json.",
+    ).tag(config=True)
+    connect_timeout = Float(
+        30.0, help="Seconds each MCP server gets to start and answer initialize."
+    ).tag(config=True)
+    show_progress = Bool(
+        True, help="Show a live progress line in the cell while a tool reports progress."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        skip_slow_format_checkers()
+        self.toolbox = Toolbox(
+            home=Path(self.home) if self.home else toolkernel_home(),
+            config_path=Path(self.mcp_config) if self.mcp_config else None,
+            connect_timeout=self.connect_timeout,
+            show_progress=self.show_progress,
+            on_log=self._server_log,
+        )
+        shell = self.shell
+        if shell is None:  # pragma: no cover - IPythonKernel always creates one
+            msg = "the IPython shell was not created; the kernel cannot preload tools"
+            raise RuntimeError(msg)
+        preloads = self.toolbox.preloads()
+        shell.user_ns.update(preloads)
+        shell.user_ns_hidden.update(preloads)
+        shell.register_magics(ToolMagics(shell, self.toolbox))
+        self.toolbox.start()
+
+    async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:
+        """Run a cell once the servers it names have made their first connection attempt."""
+        await self.toolbox.wait_for_sources_used_by(code)
+        return await super().do_execute(code, *args, **kwargs)
+
+    def do_shutdown(self, restart: bool) -> Any:
+        """Disconnect every server, then shut down as IPython does."""
+        self.toolbox.stop()
+        return super().do_shutdown(restart)
+
+    @contextmanager
+    def _cancel_on_sigint(self, future: asyncio.Future[Any]) -> Iterator[None]:
+        """Cancel the running cell on SIGINT (an interrupt), and with it its tool calls.
+
+        ipykernel 7.4 schedules this cancellation through `io_loop.add_callback`, which
+        never runs for an awaiting cell, so an interrupt is lost (plain ipykernel
+        included). The running asyncio loop is woken directly instead.
+        """
+        loop = asyncio.get_running_loop()
+
+        def cancel() -> None:
+            if not future.done():
+                future.cancel()
+
+        def on_sigint(signum: int, frame: object) -> None:
+            loop.call_soon_threadsafe(cancel)
+
+        saved = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, saved)
+
+    def _server_log(self, server: str, level: int, text: str) -> None:
+        self.log.log(level, "[mcp %s] %s", server, text)

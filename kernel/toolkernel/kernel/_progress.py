@@ -1,0 +1,73 @@
+"""A live progress line in the cell that made a tool call.
+
+Progress arrives in the host thread. It is handed to the cell's event loop (with the
+cell's context, so the output lands in the right cell) and coalesced: however fast a
+server reports, at most one display update is pending at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import html
+import threading
+from typing import Any
+
+__all__ = ["ProgressLine"]
+
+_BAR = 20
+
+
+class ProgressLine:
+    """Shows one call's progress; the display appears on the first report."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()
+        self._lock = threading.Lock()
+        self._latest: tuple[float, float | None, str | None] | None = None
+        self._pending = False
+        self._handle: Any = None
+
+    def report(self, progress: float, total: float | None, message: str | None) -> None:
+        """Record a report; safe to call from any thread."""
+        with self._lock:
+            self._latest = (progress, total, message)
+            if self._pending:
+                return
+            self._pending = True
+        self._loop.call_soon_threadsafe(self._flush, context=self._context)
+
+    def _flush(self) -> None:
+        with self._lock:
+            latest, self._pending = self._latest, False
+        if latest is None:
+            return
+        from IPython.display import display  # noqa: PLC0415 - only inside a kernel
+
+        bundle = render(self._label, *latest)
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+
+def render(label: str, progress: float, total: float | None, message: str | None) -> dict[str, str]:
+    """Return a `text/plain` + `text/html` bundle for one progress state."""
+    note = f"  {message}" if message else ""
+    if total:
+        fraction = max(0.0, min(1.0, progress / total))
+        filled = round(fraction * _BAR)
+        bar = "█" * filled + "░" * (_BAR - filled)
+        text = f"{label} {bar} {_num(progress)}/{_num(total)}{note}"
+        meter = f'<progress value="{fraction:.3f}" max="1"></progress>'
+    else:
+        text = f"{label} … {_num(progress)}{note}"
+        meter = "<progress></progress>"
+    body = html.escape(f"{label} {_num(progress)}" + (f"/{_num(total)}" if total else "") + note)
+    return {"text/plain": text, "text/html": f"<div>{meter} <code>{body}</code></div>"}
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"

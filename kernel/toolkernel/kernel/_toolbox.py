@@ -1,0 +1,183 @@
+"""The Toolbox: what a Toolkernel kernel preloads, wired together.
+
+It owns the registry, the tool host and the `tools` namespace, and installs the
+bindings' caller, which sends every call through `ToolHost.call`. It does not depend
+on ipykernel, so the bridge and tests can use it in any process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
+from toolkernel.config import McpConfig, load_config
+from toolkernel.errors import ConfigError, ToolNotFound
+from toolkernel.host import ServerStatus, ToolHost
+from toolkernel.kernel._discovery import Discovery, ToolDetails
+from toolkernel.kernel._progress import ProgressLine
+from toolkernel.registry import ToolRegistry
+
+__all__ = ["Toolbox"]
+
+log = logging.getLogger("toolkernel.kernel")
+_SOURCE_REFERENCE = re.compile(r"\btools\s*\.\s*([A-Za-z_]\w*)")
+
+
+class Toolbox:
+    """Registry, host, bindings and discovery for one kernel (or bridge) process."""
+
+    def __init__(
+        self,
+        *,
+        home: Path,
+        config_path: Path | None = None,
+        connect_timeout: float = 30.0,
+        show_progress: bool = False,
+        on_log: Callable[[str, int, str], None] | None = None,
+    ) -> None:
+        """Open the registry and build bindings from the catalog cache (no server waits).
+
+        Args:
+            home: The toolkernel home (registry, binding cache, server logs).
+            config_path: An explicit mcp.json; by default it is looked up.
+            connect_timeout: Seconds each server gets to answer `initialize`.
+            show_progress: Show a live progress line in the calling cell.
+            on_log: Receives server log messages (server, level, text).
+        """
+        home.mkdir(parents=True, exist_ok=True)
+        self.home = home
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._waiters_lock = threading.Lock()
+        self.config_error: str | None = None
+        self.config = self._load_config(home, config_path)
+        self.registry = ToolRegistry(home)
+        self.host = ToolHost(
+            self.config.servers,
+            registry=self.registry,
+            logs_dir=home / "logs",
+            connect_timeout=connect_timeout,
+            on_log=on_log,
+        )
+        self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
+        for source, specs in self.host.snapshot().items():
+            self._set_source(source, specs)
+        self.discovery = Discovery(self.registry, self.namespace, list(self.config.servers))
+        self._show_progress = show_progress
+        self.host.subscribe(self._set_source)
+
+    def start(self) -> None:
+        """Install `tools` and the caller, and start connecting servers in the background."""
+        self.namespace.install()
+        set_caller(self.call)
+        self.host.start()
+
+    def stop(self) -> None:
+        """Disconnect every server and release the registry."""
+        set_caller(None)
+        self.host.stop()
+        self.registry.close()
+
+    async def call(self, source: str, name: str, arguments: dict[str, Any]) -> Any:
+        """Call a tool through the host and return its Python value (the bindings' caller).
+
+        Cancelling the awaiting task cancels the call on the server.
+        """
+        progress = ProgressLine(f"{source}.{name}").report if self._show_progress else None
+        future = self.host.submit(
+            self.host.call(f"{source}.{name}", arguments, on_progress=progress)
+        )
+        result = await asyncio.wrap_future(future)
+        return to_python(result)
+
+    def preloads(self) -> dict[str, Any]:
+        """Return the names a kernel puts into the user namespace."""
+        return {
+            "tools": self.namespace,
+            "list_tool_names": self.discovery.list_tool_names,
+            "search_tools": self.discovery.search_tools,
+            "get_tool_details": self.get_tool_details,
+            "wait_for_servers": self.wait_for_servers,
+        }
+
+    def get_tool_details(self, name: str) -> ToolDetails:
+        """Describe one tool: its binding's signature, docstring and schemas."""
+        return self.discovery.get_tool_details(name)
+
+    async def wait_for_servers(self, timeout: float = 30.0) -> list[ServerStatus]:
+        """Wait (at most `timeout` s) until every server has connected or failed."""
+        await asyncio.wrap_future(self.host.submit(self.host.wait_settled(timeout)))
+        return self.host.statuses()
+
+    async def wait_for_sources_used_by(self, code: str) -> None:
+        """Before a cell runs, wait for servers it names that are making a first connection.
+
+        A server with a cached catalog already has bindings and is never waited for, and
+        the wait is bounded by the host's connect timeout.
+        """
+        used = set(_SOURCE_REFERENCE.findall(code))
+        if not used:
+            return
+        loaded = set(self.namespace.sources())
+        pending = [
+            name
+            for name in self.config.servers
+            if name not in loaded and self.namespace.python_source(name) in used
+        ]
+        if pending:
+            wait = self.host.wait_settled(self.host.connect_timeout, pending)
+            await asyncio.wrap_future(self.host.submit(wait))
+
+    async def wait_for_tool(self, name: str, timeout: float = 30.0) -> None:
+        """Wait until `server.tool` has a binding (after a `tools/list_changed`, say).
+
+        Raises:
+            TimeoutError: The tool did not appear within `timeout` seconds.
+        """
+        source, _, tool = name.partition(".")
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            while not self._has_binding(source, tool):
+                event = asyncio.Event()
+                with self._waiters_lock:
+                    self._waiters.append((loop, event))
+                if not self._has_binding(source, tool):
+                    await event.wait()
+
+    def statuses(self) -> list[ServerStatus]:
+        """Return each configured server's connection state."""
+        return self.host.statuses()
+
+    def _set_source(self, source: str, specs: list[Any]) -> None:
+        try:
+            self.namespace.set_source(source, specs)
+        except Exception:
+            log.exception("could not build bindings for %r; its old bindings stay", source)
+        with self._waiters_lock:
+            waiters, self._waiters = self._waiters, []
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
+
+    def _has_binding(self, source: str, tool: str) -> bool:
+        if source not in self.namespace.sources():
+            return False
+        try:
+            self.namespace.python_name(source, tool)
+        except ToolNotFound:
+            return False
+        return True
+
+    def _load_config(self, home: Path, config_path: Path | None) -> McpConfig:
+        try:
+            if config_path is not None:
+                return load_config(home, explicit=config_path)
+            return load_config(home)
+        except ConfigError as exc:
+            self.config_error = str(exc)
+            log.error("%s", exc)
+            return McpConfig(servers={})

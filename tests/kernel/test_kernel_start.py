@@ -1,0 +1,124 @@
+"""Kernel start: kernelspec, catalog cache, dead servers, logging, HTTP servers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
+from tk_support import SERVERS, python_server, start_kernel
+from toolkernel import ToolSpec
+from toolkernel.registry import ToolRegistry
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_the_kernelspec_is_installed_with_the_package() -> None:
+    spec = KernelSpecManager().get_kernel_spec("toolkernel")
+    assert spec.display_name == "Toolkernel"
+    assert spec.argv[1:4] == ["-P", "-m", "toolkernel.launcher"]
+    assert Path(spec.argv[0]).name.startswith("python")
+
+
+def test_dead_servers_never_block_start_and_show_why_in_tools_magic(kernel_factory: Any) -> None:
+    kernel = kernel_factory(
+        {
+            "missing": {"command": "no-such-mcp-server-binary"},
+            "crashes": python_server("crash_server.py"),
+            "hangs": python_server("hang_server.py"),
+            "novar": {"command": "x", "env": {"K": "${TOOLKERNEL_TEST_UNSET_VAR}"}},
+            "echo": python_server("echo_server.py"),
+        }
+    )
+    assert kernel.value("1 + 1") == 2
+    assert kernel.value('await tools.echo.echo(text="alive")') == "alive"
+    kernel.execute("await wait_for_servers(60)")
+    out = kernel.execute("%tools").stdout
+    assert "✓ echo" in out
+    assert re.search(r"✗ missing\s+failed", out)
+    assert "was not found. Install it or fix 'command' in mcp.json" in out
+    assert "✗ crashes" in out
+    assert "✗ hangs" in out
+    assert "export TOOLKERNEL_TEST_UNSET_VAR" in out
+
+
+def test_bindings_come_from_the_catalog_cache_before_a_server_answers(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    cached = [
+        ToolSpec(
+            source="slowpoke",
+            name="lookup",
+            description="Look a key up.",
+            input_schema={
+                "type": "object",
+                "properties": {"key": {"type": "string"}},
+                "required": ["key"],
+            },
+        )
+    ]
+    with ToolRegistry(home) as registry:
+        registry.save_catalog("slowpoke", cached)
+    kernel = start_kernel(tmp_path, {"slowpoke": python_server("hang_server.py")})
+    try:
+        sig = kernel.value("str(__import__('inspect').signature(tools.slowpoke.lookup))")
+        assert sig == "(*, key: str) -> Any"
+        assert "slowpoke" in kernel.execute("%tools").stdout
+    finally:
+        kernel.shutdown()
+
+
+def test_server_log_messages_go_to_the_kernel_log(kernel_factory: Any) -> None:
+    kernel = kernel_factory({"echo": python_server("echo_server.py")})
+    kernel.execute(
+        "import logging\n"
+        "class Keep(logging.Handler):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.lines = []\n"
+        "    def emit(self, record):\n"
+        "        self.lines.append(record.getMessage())\n"
+        "keep = Keep()\n"
+        "log = get_ipython().kernel.log\n"
+        "log.addHandler(keep)\n"
+        "log.setLevel(logging.INFO)\n"
+        "await tools.echo.progress(steps=2)"
+    )
+    lines = kernel.value("keep.lines")
+    assert "[mcp echo] step 2/2" in lines
+
+
+@pytest.fixture
+def http_echo(tmp_path: Path) -> Any:
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVERS / "echo_server.py"), "--transport", "http", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    url = ""
+    for line in proc.stderr:
+        if line.startswith("READY "):
+            url = line.split()[1]
+            break
+    assert url, "the HTTP echo server did not report READY"
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_a_streamable_http_server_with_expanded_headers_works(
+    kernel_factory: Any, http_echo: str
+) -> None:
+    kernel = kernel_factory(
+        {"web": {"url": http_echo, "headers": {"X-Token": "${TK_TEST_TOKEN}"}}},
+        extra_env={"TK_TEST_TOKEN": "abc"},
+    )
+    assert kernel.value('await tools.web.echo(text="over http")') == "over http"
+    assert "✓ web" in kernel.execute("%tools").stdout

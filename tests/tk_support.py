@@ -1,0 +1,41 @@
+"""Helpers shared by the integration tests: real MCP server entries and kernels."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS = Path(__file__).parent
+SERVERS = TESTS / "servers"
+NPM_BIN = TESTS / "npm" / "node_modules" / ".bin"
+
+
+def python_server(name: str, *args: str) -> dict[str, Any]:
+    """An mcp.json entry that runs one of tests/servers/ over stdio."""
+    return {"command": sys.executable, "args": [str(SERVERS / name), *args]}
+
+
+def npm_server(package_bin: str, *args: str) -> dict[str, Any]:
+    """An mcp.json entry for an npm server installed by .ci/setup (never via npx)."""
+    path = NPM_BIN / package_bin
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `bash .ci/setup` to install the npm MCP servers")
+    return {"command": str(path), "args": list(args)}
+
+
+def write_config(path: Path, servers: dict[str, Any]) -> Path:
+    path.write_text(json.dumps({"mcpServers": servers}, indent=1), encoding="utf-8")
+    return path
+
+
+def start_kernel(base: Path, servers: dict[str, Any] | None, **kwargs: Any) -> Any:
+    from kernel_driver import KernelDriver
+
+    home = base / "home"
+    home.mkdir(exist_ok=True)
+    config = write_config(base / "mcp.json", servers) if servers is not None else None
+    return KernelDriver(home=home, config=config, cwd=base, **kwargs)
