@@ -1,0 +1,20 @@
+# The two commands of the README. Both do all set-up first (.ci/setup is idempotent).
+#   make lab    set up, then open JupyterLab on examples/ with the Toolkernel kernel
+#   make test   set up, then run lint, types and the full test suite
+
+VENV := .venv
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test setup bench
+
+setup:
+	bash .ci/setup
+
+lab: setup
+	cd examples && ../$(VENV)/bin/jupyter lab $(ROOT_FLAG)
+
+test: setup
+	bash .ci/test
+
+bench: setup
+	$(VENV)/bin/python benchmarks/run_all.py
