@@ -19,7 +19,7 @@ from toolkernel.bindings._types import ModuleTypes, SchemaTyper, required_names
 __all__ = ["GENERATOR_VERSION", "GeneratedModule", "generate_module", "safe_catalog_hash"]
 
 #: Bumped whenever the generated code changes shape, so cached files are regenerated.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 _LINE = 100
 _IMPORTS = """\
@@ -246,7 +246,7 @@ def _arg_doc(param: _Param) -> str:
         parts.append(f"Sent as {param.original!r}.")
     if isinstance(schema.get("enum"), list):
         parts.append(f"One of: {short_json(schema['enum'])}.")
-    if "default" in schema:
+    if schema.get("default") is not None:
         parts.append(f"Server default: {short_json(schema['default'])}.")
     if not param.required:
         parts.append("Optional.")

@@ -62,7 +62,11 @@ def validate_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:
     if not errors:
         return
     first = errors[0]
-    where = "".join(f"[{p!r}]" for p in first.path) or "arguments"
+    where = (
+        "argument " + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in first.path)
+    ).replace("argument .", "argument ", 1)
+    if not first.path:
+        where = "arguments"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     msg = (
         f"{spec.qualified_name}: {where}: {first.message}{more}; "

@@ -48,11 +48,6 @@ class ToolDetails:
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
 
-    @property
-    def call(self) -> str:
-        """A ready-to-edit call expression for a cell."""
-        return f"await tools.{self.name.split('(')[0]}(...)"
-
     def to_json(self) -> dict[str, Any]:
         """Return the details as a JSON-ready dict."""
         return {
@@ -68,6 +63,9 @@ class ToolDetails:
 
     def __str__(self) -> str:
         return f"async def {self.signature}\n\n{self.doc}".rstrip()
+
+    def __repr__(self) -> str:
+        return f"await tools.{self.source_path}\n\n{self.doc}".rstrip()
 
     def _repr_markdown_(self) -> str:
         return f"```python\nawait tools.{self.source_path}\n```\n\n```text\n{self.doc}\n```"

@@ -14,9 +14,11 @@ from traitlets import Bool, Float, Unicode
 
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_home
+from toolkernel.errors import ToolkernelError
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._magics import ToolMagics
 from toolkernel.kernel._toolbox import Toolbox
+from toolkernel.kernel._tracebacks import install_short_tracebacks
 
 __all__ = ["ToolKernel"]
 
@@ -67,6 +69,7 @@ class ToolKernel(IPythonKernel):
         shell.user_ns.update(preloads)
         shell.user_ns_hidden.update(preloads)
         shell.register_magics(ToolMagics(shell, self.toolbox))
+        install_short_tracebacks(shell, ToolkernelError, self.toolbox.home / "bindings")
         self.toolbox.start()
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:
