@@ -74,23 +74,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _discovery(args: argparse.Namespace) -> Any:
-    import tempfile  # noqa: PLC0415
-
     from toolkernel.bindings import BindingCache, ToolsNamespace  # noqa: PLC0415
-    from toolkernel.config import load_config, toolkernel_home  # noqa: PLC0415
+    from toolkernel.config import load_config  # noqa: PLC0415
     from toolkernel.kernel._discovery import Discovery  # noqa: PLC0415
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
-    home = args.home or toolkernel_home()
+    home = _existing_home(args)
     registry = ToolRegistry(home)
     catalogs = registry.load_catalogs()
     configured = list(load_config(home).servers)
     sources = [s for s in configured if s in catalogs] if configured else sorted(catalogs)
-    cache_dir = home / "bindings" if home.is_dir() else Path(tempfile.mkdtemp())
-    namespace = ToolsNamespace(BindingCache(cache_dir))
+    namespace = ToolsNamespace(BindingCache(home / "bindings"))
     for source in sources:
         namespace.set_source(source, catalogs[source])
     return Discovery(registry, namespace, sources)
+
+
+def _existing_home(args: argparse.Namespace) -> Path:
+    from toolkernel.config import toolkernel_home  # noqa: PLC0415
+
+    home: Path = args.home or toolkernel_home()
+    if not (home / "registry.db").is_file():
+        msg = (
+            f"no registry at {home}: start a Toolkernel kernel once to cache the tools, "
+            "or pass the --home a kernel uses ($TOOLKERNEL_HOME)"
+        )
+        raise ToolkernelError(msg)
+    return home
 
 
 def _emit(args: argparse.Namespace, value: Any, text: str) -> int:
@@ -117,10 +127,9 @@ def _tools_show(args: argparse.Namespace) -> int:
 
 
 def _servers(args: argparse.Namespace) -> int:
-    from toolkernel.config import toolkernel_home  # noqa: PLC0415
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
-    rows = ToolRegistry(args.home or toolkernel_home()).server_statuses()
+    rows = ToolRegistry(_existing_home(args)).server_statuses()
     data = [
         {"name": r.name, "state": r.state, "detail": r.detail, "tool_count": r.tool_count}
         for r in rows

@@ -14,6 +14,7 @@ def test_exported_members() -> None:
         "Caller",
         "GeneratedModule",
         "ToolAudio",
+        "ToolContent",
         "ToolImage",
         "ToolResource",
         "ToolResourceLink",

@@ -81,6 +81,13 @@ def test_mixed_content_is_a_list(kernel: Any) -> None:
     assert kinds == ["str", "ToolImage"]
 
 
+def test_a_mixed_result_displays_its_text_and_its_image(kernel: Any) -> None:
+    out = kernel.execute("await tools.echo.mixed()")
+    kinds = [sorted(d["data"]) for d in out.displays]
+    assert any("image/png" in k for k in kinds)
+    assert any(k == ["text/plain"] for k in kinds)
+
+
 def test_gather_runs_calls_concurrently(kernel: Any) -> None:
     code = (
         "import asyncio\n"

@@ -12,6 +12,7 @@ from toolkernel.bindings._names import python_identifier, source_identifier
 from toolkernel.bindings._namespace import ToolsNamespace
 from toolkernel.bindings._results import (
     ToolAudio,
+    ToolContent,
     ToolImage,
     ToolResource,
     ToolResourceLink,
@@ -26,6 +27,7 @@ __all__ = [
     "Caller",
     "GeneratedModule",
     "ToolAudio",
+    "ToolContent",
     "ToolImage",
     "ToolResource",
     "ToolResourceLink",

@@ -13,6 +13,7 @@ from toolkernel.errors import ToolError
 
 __all__ = [
     "ToolAudio",
+    "ToolContent",
     "ToolImage",
     "ToolResource",
     "ToolResourceLink",
@@ -28,7 +29,8 @@ def to_python(result: ToolResult) -> Any:
     - `structuredContent`: returned as is, a dict even when it wraps a primitive
       (`{"result": 3}`), so it always matches the tool's output schema.
     - one content block: its value (text stays `str`, never parsed as JSON).
-    - no content: None. Several blocks: a list, each converted the same way.
+    - no content: None. Several blocks: a `ToolContent` list, each block converted the
+      same way; in a notebook it displays each item in turn, images as images.
 
     Raises:
         ToolError: The tool reported failure.
@@ -42,7 +44,21 @@ def to_python(result: ToolResult) -> Any:
         return None
     if len(result.content) == 1:
         return content_to_python(result.content[0])
-    return [content_to_python(block) for block in result.content]
+    return ToolContent(content_to_python(block) for block in result.content)
+
+
+class ToolContent(list[Any]):
+    """The items of a result with several content blocks (text, images, resources).
+
+    A plain list in every way, except that a notebook displays each item in turn, so
+    the images of a mixed result show as images rather than as their repr.
+    """
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display  # noqa: PLC0415 - only inside a kernel
+
+        for item in self:
+            display(item)
 
 
 def content_to_python(block: JSONObject) -> Any:

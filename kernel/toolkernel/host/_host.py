@@ -28,7 +28,7 @@ from toolkernel.config import ServerConfig
 from toolkernel.errors import ServerUnavailable, ToolCancelled, ToolError, ToolNotFound
 from toolkernel.host._connection import ConnectFailed, ServerConnection
 from toolkernel.host._convert import result_from_mcp
-from toolkernel.host._validate import validate_arguments, warm_validator
+from toolkernel.host._validate import compile_validator, validate_arguments, warm_validator
 
 if TYPE_CHECKING:
     from toolkernel.registry import ToolRegistry
@@ -90,6 +90,7 @@ class ToolHost:
         self._listeners_lock = threading.Lock()
         self._known_hashes: dict[str, str] = {}
         self._published: dict[str, tuple[str, str | None, int | None]] = {}
+        self._validators: dict[str, Any] = {}
         self._specs: dict[str, dict[str, ToolSpec]] = {}
         cached = registry.load_catalogs() if registry is not None else {}
         for name in servers:
@@ -176,7 +177,7 @@ class ToolHost:
         spec = self._specs.get(connection.name, {}).get(tool)
         if spec is None:
             raise self._not_found(name, connection.name)
-        validate_arguments(spec, args)
+        validate_arguments(spec, self._validator(spec), args)
         progress = _progress_adapter(on_progress) if on_progress is not None else None
         try:
             result = await session.call_tool(tool, args, progress_callback=progress)
@@ -303,7 +304,16 @@ class ToolHost:
                 except Exception:
                     log.exception("catalog listener failed for %r", source)
 
+    def _validator(self, spec: ToolSpec) -> Any:
+        key = spec.qualified_name
+        if key not in self._validators:
+            self._validators[key] = compile_validator(spec.input_schema)
+        return self._validators[key]
+
     def _remember(self, source: str, specs: list[ToolSpec], digest: str | None = None) -> None:
+        prefix = source + "."
+        for key in [k for k in self._validators if k.startswith(prefix)]:
+            del self._validators[key]
         self._specs[source] = {spec.name: spec for spec in specs}
         self._known_hashes[source] = digest or catalog_hash(specs)
 

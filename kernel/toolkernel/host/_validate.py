@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +12,7 @@ if TYPE_CHECKING:
 
     from toolkernel._spec import ToolSpec
 
-__all__ = ["skip_slow_format_checkers", "validate_arguments", "warm_validator"]
+__all__ = ["compile_validator", "skip_slow_format_checkers", "validate_arguments", "warm_validator"]
 
 
 def skip_slow_format_checkers() -> None:
@@ -35,27 +33,29 @@ def warm_validator() -> None:
     import jsonschema  # noqa: F401, PLC0415
 
 
-@functools.lru_cache(maxsize=4096)
-def _validator(schema_json: str) -> Validator | None:
+def compile_validator(schema: dict[str, Any]) -> Validator | None:
+    """Return a validator for `schema`, or None when the schema itself is invalid.
+
+    A server with a broken schema still gets its calls; the server judges them.
+    """
     import jsonschema  # noqa: PLC0415 - imported lazily, warmed in the background
 
-    schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError:
-        # A server with a broken schema still gets its call; the server judges.
         return None
     return cls(schema)
 
 
-def validate_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:
+def validate_arguments(
+    spec: ToolSpec, validator: Validator | None, arguments: dict[str, Any]
+) -> None:
     """Raise `ToolInputError` when `arguments` do not match `spec.input_schema`.
 
     The message names the tool, the offending argument and what was expected, and the
-    call is never sent.
+    call is never sent. `validator` comes from `compile_validator(spec.input_schema)`.
     """
-    validator = _validator(json.dumps(spec.input_schema, sort_keys=True))
     if validator is None:
         return
     errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))

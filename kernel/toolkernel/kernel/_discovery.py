@@ -128,7 +128,11 @@ class Discovery:
         qualified = name.removeprefix("tools.")
         spec = self._registry.get_tool(qualified)
         if spec.source not in self._sources:
-            msg = f"tool {name!r} is not offered by a configured server"
+            known = ", ".join(self._sources) or "none"
+            msg = (
+                f"tool {name!r} comes from {spec.source!r}, which is not in mcp.json; "
+                f"add it there and restart the kernel (configured servers: {known})"
+            )
             raise ToolNotFound(msg, tool=name)
         return self.details_for(spec)
 
