@@ -5,6 +5,7 @@
     toolkernel tools show NAME [--json]
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
+    toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
 
 `tools` and `servers` read the registry the kernels write (catalog cache and status),
 so they answer instantly and never start a server.
@@ -70,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--name", default="toolkernel", help="kernelspec name")
     install.add_argument("--display-name", help="name shown in JupyterLab")
     install.set_defaults(run=_install_kernel)
+
+    bridge = commands.add_parser("mcp", help="serve code mode over MCP (the bridge)")
+    bridge.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    bridge.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback)")
+    bridge.add_argument("--port", type=int, default=8848, help="HTTP port")
+    bridge.add_argument("--connection-file", type=Path, help="drive this running kernel")
+    bridge.add_argument("--kernel-name", default="toolkernel", help="kernelspec to start")
+    bridge.add_argument("--output-cap", type=int, default=20_000, help="reply characters")
+    bridge.add_argument("--allow-origin", action="append", default=[], help="browser origin")
+    bridge.set_defaults(run=_mcp)
     return parser
 
 
@@ -141,6 +152,27 @@ def _servers(args: argparse.Namespace) -> int:
         for r in rows
     )
     return _emit(args, data, text or "no server status recorded yet: start a kernel once")
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from toolkernel.bridge import BridgeOptions, ReplyLimits, run_bridge  # noqa: PLC0415
+
+    if args.home is not None:
+        import os  # noqa: PLC0415
+
+        os.environ["TOOLKERNEL_HOME"] = str(args.home)
+    run_bridge(
+        BridgeOptions(
+            transport=args.transport,
+            host=args.host,
+            port=args.port,
+            connection_file=args.connection_file,
+            kernel_name=args.kernel_name,
+            limits=ReplyLimits(output_chars=args.output_cap),
+            allowed_origins=tuple(args.allow_origin),
+        )
+    )
+    return 0
 
 
 def _install_kernel(args: argparse.Namespace) -> int:

@@ -1,0 +1,95 @@
+"""Turn one kernel execution into an MCP tool result a model can read.
+
+Text comes first (stdout, stderr, the last expression), capped; what is cut stays in a
+kernel variable whose name the reply gives. Images become `ImageContent`, up to a size
+cap. Errors come back as `isError` with a trimmed, uncoloured traceback that ends in
+the real message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
+
+from toolkernel.bridge._session import Execution
+
+__all__ = ["ReplyLimits", "build_reply", "stash_variable"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TRACEBACK_LINES = 30
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    """Caps on what one reply may hold.
+
+    Attributes:
+        output_chars: Text beyond this many characters is cut (the full text is kept
+            in a kernel variable).
+        image_bytes: Images larger than this (base64 bytes) are not sent.
+    """
+
+    output_chars: int = 20_000
+    image_bytes: int = 1_000_000
+
+
+def stash_variable(execution_count: int | None) -> str:
+    """Name of the kernel variable that keeps the full output of a cut reply."""
+    return f"_bridge_output[{execution_count or 0}]"
+
+
+def build_reply(out: Execution, limits: ReplyLimits, *, stashed: bool = False) -> CallToolResult:
+    """Return the tool result for `out`; `stashed` says the full text was kept in the kernel."""
+    notes: list[str] = []
+    if out.restarted:
+        notes.append(
+            "The kernel died while running this code and was restarted: every variable "
+            "and import from earlier calls is gone."
+        )
+    if out.timed_out:
+        notes.append("Timed out: the kernel was interrupted; it is still usable.")
+    text = full_text(out)
+    if len(text) > limits.output_chars:
+        where = (
+            f"the full {len(text):,} characters are in the kernel variable "
+            f"{stash_variable(out.execution_count)}"
+            if stashed
+            else f"{len(text):,} characters in all"
+        )
+        text = text[: limits.output_chars] + f"\n… output cut at {limits.output_chars:,}; {where}"
+    content: list[ContentBlock] = []
+    body = "\n".join([*notes, text]).strip()
+    if body:
+        content.append(TextContent(type="text", text=body))
+    for mime, data in out.images:
+        if len(data) > limits.image_bytes:
+            size, cap = f"{len(data):,}", f"{limits.image_bytes:,}"
+            note = f"[an {mime} image of {size} base64 bytes was not sent (cap {cap})]"
+            content.append(TextContent(type="text", text=note))
+        else:
+            content.append(ImageContent(type="image", data=data, mime_type=mime))
+    if not content:
+        content.append(TextContent(type="text", text="(no output)"))
+    is_error = out.error is not None or out.timed_out or out.restarted
+    return CallToolResult(content=content, is_error=is_error)
+
+
+def full_text(out: Execution) -> str:
+    """Everything textual the cell produced, in reading order."""
+    parts = [out.stdout.rstrip("\n"), out.stderr.rstrip("\n")]
+    if out.result is not None:
+        parts.append(out.result)
+    if out.error is not None:
+        parts.append(trim_traceback(out.error[2]) or f"{out.error[0]}: {out.error[1]}")
+    return "\n".join(part for part in parts if part)
+
+
+def trim_traceback(lines: list[str]) -> str:
+    """Uncolour a traceback and keep its end, which holds the real message."""
+    text = _ANSI.sub("", "\n".join(lines))
+    kept = text.splitlines()
+    if len(kept) > _TRACEBACK_LINES:
+        kept = ["…", *kept[-_TRACEBACK_LINES:]]
+    return "\n".join(kept).strip()

@@ -1,0 +1,87 @@
+"""Start the bridge: the kernel first (so the first call is fast), then the transport."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import anyio
+from mcp.server import MCPServer
+
+from toolkernel.bridge._http import BearerAndOriginGuard, resolve_token
+from toolkernel.bridge._reply import ReplyLimits
+from toolkernel.bridge._server import build_server
+from toolkernel.bridge._session import KernelSession
+
+__all__ = ["BridgeOptions", "run_bridge"]
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    """How `toolkernel mcp` runs.
+
+    Attributes:
+        transport: `stdio` (default) or `http` (streamable HTTP).
+        host: Address to bind for HTTP; loopback unless a token is set.
+        port: Port for HTTP.
+        connection_file: Drive this running kernel instead of starting one.
+        kernel_name: Kernelspec of the kernel the bridge starts.
+        limits: Output and image caps of a reply.
+        keepalive_s: Seconds between progress keepalives while a cell runs.
+        allowed_origins: Extra browser origins allowed over HTTP.
+    """
+
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8848
+    connection_file: Path | None = None
+    kernel_name: str = "toolkernel"
+    limits: ReplyLimits = field(default_factory=ReplyLimits)
+    keepalive_s: float = 10.0
+    allowed_origins: tuple[str, ...] = ()
+
+
+def run_bridge(options: BridgeOptions) -> None:
+    """Run the bridge until its client disconnects (stdio) or it is stopped (HTTP)."""
+    anyio.run(_serve, options)
+
+
+async def _serve(options: BridgeOptions) -> None:
+    token = ""
+    if options.transport == "http":
+        token, generated = resolve_token(options.host)
+        if generated:
+            print(f"toolkernel mcp: bearer token {token}", file=sys.stderr, flush=True)
+    session = KernelSession(
+        kernel_name=options.kernel_name, connection_file=options.connection_file
+    )
+    await session.start()
+    server = build_server(session, limits=options.limits, keepalive_s=options.keepalive_s)
+    try:
+        if options.transport == "stdio":
+            await server.run_stdio_async()
+        else:
+            await _serve_http(server, options, token)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await session.shutdown()
+
+
+async def _serve_http(server: MCPServer, options: BridgeOptions, token: str) -> None:
+    import uvicorn  # noqa: PLC0415 - only for HTTP
+
+    loopback = {f"http://{h}:{options.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
+    app = BearerAndOriginGuard(
+        server.streamable_http_app(host=options.host),
+        token=token,
+        allowed_origins=loopback | set(options.allowed_origins),
+    )
+    config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning")
+    print(
+        f"toolkernel mcp: serving streamable HTTP at http://{options.host}:{options.port}/mcp",
+        file=sys.stderr,
+        flush=True,
+    )
+    await uvicorn.Server(config).serve()

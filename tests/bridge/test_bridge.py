@@ -1,0 +1,220 @@
+"""The bridge's MCP tools against a real Toolkernel kernel, through an in-memory client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import pytest
+from mcp import Client
+
+from tk_support import python_server, write_config
+from toolkernel.bridge import KernelSession, ReplyLimits, build_server
+
+pytestmark = pytest.mark.timeout(180)
+T = TypeVar("T")
+WAIT = 60
+
+
+class LoopThread:
+    """One event loop for the module: the kernel client is bound to the loop it started on."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(WAIT)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThread, Any]]:
+    base = tmp_path_factory.mktemp("bridge")
+    config = write_config(base / "mcp.json", {"echo": python_server("echo_server.py")})
+    env = {
+        **__import__("os").environ,
+        "TOOLKERNEL_HOME": str(base / "home"),
+        "TOOLKERNEL_MCP_CONFIG": str(config),
+    }
+    loop = LoopThread()
+    session = KernelSession(cwd=base, env=env)
+    loop.run(session.start())
+    server = build_server(session, limits=ReplyLimits(output_chars=2_000, image_bytes=400))
+    loop.run(_call(server, "execute_code", {"code": "await wait_for_servers(30)"}))
+    yield loop, server
+    loop.run(session.shutdown())
+    loop.close()
+
+
+async def _call(server: Any, tool: str, args: dict[str, Any], **kwargs: Any) -> Any:
+    async with Client(server) as client:
+        return await client.call_tool(tool, args, **kwargs)
+
+
+def call(bridge: tuple[LoopThread, Any], tool: str, args: dict[str, Any], **kw: Any) -> Any:
+    loop, server = bridge
+    return loop.run(_call(server, tool, args, **kw))
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(c.text for c in result.content if c.type == "text")
+
+
+def test_stdout_and_the_last_expression_come_back_as_text(bridge: Any) -> None:
+    result = call(bridge, "execute_code", {"code": "print('hello')\n6 * 7"})
+    assert not result.is_error
+    assert text_of(result) == "hello\n42"
+
+
+def test_state_persists_between_calls(bridge: Any) -> None:
+    call(bridge, "execute_code", {"code": "kept = 'from before'"})
+    assert text_of(call(bridge, "execute_code", {"code": "kept"})) == "'from before'"
+
+
+def test_tools_are_called_from_code(bridge: Any) -> None:
+    result = call(bridge, "execute_code", {"code": "await tools.echo.add(a=2, b=3)"})
+    assert text_of(result) == "5"
+
+
+def test_an_exception_is_an_error_with_a_trimmed_plain_traceback(bridge: Any) -> None:
+    result = call(bridge, "execute_code", {"code": "def f():\n    raise ValueError('bad')\nf()"})
+    assert result.is_error
+    text = text_of(result)
+    assert text.rstrip().endswith("ValueError: bad")
+    assert "\x1b[" not in text
+
+
+def test_a_tool_error_ends_in_the_servers_message(bridge: Any) -> None:
+    result = call(bridge, "execute_code", {"code": "await tools.echo.fail(message='disk on fire')"})
+    assert result.is_error
+    assert text_of(result).rstrip().endswith("disk on fire")
+
+
+def test_huge_output_is_cut_and_kept_in_a_kernel_variable(bridge: Any) -> None:
+    result = call(bridge, "execute_code", {"code": "print('y' * 50_000)"})
+    text = text_of(result)
+    assert len(text) < 2_500
+    variable = text.rsplit("kernel variable ", 1)[1].strip()
+    assert variable.startswith("_bridge_output[")
+    assert text_of(call(bridge, "execute_code", {"code": f"len({variable})"})) == "50000"
+
+
+def test_images_become_image_content_and_oversized_ones_are_withheld(bridge: Any) -> None:
+    small = call(bridge, "execute_code", {"code": "await tools.echo.image(size=2)"})
+    images = [c for c in small.content if c.type == "image"]
+    assert images
+    assert base64.b64decode(images[0].data).startswith(b"\x89PNG")
+    big = call(bridge, "execute_code", {"code": "await tools.echo.image(size=256)"})
+    assert not [c for c in big.content if c.type == "image"]
+    assert "was not sent" in text_of(big)
+
+
+def test_binary_output_is_sent_as_text_not_raw_bytes(bridge: Any) -> None:
+    result = call(bridge, "execute_code", {"code": "bytes(range(256))"})
+    assert text_of(result).startswith("b'\\x00\\x01")
+
+
+def test_a_timeout_interrupts_and_the_kernel_stays_usable(bridge: Any) -> None:
+    call(bridge, "execute_code", {"code": "before_timeout = 1"})
+    result = call(bridge, "execute_code", {"code": "import time\ntime.sleep(60)", "timeout_s": 1})
+    assert result.is_error
+    assert text_of(result).startswith("Timed out")
+    assert text_of(call(bridge, "execute_code", {"code": "before_timeout"})) == "1"
+
+
+def test_output_streams_as_progress_while_code_runs(bridge: Any) -> None:
+    seen: list[str] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        seen.append(message or "")
+
+    code = "for i in range(3):\n    print(f'line {i}', flush=True)"
+    call(bridge, "execute_code", {"code": code}, progress_callback=progress)
+    assert "".join(seen).count("line") == 3
+
+
+def test_cancelling_the_request_interrupts_the_kernel(bridge: Any) -> None:
+    loop, server = bridge
+
+    async def scenario() -> str:
+        started = anyio.Event()
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            if message and "started" in message:
+                started.set()
+
+        async with Client(server) as client:
+            async with anyio.create_task_group() as group:
+
+                async def run() -> None:
+                    code = "import time\nprint('started', flush=True)\ntime.sleep(60)"
+                    await client.call_tool(
+                        "execute_code", {"code": code}, progress_callback=progress
+                    )
+
+                group.start_soon(run)
+                with anyio.fail_after(30):
+                    await started.wait()
+                group.cancel_scope.cancel()
+            after = await client.call_tool("execute_code", {"code": "'after cancel'"})
+        return text_of(after)
+
+    assert loop.run(scenario()) == "'after cancel'"
+
+
+def test_two_clients_are_served_one_at_a_time_without_interleaving(bridge: Any) -> None:
+    loop, server = bridge
+    code = (
+        "import time\nfor i in range(5):\n    print('{tag}', i, flush=True)\n    time.sleep(0.02)"
+    )
+
+    async def scenario() -> list[str]:
+        async def one(tag: str) -> str:
+            async with Client(server) as client:
+                result = await client.call_tool("execute_code", {"code": code.format(tag=tag)})
+                return text_of(result)
+
+        return list(await asyncio.gather(one("A"), one("B")))
+
+    first, second = loop.run(scenario())
+    assert first == "\n".join(f"A {i}" for i in range(5))
+    assert second == "\n".join(f"B {i}" for i in range(5))
+
+
+def test_discovery_tools_answer_from_the_kernels_bindings(bridge: Any) -> None:
+    names = call(bridge, "list_tool_names", {"server": "echo"}).structured_content["result"]
+    assert "echo.get_weather" in names
+    found = call(bridge, "search_tools", {"query": "weather for a city", "limit": 3})
+    assert found.structured_content["result"][0]["name"] == "echo.get_weather"
+    details = text_of(call(bridge, "get_tool_details", {"name": "echo.add"}))
+    assert details.startswith("await tools.echo.add(*, a: int, b: int) -> int")
+    missing = call(bridge, "get_tool_details", {"name": "echo.ad"})
+    assert missing.is_error
+    assert "did you mean" in text_of(missing)
+
+
+def test_a_dead_kernel_is_restarted_and_the_reply_says_state_was_lost(bridge: Any) -> None:
+    call(bridge, "execute_code", {"code": "doomed = 1"})
+    result = call(bridge, "execute_code", {"code": "import os\nos._exit(1)"})
+    assert result.is_error
+    assert "restarted" in text_of(result)
+    after = call(bridge, "execute_code", {"code": "'doomed' in globals()"})
+    assert text_of(after) == "False"
+    call(bridge, "execute_code", {"code": "await wait_for_servers(30)"})
+    assert text_of(call(bridge, "execute_code", {"code": "await tools.echo.add(a=1, b=1)"})) == "2"
+
+
+def test_the_bridge_package_does_not_need_a_kernel_to_import() -> None:
+    import toolkernel.bridge as bridge_module
+
+    assert Path(bridge_module.__file__).parent.name == "bridge"
