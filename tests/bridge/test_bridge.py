@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import anyio
 import pytest
-from mcp import Client
+from mcp import Client, types
 
 from tk_support import python_server, write_config
 from toolkernel.bridge import KernelSession, ReplyLimits, build_server
@@ -218,3 +218,75 @@ def test_the_bridge_package_does_not_need_a_kernel_to_import() -> None:
     import toolkernel.bridge as bridge_module
 
     assert Path(bridge_module.__file__).parent.name == "bridge"
+
+
+def relay_call(bridge: Any, code: str, **callbacks: Any) -> Any:
+    loop, server = bridge
+
+    async def scenario() -> Any:
+        # Handshake-era clients (Claude Desktop, Cursor, ...) can be asked mid-call.
+        async with Client(server, mode="legacy", **callbacks) as client:
+            return await client.call_tool("execute_code", {"code": code})
+
+    return loop.run(scenario())
+
+
+def test_input_in_code_becomes_an_elicitation_to_the_client(bridge: Any) -> None:
+    asked: list[str] = []
+
+    async def elicit(context: Any, params: Any) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"value": "Ada"})
+
+    result = relay_call(
+        bridge, "name = input('Your name?')\nprint('hi', name)", elicitation_callback=elicit
+    )
+    assert text_of(result) == "hi Ada"
+    assert asked == ["Your name?"]
+
+
+def test_input_without_an_eliciting_client_is_a_clear_error(bridge: Any) -> None:
+    result = relay_call(bridge, "input('Your name?')")
+    assert result.is_error
+    assert "StdinNotImplementedError" in text_of(result)
+
+
+def test_sample_in_code_becomes_a_sampling_request_to_the_client(bridge: Any) -> None:
+    seen: list[Any] = []
+
+    async def sampling(context: Any, params: Any) -> types.CreateMessageResult:
+        seen.append(params)
+        return types.CreateMessageResult(
+            role="assistant",
+            content=types.TextContent(type="text", text="forty-two"),
+            model="test-model",
+        )
+
+    code = "await sample('What is six times seven?', system='Be brief.', max_tokens=20)"
+    result = relay_call(bridge, code, sampling_callback=sampling)
+    assert text_of(result) == "'forty-two'"
+    assert seen[0].messages[0].content.text == "What is six times seven?"
+    assert seen[0].system_prompt == "Be brief."
+    assert seen[0].max_tokens == 20
+
+
+def test_a_client_on_the_2026_protocol_gets_a_clear_error_not_a_hang(bridge: Any) -> None:
+    loop, server = bridge
+
+    async def sampling(context: Any, params: Any) -> types.CreateMessageResult:
+        msg = "no request may reach a client without a back-channel"
+        raise AssertionError(msg)
+
+    async def scenario() -> Any:
+        async with Client(server, sampling_callback=sampling) as client:
+            return await client.call_tool("execute_code", {"code": "await sample('hi')"})
+
+    result = loop.run(scenario())
+    assert result.is_error
+    assert "needs an MCP client that supports sampling" in text_of(result)
+
+
+def test_sample_without_a_sampling_client_says_what_is_needed(bridge: Any) -> None:
+    result = relay_call(bridge, "await sample('hello')")
+    assert result.is_error
+    assert "needs an MCP client that supports sampling" in text_of(result)

@@ -145,6 +145,22 @@ def test_discovery_functions_are_preloaded(kernel: Any) -> None:
     assert details["signature"].startswith("get_weather(*, city: str)")
 
 
+def test_input_works_as_usual_in_a_notebook(kernel: Any) -> None:
+    msg_id = kernel.client.execute("answer = input('Your name?')", allow_stdin=True)
+    request = kernel.client.get_stdin_msg(timeout=30)
+    assert request["content"]["prompt"] == "Your name?"
+    kernel.client.input("Grace")
+    assert kernel.reply_to(msg_id, 30)["content"]["status"] == "ok"
+    assert kernel.value("answer") == "Grace"
+
+
+def test_sample_in_a_notebook_says_it_needs_an_mcp_client(kernel: Any) -> None:
+    out = kernel.execute("await sample('hello')", allow_error=True)
+    assert out.error is not None
+    assert out.error["ename"] == "BridgeError"
+    assert "toolkernel mcp" in out.error["evalue"]
+
+
 def test_tools_magic_shows_each_servers_status(kernel: Any) -> None:
     out = kernel.execute("%tools").stdout
     assert "✓ echo" in out

@@ -18,6 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from toolkernel.bridge._relay import ClientRelay
 from toolkernel.bridge._reply import ReplyLimits, build_reply, full_text
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
@@ -89,7 +90,8 @@ def build_server(
             "Run Python in a persistent Jupyter kernel and return stdout, stderr and the "
             "value of the last expression. Top-level `await` works; call tools as "
             "`await tools.<server>.<tool>(arg=...)`. Variables persist between calls. "
-            "Long output is cut and kept in a kernel variable named in the reply."
+            "Long output is cut and kept in a kernel variable named in the reply. "
+            "input() asks you (elicitation); `await sample(prompt)` asks your model."
         )
     )
     async def execute_code(
@@ -102,7 +104,9 @@ def build_server(
         stream = _Stream(ctx)
         keepalive = asyncio.create_task(stream.keepalive(keepalive_s))
         try:
-            out = await session.execute(code, timeout=timeout_s, on_output=stream.output)
+            out = await session.execute(
+                code, timeout=timeout_s, on_output=stream.output, relay=ClientRelay(ctx)
+            )
         except BridgeError as exc:
             raise ToolError(str(exc)) from exc
         finally:

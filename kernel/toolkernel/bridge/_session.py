@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -24,10 +24,21 @@ from jupyter_client.manager import AsyncKernelManager
 
 from toolkernel.errors import BridgeError
 
-__all__ = ["Execution", "KernelSession", "OutputSink"]
+__all__ = ["Execution", "KernelSession", "OutputSink", "StdinRelay"]
 
 OutputSink = Callable[[str, str], Awaitable[None]]
 """Receives output while code runs: (stream name or "display", text)."""
+
+
+class StdinRelay(Protocol):
+    """Answers the kernel's input requests (from `input()` or `sample()`) for one cell."""
+
+    capabilities: frozenset[str]
+    """What the client behind the relay can do: `elicitation`, `sampling`."""
+
+    async def answer(self, prompt: str, *, password: bool) -> str:
+        """Return the text to send back as the `input_reply`."""
+
 
 _LIVENESS_CHECK_S = 1.0
 _SETTLE_S = 10.0
@@ -118,17 +129,24 @@ class KernelSession:
                 await self._manager.shutdown_kernel(now=False)
 
     async def execute(
-        self, code: str, *, timeout: float | None, on_output: OutputSink | None = None
+        self,
+        code: str,
+        *,
+        timeout: float | None,
+        on_output: OutputSink | None = None,
+        relay: StdinRelay | None = None,
     ) -> Execution:
         """Run `code` as a cell, one request at a time, and return what it produced.
 
         A timeout interrupts the kernel, which stays usable. Cancelling the awaiting task
         interrupts the kernel too. A kernel that dies is restarted when the bridge owns it.
+        With a `relay`, the cell may ask for input (`input()`, `sample()`): the relay
+        answers, and the execute request tells the kernel what the relay can do.
         """
         async with self._lock:
-            client = self._require_client()
-            msg_id = client.execute(code, store_history=True, allow_stdin=False)
+            msg_id = self._send_execute(code, relay)
             out = Execution()
+            stdin = asyncio.create_task(self._serve_stdin(relay)) if relay else None
             try:
                 async with asyncio.timeout(timeout):
                     await self._collect(msg_id, out, on_output)
@@ -145,7 +163,42 @@ class KernelSession:
             except _KernelDied:
                 await self._restart()
                 out.restarted = True
+            finally:
+                if stdin is not None:
+                    stdin.cancel()
             return out
+
+    def _send_execute(self, code: str, relay: StdinRelay | None) -> str:
+        client = self._require_client()
+        capabilities = sorted(relay.capabilities) if relay else []
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": bool(capabilities),
+            "stop_on_error": True,
+        }
+        metadata = {"toolkernel": {"relay": capabilities}}
+        msg = client.session.msg("execute_request", content, metadata=metadata)
+        client.shell_channel.send(msg)
+        msg_id: str = msg["header"]["msg_id"]
+        return msg_id
+
+    async def _serve_stdin(self, relay: StdinRelay | None) -> None:
+        client = self._require_client()
+        while relay is not None:
+            msg = await client.get_stdin_msg()
+            if msg["msg_type"] != "input_request":
+                continue
+            content = msg["content"]
+            try:
+                value = await relay.answer(
+                    content.get("prompt", ""), password=bool(content.get("password"))
+                )
+            except Exception as exc:
+                value = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+            client.input(value)
 
     async def evaluate(self, expression: str, timeout: float = 30.0) -> str:
         """Evaluate an expression silently (no output, no history); return its `str` value.

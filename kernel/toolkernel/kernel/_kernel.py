@@ -17,6 +17,7 @@ from toolkernel.config import toolkernel_home
 from toolkernel.errors import ToolkernelError
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._magics import ToolMagics
+from toolkernel.kernel._relay import make_sample
 from toolkernel.kernel._toolbox import Toolbox
 from toolkernel.kernel._tracebacks import install_short_tracebacks
 
@@ -65,7 +66,7 @@ class ToolKernel(IPythonKernel):
         if shell is None:  # pragma: no cover - IPythonKernel always creates one
             msg = "the IPython shell was not created; the kernel cannot preload tools"
             raise RuntimeError(msg)
-        preloads = self.toolbox.preloads()
+        preloads = {**self.toolbox.preloads(), "sample": make_sample(self)}
         shell.user_ns.update(preloads)
         shell.user_ns_hidden.update(preloads)
         shell.register_magics(ToolMagics(shell, self.toolbox))
