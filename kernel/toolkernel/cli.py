@@ -6,6 +6,7 @@
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
+                   [--expose-tools] [--output-cap N] [--allow-origin O]
 
 `tools` and `servers` read the registry the kernels write (catalog cache and status),
 so they answer instantly and never start a server.
@@ -80,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     bridge.add_argument("--kernel-name", default="toolkernel", help="kernelspec to start")
     bridge.add_argument("--output-cap", type=int, default=20_000, help="reply characters")
     bridge.add_argument("--allow-origin", action="append", default=[], help="browser origin")
+    bridge.add_argument(
+        "--expose-tools", action="store_true", help="also publish every tool as an MCP tool"
+    )
     bridge.set_defaults(run=_mcp)
     return parser
 
@@ -170,6 +174,7 @@ def _mcp(args: argparse.Namespace) -> int:
             kernel_name=args.kernel_name,
             limits=ReplyLimits(output_chars=args.output_cap),
             allowed_origins=tuple(args.allow_origin),
+            expose_tools=args.expose_tools,
         )
     )
     return 0

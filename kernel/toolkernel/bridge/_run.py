@@ -31,6 +31,7 @@ class BridgeOptions:
         limits: Output and image caps of a reply.
         keepalive_s: Seconds between progress keepalives while a cell runs.
         allowed_origins: Extra browser origins allowed over HTTP.
+        expose_tools: Also publish every kernel tool as an MCP tool.
     """
 
     transport: Literal["stdio", "http"] = "stdio"
@@ -41,6 +42,7 @@ class BridgeOptions:
     limits: ReplyLimits = field(default_factory=ReplyLimits)
     keepalive_s: float = 10.0
     allowed_origins: tuple[str, ...] = ()
+    expose_tools: bool = False
 
 
 def run_bridge(options: BridgeOptions) -> None:
@@ -58,7 +60,12 @@ async def _serve(options: BridgeOptions) -> None:
         kernel_name=options.kernel_name, connection_file=options.connection_file
     )
     await session.start()
-    server = build_server(session, limits=options.limits, keepalive_s=options.keepalive_s)
+    server = build_server(
+        session,
+        limits=options.limits,
+        keepalive_s=options.keepalive_s,
+        expose_tools=options.expose_tools,
+    )
     try:
         if options.transport == "stdio":
             await server.run_stdio_async()

@@ -12,12 +12,12 @@ import time
 import warnings
 from typing import Annotated, Any, Literal
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from toolkernel.bridge._expose import BridgeServer
 from toolkernel.bridge._relay import ClientRelay
 from toolkernel.bridge._reply import ReplyLimits, build_reply, full_text
 from toolkernel.bridge._session import KernelSession
@@ -40,10 +40,16 @@ def build_server(
     *,
     limits: ReplyLimits | None = None,
     keepalive_s: float = 10.0,
-) -> MCPServer:
-    """Return the bridge's MCP server, driving `session` (which the caller starts)."""
+    expose_tools: bool = False,
+) -> BridgeServer:
+    """Return the bridge's MCP server, driving `session` (which the caller starts).
+
+    With `expose_tools`, every tool of the kernel's catalog is also an MCP tool.
+    """
     caps = limits or ReplyLimits()
-    server: MCPServer = MCPServer("toolkernel", instructions=INSTRUCTIONS)
+    server = BridgeServer(
+        session, expose=expose_tools, name="toolkernel", instructions=INSTRUCTIONS
+    )
 
     @server.tool(
         description=(
@@ -111,6 +117,7 @@ def build_server(
             raise ToolError(str(exc)) from exc
         finally:
             keepalive.cancel()
+        await server.notify_if_changed(ctx)
         stashed = False
         text = full_text(out)
         if len(text) > caps.output_chars and not out.restarted:

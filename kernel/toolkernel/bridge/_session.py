@@ -219,6 +219,28 @@ class KernelSession:
         text = value["data"]["text/plain"]
         return str(ast.literal_eval(text))
 
+    async def run_and_evaluate(self, code: str, expression: str, timeout: float) -> str:
+        """Run `code` silently (top-level await allowed), then return `str(expression)`.
+
+        Raises:
+            BridgeError: The code or the expression failed, or the kernel did not answer.
+        """
+        async with self._lock:
+            client = self._require_client()
+            msg_id = client.execute(
+                code, silent=True, store_history=False, user_expressions={"value": expression}
+            )
+            reply = await self._reply(msg_id, timeout)
+        content = reply["content"]
+        if content.get("status") != "ok":
+            msg = f"{content.get('ename')}: {content.get('evalue')}"
+            raise BridgeError(msg)
+        value = content.get("user_expressions", {}).get("value", {})
+        if value.get("status") != "ok":
+            msg = f"{value.get('ename', 'Error')}: {value.get('evalue', 'no value')}"
+            raise BridgeError(msg)
+        return str(ast.literal_eval(value["data"]["text/plain"]))
+
     async def run_silent(self, code: str, timeout: float = 30.0) -> None:
         """Run `code` without output or history (used to keep values in the kernel)."""
         async with self._lock:

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from toolkernel._spec import ToolSpec, catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
 from toolkernel.config import McpConfig, load_config
-from toolkernel.errors import ConfigError, ToolNotFound
+from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
 from toolkernel.host import ServerStatus, ToolHost
 from toolkernel.kernel._discovery import Discovery, ToolDetails
 from toolkernel.kernel._progress import ProgressLine
@@ -148,6 +149,33 @@ class Toolbox:
                     self._waiters.append((loop, event))
                 if not self._has_binding(source, tool):
                     await event.wait()
+
+    def catalog_json(self) -> dict[str, Any]:
+        """Every configured server's tools as JSON, with a digest that changes with them."""
+        specs = [
+            spec.to_json()
+            for source, tools in sorted(self.host.snapshot().items())
+            if source in self.config.servers
+            for spec in tools
+        ]
+        return {"digest": catalog_hash([ToolSpec.from_json(s) for s in specs]), "tools": specs}
+
+    async def call_json(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Call `server.tool` through the host and return the raw result as JSON.
+
+        Failures before the tool answers (unknown tool, bad arguments, server down)
+        come back as error results with our message, so a caller over JSON sees them.
+        """
+        try:
+            future = self.host.submit(self.host.call(name, arguments))
+            result = await asyncio.wrap_future(future)
+        except ToolkernelError as exc:
+            return {"content": [{"type": "text", "text": str(exc)}], "is_error": True}
+        return {
+            "content": result.content,
+            "structured": result.structured,
+            "is_error": result.is_error,
+        }
 
     def statuses(self) -> list[ServerStatus]:
         """Return each configured server's connection state."""
