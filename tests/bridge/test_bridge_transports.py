@@ -33,7 +33,9 @@ def bridge_env(base: Path) -> dict[str, str]:
     }
 
 
-def test_a_real_client_session_over_stdio_runs_code_and_keeps_state(tmp_path: Path) -> None:
+def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
+    tmp_path: Path,
+) -> None:
     params = StdioServerParameters(
         command=TOOLKERNEL, args=["mcp"], env=bridge_env(tmp_path), cwd=str(tmp_path)
     )
@@ -42,9 +44,10 @@ def test_a_real_client_session_over_stdio_runs_code_and_keeps_state(tmp_path: Pa
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             names = [tool.name for tool in (await session.list_tools()).tools]
+            # First call on a fresh home: discovery waits for the first connection.
+            found = await session.call_tool("search_tools", {"query": "echo text", "limit": 1})
             await session.call_tool("execute_code", {"code": "x = await tools.echo.add(a=1, b=2)"})
             again = await session.call_tool("execute_code", {"code": "x * 10"})
-            found = await session.call_tool("search_tools", {"query": "echo text", "limit": 1})
         return names, again.content[0].text, str(found.structured_content)
 
     names, again, found = asyncio.run(asyncio.wait_for(scenario(), 120))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import warnings
 from typing import Annotated, Any, Literal
@@ -128,8 +129,13 @@ def build_server(
 
 
 async def _discover(session: KernelSession, expression: str) -> Any:
+    # On a fresh kernel, servers without a cached catalog are still connecting: wait for
+    # their first attempt (bounded; instant once settled) in the same silent execute.
     try:
-        return await session.evaluate_json(expression)
+        text = await session.run_and_evaluate(
+            "await wait_for_servers()", f"__import__('json').dumps({expression})", timeout=60
+        )
+        return json.loads(text)
     except BridgeError as exc:
         hint = (
             "; is this a Toolkernel kernel? Other kernels have no tool bindings"
