@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from toolkernel._version import __version__
 from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServer
 from toolkernel.host._convert import spec_from_mcp
+from toolkernel.host._failures import ConnectFailed
 
 if TYPE_CHECKING:
     from mcp.client._transport import TransportStreams
@@ -47,10 +48,6 @@ _LEVELS = {
 
 LogSink = Callable[[str, int, str], None]
 """Receives server log messages: (server name, logging level, text)."""
-
-
-class ConnectFailed(Exception):
-    """A server could not be started or did not complete `initialize`; `str()` says why."""
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -21,16 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mcp.shared.exceptions import MCPError
-
 from toolkernel._spec import ToolResult, ToolSpec, catalog_hash
-from toolkernel.config import ServerConfig
+from toolkernel.config import InvalidServer, ServerConfig
 from toolkernel.errors import ServerUnavailable, ToolCancelled, ToolError, ToolNotFound
-from toolkernel.host._connection import ConnectFailed, ServerConnection
 from toolkernel.host._convert import result_from_mcp
+from toolkernel.host._failures import ConnectFailed
 from toolkernel.host._validate import compile_validator, validate_arguments, warm_validator
 
 if TYPE_CHECKING:
+    from mcp.shared.exceptions import MCPError
+
+    from toolkernel.host._connection import ServerConnection
     from toolkernel.registry import ToolRegistry
 
 __all__ = ["CatalogListener", "ProgressCallback", "ServerStatus", "ToolHost"]
@@ -96,16 +97,11 @@ class ToolHost:
         for name in servers:
             if name in cached:
                 self._remember(name, cached[name])
-        self._connections = {
-            name: ServerConnection(
-                config,
-                connect_timeout=connect_timeout,
-                logs_dir=logs_dir,
-                on_tools=self._tools_arrived,
-                on_log=self._on_log,
-            )
-            for name, config in servers.items()
-        }
+        # Connections, and with them the MCP SDK (about 0.7 s to import), are made on the
+        # host thread when it starts, so the kernel never waits for that import.
+        self._servers = dict(servers)
+        self._logs_dir = logs_dir
+        self._connections: dict[str, ServerConnection] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="toolkernel-host", daemon=True)
 
@@ -166,6 +162,8 @@ class ToolHost:
             ServerUnavailable: The server could not be reached, or died during the call.
             ToolCancelled: The server reported the request as cancelled or timed out.
         """
+        from mcp.shared.exceptions import MCPError  # noqa: PLC0415 - imported on this thread
+
         connection, tool = self._resolve(name)
         args = dict(arguments or {})
         try:
@@ -208,21 +206,25 @@ class ToolHost:
 
     def statuses(self) -> list[ServerStatus]:
         """Return each configured server's state (safe from any thread)."""
-        return [
-            ServerStatus(
-                name=name,
-                state=conn.state,
-                detail=conn.detail,
-                tool_count=len(self._specs[name]) if name in self._specs else None,
-            )
-            for name, conn in self._connections.items()
-        ]
+        statuses = []
+        for name, config in self._servers.items():
+            conn = self._connections.get(name)
+            if conn is not None:
+                state, detail = conn.state, conn.detail
+            elif isinstance(config, InvalidServer):
+                state, detail = "failed", config.reason
+            else:
+                state, detail = "connecting", None
+            count = len(self._specs[name]) if name in self._specs else None
+            statuses.append(ServerStatus(name, state, detail, count))
+        return statuses
 
     async def wait_settled(self, timeout: float, names: Collection[str] | None = None) -> bool:
         """Wait until each server (or each of `names`) has made its first connection attempt.
 
         Returns False if `timeout` passed first.
         """
+        self._build_connections()
         chosen = [c for n, c in self._connections.items() if names is None or n in names]
         try:
             async with asyncio.timeout(timeout):
@@ -239,7 +241,24 @@ class ToolHost:
         self._loop.run_forever()
         self._loop.close()
 
+    def _build_connections(self) -> None:
+        if self._connections or not self._servers:
+            return
+        from toolkernel.host._connection import ServerConnection  # noqa: PLC0415 - see __init__
+
+        self._connections = {
+            name: ServerConnection(
+                config,
+                connect_timeout=self.connect_timeout,
+                logs_dir=self._logs_dir,
+                on_tools=self._tools_arrived,
+                on_log=self._on_log,
+            )
+            for name, config in self._servers.items()
+        }
+
     async def _start_all(self) -> None:
+        self._build_connections()
         for conn in self._connections.values():
             self._publish_status(conn)
         await asyncio.gather(*(self._start_one(c) for c in self._connections.values()))
@@ -255,12 +274,13 @@ class ToolHost:
         await asyncio.gather(*(c.close() for c in self._connections.values()))
 
     def _resolve(self, name: str) -> tuple[ServerConnection, str]:
+        self._build_connections()
         best = ""
-        for server in self._connections:
+        for server in self._servers:
             if name.startswith(server + ".") and len(server) > len(best):
                 best = server
         if not best:
-            servers = ", ".join(sorted(self._connections)) or "none configured"
+            servers = ", ".join(sorted(self._servers)) or "none configured"
             msg = f"no server offers {name!r}; names look like 'server.tool' (servers: {servers})"
             raise ToolNotFound(msg, tool=name)
         return self._connections[best], name[len(best) + 1 :]
@@ -272,7 +292,7 @@ class ToolHost:
         return ToolNotFound(msg, tool=name)
 
     def _call_failed(self, name: str, conn: ServerConnection, exc: MCPError) -> ToolError:
-        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT  # noqa: PLC0415
+        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT  # noqa: PLC0415 - see __init__
 
         if exc.code == CONNECTION_CLOSED:
             tail = conn.stderr_tail()
