@@ -124,9 +124,6 @@ class KernelDriver:
             if reply["parent_header"].get("msg_id") == msg_id:
                 return reply
 
-    def interrupt_after_busy(self) -> None:
-        self.manager.interrupt_kernel()
-
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False, restart=False)
