@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import threading
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -39,3 +42,24 @@ def start_kernel(base: Path, servers: dict[str, Any] | None, **kwargs: Any) -> A
     home.mkdir(exist_ok=True)
     config = write_config(base / "mcp.json", servers) if servers is not None else None
     return KernelDriver(home=home, config=config, cwd=base, **kwargs)
+
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """One event loop in a thread, for a module's tests: a jupyter_client async client is
+    bound to the loop it started on, so every test submits to this one."""
+
+    def __init__(self, wait: float = 60.0) -> None:
+        self.wait = wait
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.wait)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

@@ -6,6 +6,7 @@
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
+                   [--gateway-url URL [--gateway-token T]]
                    [--expose-tools] [--output-cap N] [--allow-origin O]
 
 `tools` and `servers` read the registry the kernels write (catalog cache and status),
@@ -78,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     bridge.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback)")
     bridge.add_argument("--port", type=int, default=8848, help="HTTP port")
     bridge.add_argument("--connection-file", type=Path, help="drive this running kernel")
+    bridge.add_argument(
+        "--gateway-url", help="start the kernel on this Jupyter Server or Enterprise Gateway"
+    )
+    bridge.add_argument(
+        "--gateway-token", help="the gateway's token (default: $TOOLKERNEL_GATEWAY_TOKEN)"
+    )
     bridge.add_argument("--kernel-name", default="toolkernel", help="kernelspec to start")
     bridge.add_argument("--output-cap", type=int, default=20_000, help="reply characters")
     bridge.add_argument("--allow-origin", action="append", default=[], help="browser origin")
@@ -159,18 +166,34 @@ def _servers(args: argparse.Namespace) -> int:
 
 
 def _mcp(args: argparse.Namespace) -> int:
-    from toolkernel.bridge import BridgeOptions, ReplyLimits, run_bridge  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from toolkernel.bridge import (  # noqa: PLC0415
+        GATEWAY_TOKEN_ENV_VAR,
+        BridgeOptions,
+        GatewayTarget,
+        ReplyLimits,
+        run_bridge,
+    )
 
     if args.home is not None:
-        import os  # noqa: PLC0415
-
         os.environ["TOOLKERNEL_HOME"] = str(args.home)
+    gateway = None
+    if args.gateway_url:
+        token = args.gateway_token
+        if token is None:
+            token = os.environ.get(GATEWAY_TOKEN_ENV_VAR, "")
+        gateway = GatewayTarget(args.gateway_url, token, kernel_name=args.kernel_name)
+    elif args.gateway_token is not None:
+        msg = "--gateway-token needs --gateway-url (the server the token is for)"
+        raise ToolkernelError(msg)
     run_bridge(
         BridgeOptions(
             transport=args.transport,
             host=args.host,
             port=args.port,
             connection_file=args.connection_file,
+            gateway=gateway,
             kernel_name=args.kernel_name,
             limits=ReplyLimits(output_chars=args.output_cap),
             allowed_origins=tuple(args.allow_origin),

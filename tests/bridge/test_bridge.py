@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,28 +12,11 @@ import anyio
 import pytest
 from mcp import Client, types
 
-from tk_support import python_server, write_config
+from tk_support import LoopThread, python_server, write_config
 from toolkernel.bridge import KernelSession, ReplyLimits, build_server
 
 pytestmark = pytest.mark.timeout(180)
 T = TypeVar("T")
-WAIT = 60
-
-
-class LoopThread:
-    """One event loop for the module: the kernel client is bound to the loop it started on."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(WAIT)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,12 @@ from typing import Literal
 import anyio
 from mcp.server import MCPServer
 
+from toolkernel.bridge._gateway import GatewayTarget
 from toolkernel.bridge._http import BearerAndOriginGuard, resolve_token
 from toolkernel.bridge._reply import ReplyLimits
 from toolkernel.bridge._server import build_server
 from toolkernel.bridge._session import KernelSession
+from toolkernel.errors import BridgeError
 
 __all__ = ["BridgeOptions", "run_bridge"]
 
@@ -27,6 +29,7 @@ class BridgeOptions:
         host: Address to bind for HTTP; loopback unless a token is set.
         port: Port for HTTP.
         connection_file: Drive this running kernel instead of starting one.
+        gateway: Start the kernel on this Jupyter Server or gateway instead.
         kernel_name: Kernelspec of the kernel the bridge starts.
         limits: Output and image caps of a reply.
         keepalive_s: Seconds between progress keepalives while a cell runs.
@@ -38,11 +41,20 @@ class BridgeOptions:
     host: str = "127.0.0.1"
     port: int = 8848
     connection_file: Path | None = None
+    gateway: GatewayTarget | None = None
     kernel_name: str = "toolkernel"
     limits: ReplyLimits = field(default_factory=ReplyLimits)
     keepalive_s: float = 10.0
     allowed_origins: tuple[str, ...] = ()
     expose_tools: bool = False
+
+    def __post_init__(self) -> None:
+        if self.gateway is not None and self.connection_file is not None:
+            msg = (
+                "--gateway-url and --connection-file each name the kernel to drive: "
+                "pass one of them"
+            )
+            raise BridgeError(msg)
 
 
 def run_bridge(options: BridgeOptions) -> None:
@@ -57,9 +69,10 @@ async def _serve(options: BridgeOptions) -> None:
         if generated:
             print(f"toolkernel mcp: bearer token {token}", file=sys.stderr, flush=True)
     session = KernelSession(
-        kernel_name=options.kernel_name, connection_file=options.connection_file
+        kernel_name=options.kernel_name,
+        connection_file=options.connection_file,
+        gateway=options.gateway,
     )
-    await session.start()
     server = build_server(
         session,
         limits=options.limits,
@@ -67,6 +80,9 @@ async def _serve(options: BridgeOptions) -> None:
         expose_tools=options.expose_tools,
     )
     try:
+        # Inside the try: a start that fails half way (a gateway kernel created, then
+        # never ready) is still shut down.
+        await session.start()
         if options.transport == "stdio":
             await server.run_stdio_async()
         else:

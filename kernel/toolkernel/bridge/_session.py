@@ -22,6 +22,7 @@ import anyio
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
+from toolkernel.bridge._gateway import GatewayKernel, GatewayTarget
 from toolkernel.errors import BridgeError
 
 __all__ = ["Execution", "KernelSession", "OutputSink", "StdinRelay"]
@@ -79,6 +80,7 @@ class KernelSession:
         connection_file: Path | None = None,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        gateway: GatewayTarget | None = None,
     ) -> None:
         """Describe the kernel; nothing starts until `start()`.
 
@@ -87,6 +89,8 @@ class KernelSession:
             connection_file: Attach to this running kernel instead of starting one.
             cwd: Working directory of a started kernel.
             env: Environment of a started kernel (default: this process's).
+            gateway: Start the kernel on this Jupyter Server or gateway instead (`cwd` and
+                `env` are then the server's).
         """
         self.kernel_name = kernel_name
         self.connection_file = connection_file
@@ -95,6 +99,8 @@ class KernelSession:
         self._manager: AsyncKernelManager | None = None
         self._client: AsyncKernelClient | None = None
         self._lock = asyncio.Lock()
+        self.gateway = gateway
+        self._remote: GatewayKernel | None = None
 
     @property
     def owned(self) -> bool:
@@ -103,7 +109,10 @@ class KernelSession:
 
     async def start(self, timeout: float = 60.0) -> None:
         """Start (or attach to) the kernel and wait until it answers."""
-        if self.connection_file is not None:
+        if self.gateway is not None:
+            self._remote = GatewayKernel(self.gateway)
+            client = await self._remote.start(timeout)
+        elif self.connection_file is not None:
             client = AsyncKernelClient()
             client.load_connection_file(str(self.connection_file))
         else:
@@ -127,6 +136,8 @@ class KernelSession:
         if self._manager is not None:
             with contextlib.suppress(Exception):
                 await self._manager.shutdown_kernel(now=False)
+        if self._remote is not None:
+            await self._remote.shutdown()
 
     async def execute(
         self,
@@ -260,6 +271,9 @@ class KernelSession:
         if self._manager is not None:
             await self._manager.interrupt_kernel()
             return
+        if self._remote is not None:
+            await self._remote.interrupt()
+            return
         client = self._require_client()
         client.control_channel.send(client.session.msg("interrupt_request", {}))
 
@@ -303,6 +317,10 @@ class KernelSession:
         return bool(await self._require_client().is_alive())
 
     async def _restart(self) -> None:
+        if self._remote is not None:
+            await self._remote.restart()
+            await self._require_client().wait_for_ready(timeout=60)
+            return
         if self._manager is None:
             msg = (
                 "the kernel died, and it was not started by the bridge, so it cannot be "
