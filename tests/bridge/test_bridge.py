@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,6 +100,10 @@ def test_images_become_image_content_and_oversized_ones_are_withheld(bridge: Any
     big = call(bridge, "execute_code", {"code": "await tools.echo.image(size=256)"})
     assert not [c for c in big.content if c.type == "image"]
     assert "was not sent" in text_of(big)
+    match = re.search(r"_bridge_images\[\d+\]\[\d+\]", text_of(big))
+    assert match is not None
+    png = call(bridge, "execute_code", {"code": f"{match.group(0)}[:8]"})
+    assert text_of(png) == repr(b"\x89PNG\r\n\x1a\n")
 
 
 def test_binary_output_is_sent_as_text_not_raw_bytes(bridge: Any) -> None:

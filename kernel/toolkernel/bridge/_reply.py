@@ -40,8 +40,14 @@ def stash_variable(execution_count: int | None) -> str:
     return f"_bridge_output[{execution_count or 0}]"
 
 
-def build_reply(out: Execution, limits: ReplyLimits, *, stashed: bool = False) -> CallToolResult:
-    """Return the tool result for `out`; `stashed` says the full text was kept in the kernel."""
+def build_reply(
+    out: Execution, limits: ReplyLimits, *, stashed: bool = False, kept_images: bool = False
+) -> CallToolResult:
+    """Return the tool result for `out`.
+
+    `stashed` says the full text was kept in the kernel (`_bridge_output[n]`);
+    `kept_images` says the images over the cap were (`_bridge_images[n]`, as bytes).
+    """
     notes: list[str] = []
     if out.restarted:
         notes.append(
@@ -63,11 +69,15 @@ def build_reply(out: Execution, limits: ReplyLimits, *, stashed: bool = False) -
     body = "\n".join([*notes, text]).strip()
     if body:
         content.append(TextContent(type="text", text=body))
+    kept = 0
     for mime, data in out.images:
         if len(data) > limits.image_bytes:
             size, cap = f"{len(data):,}", f"{limits.image_bytes:,}"
-            note = f"[an {mime} image of {size} base64 bytes was not sent (cap {cap})]"
-            content.append(TextContent(type="text", text=note))
+            note = f"[an {mime} image of {size} base64 bytes was not sent (cap {cap})"
+            if kept_images:
+                note += f"; its bytes are in _bridge_images[{out.execution_count or 0}][{kept}]"
+                kept += 1
+            content.append(TextContent(type="text", text=note + "]"))
         else:
             content.append(ImageContent(type="image", data=data, mime_type=mime))
     if not content:

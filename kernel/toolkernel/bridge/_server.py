@@ -119,11 +119,15 @@ def build_server(
         finally:
             keepalive.cancel()
         await server.notify_if_changed(ctx)
-        stashed = False
+        n = out.execution_count or 0
+        stashed = kept_images = False
         text = full_text(out)
         if len(text) > caps.output_chars and not out.restarted:
-            stashed = await _stash(session, out.execution_count, text)
-        return build_reply(out, caps, stashed=stashed)
+            stashed = await _keep(session, "_bridge_output", n, repr(text))
+        big = [data for _, data in out.images if len(data) > caps.image_bytes]
+        if big and not out.restarted:
+            kept_images = await _keep(session, "_bridge_images", n, f"_b64({big!r})")
+        return build_reply(out, caps, stashed=stashed, kept_images=kept_images)
 
     return server
 
@@ -146,8 +150,10 @@ async def _discover(session: KernelSession, expression: str) -> Any:
         raise ToolError(msg) from exc
 
 
-async def _stash(session: KernelSession, execution_count: int | None, text: str) -> bool:
-    code = f"globals().setdefault('_bridge_output', {{}})[{execution_count or 0}] = {text!r}"
+async def _keep(session: KernelSession, table: str, key: int, value: str) -> bool:
+    """Keep what a reply leaves out in the kernel, as `<table>[key] = <value expression>`."""
+    decode = "(lambda items: [__import__('base64').b64decode(i) for i in items])"
+    code = f"globals().setdefault({table!r}, {{}})[{key}] = {value.replace('_b64', decode, 1)}"
     try:
         await session.run_silent(code)
     except BridgeError:
