@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolkernel._spec import ToolSpec, catalog_hash
+from toolkernel._spec import catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
 from toolkernel.config import McpConfig, load_config
 from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
@@ -153,12 +153,12 @@ class Toolbox:
     def catalog_json(self) -> dict[str, Any]:
         """Every configured server's tools as JSON, with a digest that changes with them."""
         specs = [
-            spec.to_json()
+            spec
             for source, tools in sorted(self.host.snapshot().items())
             if source in self.config.servers
             for spec in tools
         ]
-        return {"digest": catalog_hash([ToolSpec.from_json(s) for s in specs]), "tools": specs}
+        return {"digest": catalog_hash(specs), "tools": [spec.to_json() for spec in specs]}
 
     async def call_json(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Call `server.tool` through the host and return the raw result as JSON.
