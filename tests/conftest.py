@@ -1,4 +1,4 @@
-"""Shared fixtures: real kernels, started on demand and shut down after each test."""
+"""Shared fixtures: a toolkernel home, and real kernels started on demand."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ from typing import Any
 import pytest
 
 from tk_support import start_kernel
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty toolkernel home, also set as $TOOLKERNEL_HOME."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("TOOLKERNEL_HOME", str(path))
+    monkeypatch.delenv("TOOLKERNEL_MCP_CONFIG", raising=False)
+    return path
 
 
 @pytest.fixture
