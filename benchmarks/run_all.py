@@ -232,7 +232,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per kernel comparison")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["search", "bindings", "kernel", "peers", "tokens"]
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["search", "bindings", "kernel", "peers", "tokens", "bridge"],
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
@@ -241,6 +244,11 @@ def main() -> None:
         ("bindings", ["benchmarks/bench_bindings.py"], 600),
         ("kernel", ["benchmarks/bench_kernel.py", "--rounds", str(args.rounds)], 2400),
         ("peers", ["benchmarks/peers/compare.py"], 1500),
+        (
+            "bridge",
+            ["benchmarks/bench_bridge.py", "--rounds", str(args.rounds), "--json-block"],
+            1800,
+        ),
         ("tokens", ["benchmarks/bench_tokens.py"], 600),
     ]
     results: dict[str, Any] = {}

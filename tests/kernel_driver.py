@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -56,7 +57,8 @@ class KernelDriver:
         env.update(extra_env or {})
         # IPC socket paths are relative to the client's cwd unless absolute, and the kernel
         # runs in another cwd; sockets also need a short path (about 100 bytes at most).
-        sockets = Path(tempfile.mkdtemp(prefix="tk-ipc-")) / "kernel"
+        self.sockets_dir = Path(tempfile.mkdtemp(prefix="tk-ipc-"))
+        sockets = self.sockets_dir / "kernel"
         self.manager = KernelManager(kernel_name="toolkernel", transport="ipc", ip=str(sockets))
         self.manager.start_kernel(env=env, cwd=str(cwd), **launch)
         self.client = self.manager.client()
@@ -127,3 +129,4 @@ class KernelDriver:
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False, restart=False)
+        shutil.rmtree(self.sockets_dir, ignore_errors=True)

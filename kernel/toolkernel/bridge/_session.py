@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ class KernelSession:
         self._manager: AsyncKernelManager | None = None
         self._client: AsyncKernelClient | None = None
         self._lock = asyncio.Lock()
+        self._sockets_dir: Path | None = None
         self.gateway = gateway
         self._remote: GatewayKernel | None = None
 
@@ -116,7 +118,8 @@ class KernelSession:
             client = AsyncKernelClient()
             client.load_connection_file(str(self.connection_file))
         else:
-            sockets = Path(tempfile.mkdtemp(prefix="tk-bridge-")) / "kernel"
+            self._sockets_dir = Path(tempfile.mkdtemp(prefix="tk-bridge-"))
+            sockets = self._sockets_dir / "kernel"
             manager = AsyncKernelManager(
                 kernel_name=self.kernel_name, transport="ipc", ip=str(sockets)
             )
@@ -138,6 +141,8 @@ class KernelSession:
                 await self._manager.shutdown_kernel(now=False)
         if self._remote is not None:
             await self._remote.shutdown()
+        if self._sockets_dir is not None:
+            shutil.rmtree(self._sockets_dir, ignore_errors=True)
 
     async def execute(
         self,
@@ -157,7 +162,8 @@ class KernelSession:
         async with self._lock:
             msg_id = self._send_execute(code, relay)
             out = Execution()
-            stdin = asyncio.create_task(self._serve_stdin(relay)) if relay else None
+            asks = relay is not None and bool(relay.capabilities)
+            stdin = asyncio.create_task(self._serve_stdin(relay)) if asks else None
             try:
                 async with asyncio.timeout(timeout):
                     await self._collect(msg_id, out, on_output)
