@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import queue
@@ -34,6 +33,7 @@ TESTS = REPO / "tests"
 SERVERS = TESTS / "servers"
 sys.path.insert(0, str(TESTS))
 
+from _processes import end_processes  # noqa: E402
 from jupyter_client.manager import KernelManager  # noqa: E402
 
 from kernel_driver import KernelDriver  # noqa: E402
@@ -110,24 +110,6 @@ class BenchKernel(KernelDriver):
             if "Traceback" in log:
                 print(f"  (kernel log tail)\n{log[-3000:]}")
             shutil.rmtree(self._sockets, ignore_errors=True)
-
-
-def end_processes(processes: list[psutil.Process], grace: float = 10.0) -> int:
-    """Wait up to `grace` s for `processes` to exit, then terminate/kill the rest by pid.
-
-    Returns how many had to be ended.
-    """
-    _, alive = psutil.wait_procs(processes, timeout=grace)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, still = psutil.wait_procs(alive, timeout=5)
-    for proc in still:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    if alive:
-        print(f"  (ended {len(alive)} process(es) left behind: {[p.pid for p in alive]})")
-    return len(alive)
 
 
 def time_to_ready(

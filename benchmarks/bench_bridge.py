@@ -58,6 +58,7 @@ REPO = BENCH.parent
 PEERS = BENCH / "peers"
 sys.path.insert(0, str(PEERS))
 
+from _processes import end_processes  # noqa: E402
 from _report import print_table  # noqa: E402
 
 PYTHON = sys.executable
@@ -977,20 +978,6 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def end_leftovers(processes: list[psutil.Process]) -> None:
-    """End, by pid, any child this run started that is still running."""
-    _, alive = psutil.wait_procs(processes, timeout=10)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, still = psutil.wait_procs(alive, timeout=5)
-    for proc in still:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    if alive:
-        print(f"  (ended {len(alive)} process(es) left behind: {[p.pid for p in alive]})")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -1024,7 +1011,7 @@ def main() -> None:
         result = anyio.run(bounded)
     finally:
         children = psutil.Process().children(recursive=True)
-        end_leftovers(children)
+        end_processes(children)
         shutil.rmtree(tmp, ignore_errors=True)
     final = report(result, args)
     print(json.dumps(final, indent=1) if args.json_block else json.dumps(final), flush=True)

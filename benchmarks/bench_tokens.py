@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import json
 import os
@@ -71,6 +70,7 @@ import _token_servers as data
 import anyio
 import psutil
 import tiktoken
+from _processes import end_processes
 from _report import print_table
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -513,7 +513,7 @@ async def run(tmp: Path, errlog: TextIO) -> list[Outcome]:
     finally:
         by_pid = {proc.pid: proc for proc in children}
         by_pid.update((proc.pid, proc) for proc in psutil.Process().children(recursive=True))
-        end_leftovers(list(by_pid.values()))
+        end_processes(list(by_pid.values()))
     return outcomes
 
 
@@ -524,20 +524,6 @@ async def _warm_up(bridge: Connected, servers: dict[str, Connected]) -> None:
     names = (listing.structured_content or {}).get("result", [])
     expected = sum(len(server.tools) for server in servers.values())
     assert len(names) == expected, f"the bridge lists {len(names)} tools, not {expected}"
-
-
-def end_leftovers(processes: list[psutil.Process]) -> None:
-    """End, by pid, any of `processes` (children this run started) still running."""
-    _, alive = psutil.wait_procs(processes, timeout=10)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, still = psutil.wait_procs(alive, timeout=5)
-    for proc in still:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    if alive:
-        print(f"  (ended {len(alive)} process(es) left behind: {[p.pid for p in alive]})")
 
 
 # --------------------------------------------------------------------------- report
