@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 from collections.abc import Coroutine
@@ -33,6 +34,16 @@ def npm_server(package_bin: str, *args: str) -> dict[str, Any]:
 def write_config(path: Path, servers: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"mcpServers": servers}, indent=1), encoding="utf-8")
     return path
+
+
+def echo_env(base: Path) -> dict[str, str]:
+    """This process's environment plus a fresh home under `base` and an mcp.json with echo."""
+    config = write_config(base / "mcp.json", {"echo": python_server("echo_server.py")})
+    return {
+        **os.environ,
+        "TOOLKERNEL_HOME": str(base / "home"),
+        "TOOLKERNEL_MCP_CONFIG": str(config),
+    }
 
 
 def start_kernel(base: Path, servers: dict[str, Any] | None, **kwargs: Any) -> Any:

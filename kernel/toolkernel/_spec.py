@@ -11,9 +11,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["JSONObject", "ToolResult", "ToolSpec", "catalog_hash"]
+__all__ = ["RELAY_MARK", "JSONObject", "ToolResult", "ToolSpec", "catalog_hash"]
 
 JSONObject = dict[str, Any]
+
+RELAY_MARK = "\x00toolkernel-relay:"
+"""Prefix of an `input_request` prompt that carries a relayed MCP request (JSON) from the
+kernel to the bridge, as `sample()` sends it; any other prompt is a plain `input()`."""
 
 
 @dataclass(frozen=True)

@@ -7,30 +7,23 @@ import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client, types
 
-from tk_support import LoopThread, python_server, write_config
+from tk_support import LoopThread, echo_env
 from toolkernel.bridge import KernelSession, ReplyLimits, build_server
 
 pytestmark = pytest.mark.timeout(180)
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThread, Any]]:
     base = tmp_path_factory.mktemp("bridge")
-    config = write_config(base / "mcp.json", {"echo": python_server("echo_server.py")})
-    env = {
-        **__import__("os").environ,
-        "TOOLKERNEL_HOME": str(base / "home"),
-        "TOOLKERNEL_MCP_CONFIG": str(config),
-    }
     loop = LoopThread()
-    session = KernelSession(cwd=base, env=env)
+    session = KernelSession(cwd=base, env=echo_env(base))
     loop.run(session.start())
     server = build_server(session, limits=ReplyLimits(output_chars=2_000, image_bytes=400))
     loop.run(_call(server, "execute_code", {"code": "await wait_for_servers(30)"}))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client, types
-from test_bridge import LoopThread
 
-from tk_support import python_server, write_config
+from tk_support import LoopThread, echo_env
 from toolkernel.bridge import KernelSession, build_server
 
 pytestmark = pytest.mark.timeout(180)
@@ -20,17 +18,10 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture(scope="module")
 def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThread, Any]]:
     base = tmp_path_factory.mktemp("expose")
-    config = write_config(base / "mcp.json", {"echo": python_server("echo_server.py")})
-    env = {
-        **os.environ,
-        "TOOLKERNEL_HOME": str(base / "home"),
-        "TOOLKERNEL_MCP_CONFIG": str(config),
-    }
     loop = LoopThread()
-    session = KernelSession(cwd=base, env=env)
+    session = KernelSession(cwd=base, env=echo_env(base))
     loop.run(session.start())
     server = build_server(session, expose_tools=True)
-    loop.run(session.evaluate_json("1"))
     loop.run(session.run_silent("await wait_for_servers(30)"))
     yield loop, server
     loop.run(session.shutdown())

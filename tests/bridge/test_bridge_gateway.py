@@ -20,7 +20,7 @@ from mcp import Client, types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tk_support import LoopThread, python_server, write_config
+from tk_support import LoopThread, echo_env
 from toolkernel.bridge import GatewayTarget, KernelSession, build_server
 from toolkernel.cli import main
 from toolkernel.errors import BridgeError
@@ -46,11 +46,8 @@ class JupyterServer:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
-        config = write_config(base / "mcp.json", {"echo": python_server("echo_server.py")})
         env = {
-            **os.environ,
-            "TOOLKERNEL_HOME": str(base / "home"),
-            "TOOLKERNEL_MCP_CONFIG": str(config),
+            **echo_env(base),
             "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
             "JUPYTER_CONFIG_DIR": str(base / "config"),
         }

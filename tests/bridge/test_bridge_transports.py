@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import sys
@@ -18,26 +17,17 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from tk_support import python_server, write_config
+from tk_support import echo_env
 
 pytestmark = pytest.mark.timeout(180)
 TOOLKERNEL = str(Path(sys.executable).parent / "toolkernel")
-
-
-def bridge_env(base: Path) -> dict[str, str]:
-    config = write_config(base / "mcp.json", {"echo": python_server("echo_server.py")})
-    return {
-        **os.environ,
-        "TOOLKERNEL_HOME": str(base / "home"),
-        "TOOLKERNEL_MCP_CONFIG": str(config),
-    }
 
 
 def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
     tmp_path: Path,
 ) -> None:
     params = StdioServerParameters(
-        command=TOOLKERNEL, args=["mcp"], env=bridge_env(tmp_path), cwd=str(tmp_path)
+        command=TOOLKERNEL, args=["mcp"], env=echo_env(tmp_path), cwd=str(tmp_path)
     )
 
     async def scenario() -> tuple[list[str], str, str]:
@@ -66,7 +56,7 @@ def free_port() -> int:
 @pytest.fixture
 def http_bridge(tmp_path: Path) -> Iterator[tuple[str, str]]:
     port = free_port()
-    env = {**bridge_env(tmp_path), "TOOLKERNEL_BRIDGE_TOKEN": "s3cret-token"}
+    env = {**echo_env(tmp_path), "TOOLKERNEL_BRIDGE_TOKEN": "s3cret-token"}
     proc = subprocess.Popen(
         [TOOLKERNEL, "mcp", "--transport", "http", "--port", str(port)],
         env=env,
@@ -119,7 +109,7 @@ def test_http_with_the_token_serves_a_client_session(http_bridge: tuple[str, str
 
 
 def test_a_non_loopback_address_without_a_token_is_refused(tmp_path: Path) -> None:
-    env = bridge_env(tmp_path)
+    env = echo_env(tmp_path)
     env.pop("TOOLKERNEL_BRIDGE_TOKEN", None)
     out = subprocess.run(
         [TOOLKERNEL, "mcp", "--transport", "http", "--host", "0.0.0.0"],  # noqa: S104

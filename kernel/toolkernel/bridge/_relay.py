@@ -15,10 +15,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 
-__all__ = ["RELAY_MARK", "ClientRelay"]
+from toolkernel._spec import RELAY_MARK
 
-# Must match toolkernel.kernel._relay.RELAY_MARK (the kernel side of the relay).
-RELAY_MARK = "\x00toolkernel-relay:"
+__all__ = ["ClientRelay"]
 
 
 def _has_back_channel(ctx: Context) -> bool:

@@ -13,11 +13,10 @@ import asyncio
 import json
 from typing import Any
 
+from toolkernel._spec import RELAY_MARK
 from toolkernel.errors import BridgeError
 
-__all__ = ["RELAY_MARK", "make_sample", "relay_capabilities"]
-
-RELAY_MARK = "\x00toolkernel-relay:"
+__all__ = ["make_sample", "relay_capabilities"]
 
 
 def relay_capabilities(kernel: Any) -> set[str]:
