@@ -1,7 +1,28 @@
 """toolkernel_sandbox: run untrusted code under limits.
 
 It knows nothing of tools, registries or kernels, and never imports `toolkernel`.
-The WASM runner and the process runner land here.
+
+- `toolkernel_sandbox.wasm`: a wasmtime runner with fuel, memory, epoch and output limits.
+- `toolkernel_sandbox.process`: a process runner under bubblewrap, firejail, nsjail or
+  bare rlimits.
+- `toolkernel_sandbox.build`: compilers from Rust, C, Zig and WAT to WASI modules, run
+  through the process runner.
 """
 
-__all__: list[str] = []
+from toolkernel_sandbox._errors import (
+    BuildError,
+    LimitExceeded,
+    SandboxError,
+    SandboxUnavailable,
+    TimeLimitExceeded,
+    ToolchainMissing,
+)
+
+__all__ = [
+    "BuildError",
+    "LimitExceeded",
+    "SandboxError",
+    "SandboxUnavailable",
+    "TimeLimitExceeded",
+    "ToolchainMissing",
+]

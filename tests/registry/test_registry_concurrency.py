@@ -84,3 +84,34 @@ def test_closed_registry_raises_registry_error(home: Path) -> None:
 
     with pytest.raises(RegistryError, match="open a new ToolRegistry"):
         registry.load_catalogs()
+
+
+def update_tool(home: str, author: str, barrier: threading.Barrier) -> None:
+    """Run in a child process: add versions of one shared tool at the same moment."""
+    with ToolRegistry(Path(home)) as registry:
+        barrier.wait(timeout=60)
+        for n in range(SAVES_PER_PROCESS):
+            manifest = {"description": f"{author} update {n}"}
+            registry.add_version("local.shared", kind="wasm", manifest=manifest, author=author)
+
+
+def test_two_processes_updating_one_tool_both_get_their_versions(home: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    workers = [
+        context.Process(target=update_tool, args=(str(home), author, barrier))
+        for author in ("kernel-a", "kernel-b")
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=90)
+
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    with ToolRegistry(home) as registry:
+        history = registry.tool_versions("local.shared")
+        assert [v.version for v in history] == list(range(1, 2 * SAVES_PER_PROCESS + 1))
+        for author in ("kernel-a", "kernel-b"):
+            mine = [v.manifest["description"] for v in history if v.author == author]
+            assert mine == [f"{author} update {n}" for n in range(SAVES_PER_PROCESS)]
+        assert registry.list_tools("local")[0].description == history[-1].manifest["description"]

@@ -5,10 +5,13 @@ def test_exported_members() -> None:
     assert toolkernel.registry.__all__ == [
         "SERVER_STATES",
         "STOP_WORDS",
+        "TOOL_KINDS",
         "BlobStore",
         "CatalogSnapshot",
         "SearchHit",
         "ServerStatus",
         "ToolRegistry",
+        "ToolVersion",
+        "check_tool_name",
     ]
     assert all(hasattr(toolkernel.registry, name) for name in toolkernel.registry.__all__)

@@ -1,8 +1,9 @@
 """The registry: the single source of truth, on SQLite (WAL) plus content-addressed blobs.
 
-It holds the MCP catalog cache (versioned snapshots of each server's `tools/list`),
-server status shared across processes, the current tool set with its FTS5/BM25 search
-index, and blobs under `<home>/blobs/sha256/`.
+It holds the versioned registry tools (WASM, script, pipeline, skill), the MCP catalog
+cache (versioned snapshots of each server's `tools/list`), server status shared across
+processes, the current tool set with its FTS5/BM25 search index, the memory store, and
+blobs under `<home>/blobs/sha256/`.
 """
 
 from toolkernel.registry._blobs import BlobStore
@@ -11,13 +12,17 @@ from toolkernel.registry._query import STOP_WORDS
 from toolkernel.registry._registry import ToolRegistry
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import SERVER_STATES, ServerStatus
+from toolkernel.registry._versions import TOOL_KINDS, ToolVersion, check_tool_name
 
 __all__ = [
     "SERVER_STATES",
     "STOP_WORDS",
+    "TOOL_KINDS",
     "BlobStore",
     "CatalogSnapshot",
     "SearchHit",
     "ServerStatus",
     "ToolRegistry",
+    "ToolVersion",
+    "check_tool_name",
 ]

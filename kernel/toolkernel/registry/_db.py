@@ -97,12 +97,62 @@ _V1_CATALOG_AND_SEARCH = (
     """,
 )
 
-MIGRATIONS: list[tuple[str, ...]] = [_V1_CATALOG_AND_SEARCH]
+_V2_TOOL_VERSIONS = (
+    # One row per registry tool (WASM, script, pipeline, skill); `deleted_at` makes a
+    # delete soft. Its versions are the truth: the current one is the newest.
+    """
+    CREATE TABLE tools (
+        name TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        deleted_at REAL
+    )
+    """,
+    "CREATE INDEX tools_by_namespace ON tools (namespace)",
+    # Versions are appended, never updated or deleted.
+    """
+    CREATE TABLE tool_versions (
+        name TEXT NOT NULL REFERENCES tools (name),
+        version INTEGER NOT NULL CHECK (version >= 1),
+        kind TEXT NOT NULL,
+        manifest_json TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL DEFAULT '',
+        rollback_of INTEGER,
+        PRIMARY KEY (name, version)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TRIGGER tool_versions_immutable BEFORE UPDATE ON tool_versions BEGIN
+        SELECT RAISE(ABORT, 'tool versions are immutable; append a new version');
+    END
+    """,
+    """
+    CREATE TRIGGER tool_versions_kept BEFORE DELETE ON tool_versions BEGIN
+        SELECT RAISE(ABORT, 'tool versions are never deleted; delete the tool instead');
+    END
+    """,
+    # The memory store: JSON values per namespace, with an optional expiry time.
+    """
+    CREATE TABLE memory (
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value_json TEXT NOT NULL,
+        expires_at REAL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID
+    """,
+)
+
+MIGRATIONS: list[tuple[str, ...]] = [_V1_CATALOG_AND_SEARCH, _V2_TOOL_VERSIONS]
 """Schema steps in order; step `i` takes the schema from version `i` to `i + 1`.
 
 Each step is a tuple of single statements (not a script: `executescript` would commit
-the surrounding transaction). Later steps add the versioned tools, the memory store and
-blob references.
+the surrounding transaction). Step 2 adds the versioned registry tools and the memory
+store.
 """
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 
-from toolkernel._spec import ToolSpec
-from toolkernel.registry import _catalog, _lookup, _search, _status
+from toolkernel._spec import JSONObject, ToolSpec
+from toolkernel.errors import RegistryError
+from toolkernel.registry import _catalog, _lookup, _search, _status, _versions
 from toolkernel.registry._blobs import BlobStore
 from toolkernel.registry._catalog import CatalogSnapshot
 from toolkernel.registry._db import Database
 from toolkernel.registry._index import replace_source
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import ServerStatus
+from toolkernel.registry._versions import ToolVersion
 
 __all__ = ["ToolRegistry"]
 
@@ -103,6 +106,118 @@ class ToolRegistry:
         """Return every snapshot of `source`, oldest first (empty if never saved)."""
         with self._db.read() as conn:
             return _catalog.snapshot_history(conn, source)
+
+    # -- registry tools (versioned) ----------------------------------------------------
+
+    def add_version(
+        self,
+        name: str,
+        *,
+        kind: str,
+        manifest: JSONObject,
+        note: str = "",
+        author: str = "",
+    ) -> ToolVersion:
+        """Record a new version of registry tool `name` (`namespace.tool`) and return it.
+
+        The first version creates the tool; a deleted tool comes back. A manifest equal
+        to the current one records nothing and returns the current version. Blobs the
+        manifest names must be stored first (`put_blob`).
+
+        Raises:
+            RegistryError: The name is unsafe, the kind unknown, the manifest not JSON,
+                or the namespace is an MCP server's. Nothing was written.
+        """
+        with self._db.write() as conn:
+            self._check_namespace_free(conn, name)
+            version, _ = _versions.append_version(
+                conn, name, kind=kind, manifest=manifest, note=note, author=author
+            )
+        return version
+
+    def tool_versions(self, name: str) -> list[ToolVersion]:
+        """Return every version of registry tool `name`, oldest first.
+
+        Raises:
+            ToolNotFound: No registry tool has that name.
+        """
+        with self._db.read() as conn:
+            return _versions.version_history(conn, name)
+
+    def tool_version(self, name: str, version: int | None = None) -> ToolVersion:
+        """Return version `version` of `name`, or its current version when None.
+
+        Raises:
+            ToolNotFound: No such tool or version; the message gives the range.
+        """
+        with self._db.read() as conn:
+            return _versions.find_version(conn, name, version)
+
+    def rollback_tool(
+        self, name: str, version: int, *, note: str | None = None, author: str = ""
+    ) -> ToolVersion:
+        """Make `version`'s content current again by appending a copy of it.
+
+        History is never rewritten: the rollback is a new version whose `rollback_of`
+        names the version it restores.
+
+        Raises:
+            ToolNotFound: No such tool or version.
+        """
+        with self._db.write() as conn:
+            old = _versions.find_version(conn, name, version)
+            restored, _ = _versions.append_version(
+                conn,
+                name,
+                kind=old.kind,
+                manifest=old.manifest,
+                note=note if note is not None else f"rollback to version {version}",
+                author=author,
+                rollback_of=version,
+            )
+        return restored
+
+    def delete_tool(self, name: str) -> None:
+        """Soft-delete registry tool `name`: it leaves the catalog; its history stays.
+
+        Raises:
+            ToolNotFound: No registry tool has that name.
+        """
+        with self._db.write() as conn:
+            _versions.mark_deleted(conn, name, deleted=True)
+
+    def restore_tool(self, name: str) -> ToolVersion:
+        """Bring back a deleted tool at its newest version, and return that version.
+
+        Raises:
+            ToolNotFound: No registry tool has that name.
+        """
+        with self._db.write() as conn:
+            _versions.mark_deleted(conn, name, deleted=False)
+            return _versions.find_version(conn, name, None)
+
+    def registry_tools(
+        self, namespace: str | None = None, *, include_deleted: bool = False
+    ) -> list[ToolVersion]:
+        """Return the current version of every registry tool (of one namespace), by name."""
+        with self._db.read() as conn:
+            return _versions.current_versions(conn, namespace, include_deleted=include_deleted)
+
+    def namespaces(self) -> list[str]:
+        """Return every namespace that has held a registry tool, sorted."""
+        with self._db.read() as conn:
+            return _versions.namespaces(conn)
+
+    def _check_namespace_free(self, conn: sqlite3.Connection, name: str) -> None:
+        namespace, _ = _versions.check_tool_name(name)
+        if namespace in _versions.namespaces(conn):
+            return
+        if _catalog.latest_hash(conn, namespace) is not None:
+            msg = (
+                f"cannot create {name!r}: {namespace!r} is an MCP server's name; "
+                "choose another namespace, e.g. 'local'"
+            )
+            raise RegistryError(msg)
 
     # -- server status ------------------------------------------------------------------
 
