@@ -1,0 +1,120 @@
+"""One compiler run per language: the files it reads, the argv, what it writes where."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkernel_sandbox._errors import BuildError
+from toolkernel_sandbox.build._sources import (
+    cargo_config,
+    rust_binary_name,
+    rust_project,
+    write_sources,
+)
+from toolkernel_sandbox.build._toolchain import Toolchain
+
+__all__ = ["Invocation", "prepare_invocation"]
+
+# DWARF would make a small tool ten times larger; the name section (kept) is enough
+# for readable traps.
+_C_FLAGS = ("-O2", "-fno-color-diagnostics", "-Wl,--strip-debug")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A compiler run, with its sources already on disk.
+
+    Attributes:
+        argv: The compiler's argv.
+        cwd: Where it runs (the source directory), as seen inside the sandbox.
+        output: The `.wasm` file it writes.
+        writable: Directories it writes to: the work dir and any caches.
+        env: Variables on top of the toolchain's.
+        roots: Directories whose paths diagnostics show relative to them.
+    """
+
+    argv: list[str]
+    cwd: Path
+    output: Path
+    writable: tuple[Path, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    roots: tuple[Path, ...] = ()
+
+
+def prepare_invocation(
+    toolchain: Toolchain,
+    source: str | Mapping[str, str],
+    *,
+    work_dir: Path,
+    cache_dir: Path | None,
+) -> Invocation:
+    """Write `source` under `work_dir` and say how to compile it with `toolchain`.
+
+    Raises:
+        BuildError: The files cannot make a program (no `.c` file, no root `.zig`
+            file, a bad Cargo.toml, a path outside the project).
+    """
+    caches = cache_dir or work_dir / ".cache"
+    if toolchain.kind == "cargo":
+        return _cargo(toolchain, source, work_dir, caches)
+    src = work_dir / "src"
+    files = write_sources(toolchain.language, source, src)
+    out = work_dir / "out.wasm"
+    if toolchain.kind == "clang":
+        argv = [str(toolchain.compiler), "--target=wasm32-wasi", *_C_FLAGS]
+        argv += ["-o", str(out), *_c_files(files)]
+        return Invocation(argv, src, out, (work_dir,), roots=(src, work_dir))
+    zig_env = {
+        "ZIG_GLOBAL_CACHE_DIR": str(caches / "zig"),
+        "ZIG_LOCAL_CACHE_DIR": str(caches / "zig-local"),
+    }
+    writable = (work_dir, caches) if cache_dir else (work_dir,)
+    if toolchain.kind == "zig-cc":
+        argv = [str(toolchain.compiler), "cc", "-target", "wasm32-wasi", *_C_FLAGS]
+        argv += ["-o", str(out), *_c_files(files)]
+        return Invocation(argv, src, out, writable, zig_env, (src, work_dir))
+    argv = [str(toolchain.compiler), "build-exe", "-target", "wasm32-wasi"]
+    argv += ["-O", "ReleaseSmall", "--color", "off", f"-femit-bin={out}"]
+    argv += ["--global-cache-dir", zig_env["ZIG_GLOBAL_CACHE_DIR"]]
+    argv += ["--cache-dir", zig_env["ZIG_LOCAL_CACHE_DIR"], str(_zig_root(files))]
+    return Invocation(argv, src, out, writable, zig_env, (src, work_dir))
+
+
+def _cargo(
+    toolchain: Toolchain, source: str | Mapping[str, str], work_dir: Path, caches: Path
+) -> Invocation:
+    project = work_dir / "project"
+    files = rust_project(source)
+    write_sources("rust", files, project)
+    cargo_home = caches / "cargo-home"
+    cargo_home.mkdir(parents=True, exist_ok=True)
+    (cargo_home / "config.toml").write_text(cargo_config(toolchain.registry), encoding="utf-8")
+    target_dir = caches / "cargo-target"
+    argv = [str(toolchain.compiler), "build", "--release", "--offline"]
+    argv += ["--target", toolchain.target, "--target-dir", str(target_dir)]
+    env = {"CARGO_HOME": str(cargo_home), "CARGO_TERM_COLOR": "never"}
+    output = (
+        target_dir / toolchain.target / "release" / f"{rust_binary_name(files['Cargo.toml'])}.wasm"
+    )
+    writable = (work_dir,) if caches.is_relative_to(work_dir) else (work_dir, caches)
+    return Invocation(argv, project, output, writable, env, (project, work_dir))
+
+
+def _c_files(files: list[Path]) -> list[str]:
+    sources = [str(path) for path in files if path.suffix == ".c"]
+    if not sources:
+        msg = "no .c file among the sources; name the program's file main.c"
+        raise BuildError(msg, language="c")
+    return sources
+
+
+def _zig_root(files: list[Path]) -> Path:
+    zig = [path for path in files if path.suffix == ".zig"]
+    if Path("main.zig") in zig:
+        return Path("main.zig")
+    if len(zig) == 1:
+        return zig[0]
+    msg = "cannot tell which .zig file holds `pub fn main`; name it main.zig"
+    raise BuildError(msg, language="zig")

@@ -1,0 +1,73 @@
+r"""Run untrusted programs under a real sandbox: bubblewrap, firejail or nsjail.
+
+    done = run(["python3", "-c", "print(input())"], stdin=b"hi\\n")
+    done.returncode, done.stdout, done.backend        # 0, b"hi\\n", "bwrap"
+
+    async with await spawn(["python3", "worker.py"], policy=policy) as worker:
+        worker.write(b'{"jsonrpc": "2.0", ...}\\n')
+        line = await worker.readline()
+
+What a sandboxed process gets (`ProcessPolicy`): the system directories and a minimal
+/etc read-only (never /etc/shadow), a private /tmp, no home directories, no network
+unless `network=True` (the bool; anything else is refused), an environment of `PATH`,
+`LANG`, `HOME=/tmp`, `TMPDIR=/tmp` plus what the policy declares, rlimits (CPU, address
+space, processes, file size, open files), a wall-clock timeout that kills the whole
+process group, and capped output. When this process is root, the code runs as uid 65534.
+
+Backends (`pick_backend`): `bwrap` first, then `firejail`, then `nsjail`; each is
+checked once by starting a trivial sandbox. `rlimits` (limits without isolation) is
+used only when asked for by name, and warns (`UnsandboxedWarning`, a log record and
+`Completed.warning`). The argv builders are pure functions of a policy and a
+`HostLayout`, for tests and for inspection.
+
+Errors (from `toolkernel_sandbox`): `TimeLimitExceeded` (`limit` is `time` or `cpu`),
+`LimitExceeded` (`stdout`, `stderr`, `file_size`), `SandboxUnavailable` (says what to
+install) and `SandboxError`.
+"""
+
+from toolkernel_sandbox.process._argv import (
+    bwrap_argv,
+    firejail_argv,
+    inner_command,
+    nsjail_argv,
+)
+from toolkernel_sandbox.process._backends import (
+    BACKENDS,
+    Launch,
+    UnsandboxedWarning,
+    pick_backend,
+    prepare,
+)
+from toolkernel_sandbox.process._layout import HostLayout, host_layout
+from toolkernel_sandbox.process._policy import (
+    SANDBOX_GID,
+    SANDBOX_UID,
+    ProcessPolicy,
+    sandbox_env,
+    share_writable,
+)
+from toolkernel_sandbox.process._run import Completed, run
+from toolkernel_sandbox.process._spawn import SandboxedProcess, spawn
+
+__all__ = [
+    "BACKENDS",
+    "SANDBOX_GID",
+    "SANDBOX_UID",
+    "Completed",
+    "HostLayout",
+    "Launch",
+    "ProcessPolicy",
+    "SandboxedProcess",
+    "UnsandboxedWarning",
+    "bwrap_argv",
+    "firejail_argv",
+    "host_layout",
+    "inner_command",
+    "nsjail_argv",
+    "pick_backend",
+    "prepare",
+    "run",
+    "sandbox_env",
+    "share_writable",
+    "spawn",
+]

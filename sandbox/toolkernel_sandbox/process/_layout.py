@@ -1,0 +1,168 @@
+"""The host filesystem a sandbox is built from: system directories, a minimal /etc."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkernel_sandbox._errors import SandboxUnavailable
+from toolkernel_sandbox.process._policy import ProcessPolicy
+
+__all__ = ["HostLayout", "host_layout", "with_interpreters"]
+
+_SYSTEM_NAMES = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+# What interpreters, compilers and TLS need from /etc; never shadow, sudoers or ssh.
+_ETC_NAMES = (
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "gai.conf",
+    "group",
+    "host.conf",
+    "hostname",
+    "hosts",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "mime.types",
+    "nsswitch.conf",
+    "os-release",
+    "passwd",
+    "perl",
+    "protocols",
+    "resolv.conf",
+    "services",
+    "ssl",
+    "timezone",
+)
+_ETC_PATTERNS = ("python3*",)
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """The parts of the host that every sandbox shows, found once per process.
+
+    The argv builders take one, so tests can pass a fixed layout and get a fixed argv.
+
+    Attributes:
+        system_dirs: Real system directories, shown read-only (`/usr`, `/lib64`, ...).
+        system_links: Merged-/usr symlinks to recreate inside, as (link, target) pairs,
+            such as (`/bin`, `usr/bin`).
+        etc_entries: The minimal `/etc`: the entries of it that exist here.
+        top_level: Every entry of `/`; backends that hide by exclusion hide those that
+            are not system directories.
+        run_entries: The entries of `/run`; firejail needs its own `/run/firejail`, so
+            it hides the others one by one.
+        privileged: Whether this process is root; if so, code is run as uid 65534.
+        env: coreutils `env`, which clears what firejail adds to the environment.
+        setpriv: util-linux `setpriv`, which drops to uid 65534 inside the sandbox.
+        prlimit: util-linux `prlimit`, which sets the process limit inside the sandbox.
+    """
+
+    system_dirs: tuple[Path, ...]
+    system_links: tuple[tuple[Path, str], ...]
+    etc_entries: tuple[Path, ...]
+    top_level: tuple[Path, ...]
+    run_entries: tuple[Path, ...]
+    privileged: bool
+    env: str = "/usr/bin/env"
+    setpriv: str = "/usr/bin/setpriv"
+    prlimit: str = "/usr/bin/prlimit"
+
+    @property
+    def system_names(self) -> frozenset[str]:
+        """The top-level names every sandbox shows: system dirs, links and kernel dirs."""
+        shown = {p.name for p in self.system_dirs} | {p.name for p, _ in self.system_links}
+        return frozenset(shown | {"etc", "proc", "sys", "dev", "tmp"})
+
+
+@functools.cache
+def host_layout() -> HostLayout:
+    """This machine's layout (cached for the life of the process).
+
+    Raises:
+        SandboxUnavailable: `setpriv`, `prlimit` (util-linux) or `env` is missing.
+    """
+    root = Path("/")
+    dirs, links = _system_entries(root)
+    return HostLayout(
+        system_dirs=dirs,
+        system_links=links,
+        etc_entries=_etc_entries(root / "etc"),
+        top_level=tuple(sorted(root.iterdir())),
+        run_entries=tuple(sorted((root / "run").iterdir())) if (root / "run").is_dir() else (),
+        privileged=os.geteuid() == 0,
+        env=_system_tool("env", "coreutils"),
+        setpriv=_system_tool("setpriv", "util-linux"),
+        prlimit=_system_tool("prlimit", "util-linux"),
+    )
+
+
+def with_interpreters(policy: ProcessPolicy, layout: HostLayout) -> ProcessPolicy:
+    """`policy` plus, read-only, the base installation of every virtualenv it shows.
+
+    A venv's `bin/python` is a symlink into its base interpreter's prefix (for pyenv,
+    under the home directory), which the sandbox would otherwise hide.
+    """
+    shown = (*policy.read_only, *([policy.tool_dir] if policy.tool_dir else []))
+    extra: list[Path] = []
+    for path in shown:
+        prefix = _venv_base_prefix(path)
+        if prefix is not None and not _is_shown(prefix, layout, (*shown, *extra)):
+            extra.append(prefix)
+    if not extra:
+        return policy
+    return dataclasses.replace(policy, read_only=(*policy.read_only, *extra))
+
+
+def _system_entries(root: Path) -> tuple[tuple[Path, ...], tuple[tuple[Path, str], ...]]:
+    dirs: list[Path] = []
+    links: list[tuple[Path, str]] = []
+    for name in _SYSTEM_NAMES:
+        path = root / name
+        if path.is_symlink():
+            links.append((path, str(path.readlink())))
+        elif path.is_dir():
+            dirs.append(path)
+    return tuple(dirs), tuple(links)
+
+
+def _etc_entries(etc: Path) -> tuple[Path, ...]:
+    found = {etc / name for name in _ETC_NAMES if (etc / name).exists()}
+    for pattern in _ETC_PATTERNS:
+        found.update(etc.glob(pattern))
+    return tuple(sorted(found))
+
+
+def _system_tool(name: str, package: str) -> str:
+    found = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if found is None:
+        msg = f"{name!r} is missing and the sandbox needs it; apt-get install {package}"
+        raise SandboxUnavailable(msg)
+    return found
+
+
+def _venv_base_prefix(path: Path) -> Path | None:
+    try:
+        lines = (path / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            return Path(value.strip()).parent
+    return None
+
+
+def _is_shown(path: Path, layout: HostLayout, shown: tuple[Path, ...]) -> bool:
+    system = {p.name for p in layout.system_dirs} | {p.name for p, _ in layout.system_links}
+    parts = path.parts
+    if len(parts) < 2 or parts[1] in system:
+        return True
+    return any(path.is_relative_to(other) for other in shown)

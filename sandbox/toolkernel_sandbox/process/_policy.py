@@ -1,0 +1,161 @@
+"""What a sandboxed process may see and use: `ProcessPolicy`, validated when made."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+
+__all__ = ["SANDBOX_GID", "SANDBOX_UID", "ProcessPolicy", "sandbox_env", "share_writable"]
+
+#: The user and group sandboxed code runs as when this process is root ("nobody"), so
+#: that the kernel enforces the `processes` limit, which never binds root.
+SANDBOX_UID = 65534
+SANDBOX_GID = 65534
+
+#: The variables every sandboxed process gets; `ProcessPolicy.env` may override them.
+_BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/tmp",  # noqa: S108  (the sandbox's own private tmpfs)
+    "TMPDIR": "/tmp",  # noqa: S108
+}
+
+_COUNTS = ("cpu_s", "memory_bytes", "processes", "file_size_bytes", "open_files")
+_BYTES = ("stdout_bytes", "stderr_bytes")
+_PATHS = ("read_only", "writable")
+
+
+@dataclass(frozen=True)
+class ProcessPolicy:
+    """Everything a sandboxed process may see and use. The default grants nothing extra.
+
+    The sandbox always shows the system directories (`/usr`, `/bin`, `/lib*`) read-only,
+    a minimal `/etc` (no `/etc/shadow`), a private writable `/tmp`, and no home
+    directories. When this process is root, the code runs as uid/gid 65534.
+
+    Attributes:
+        network: `True` (the bool, nothing else) lets the process use the network; any
+            other value is refused with `TypeError`, so a string such as `"false"` can
+            never switch it on.
+        read_only: Absolute host paths shown read-only at the same path. A virtualenv
+            given here brings its base interpreter's installation along.
+        writable: Absolute host paths shown writable at the same path. When this process
+            is root they must be writable by uid 65534 (see `share_writable`).
+        tool_dir: The tool's own files, shown read-only; also the working directory.
+        env: The only environment variables besides `PATH`, `LANG=C.UTF-8`,
+            `HOME=/tmp` and `TMPDIR=/tmp`. The host environment is never inherited.
+        cpu_s: CPU seconds (`RLIMIT_CPU`); over it, `TimeLimitExceeded(limit="cpu")`.
+        memory_bytes: Address space per process (`RLIMIT_AS`); allocations past it fail.
+        processes: Processes and threads (`RLIMIT_NPROC`); forks past it fail.
+        file_size_bytes: The largest file the process may write (`RLIMIT_FSIZE`).
+        open_files: Open file descriptors per process (`RLIMIT_NOFILE`).
+        timeout_s: Wall-clock seconds before the whole process group is killed and
+            `TimeLimitExceeded(limit="time")` raised (`run` only).
+        stdout_bytes: The most stdout kept; more kills the run with
+            `LimitExceeded(limit="stdout")`. For `spawn`, the longest line.
+        stderr_bytes: The most stderr kept; more kills the run (`limit="stderr"`).
+            For `spawn`, the size of the kept tail.
+    """
+
+    network: bool = False
+    read_only: tuple[Path, ...] = ()
+    writable: tuple[Path, ...] = ()
+    tool_dir: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    cpu_s: int = 30
+    memory_bytes: int = 1 * 2**30
+    processes: int = 64
+    file_size_bytes: int = 64 * 2**20
+    open_files: int = 256
+    timeout_s: float = 60.0
+    stdout_bytes: int = 16 * 2**20
+    stderr_bytes: int = 1 * 2**20
+
+    def __post_init__(self) -> None:
+        if type(self.network) is not bool:
+            msg = (
+                f"ProcessPolicy.network must be the bool True or False, not "
+                f"{self.network!r}; pass network=True to allow network access"
+            )
+            raise TypeError(msg)
+        for name in _PATHS:
+            object.__setattr__(self, name, _absolute_paths(name, getattr(self, name)))
+        if self.tool_dir is not None:
+            object.__setattr__(self, "tool_dir", _absolute_path("tool_dir", self.tool_dir))
+        object.__setattr__(self, "env", MappingProxyType(_checked_env(self.env)))
+        for name in (*_COUNTS, *_BYTES):
+            _check_count(name, getattr(self, name))
+        _check_seconds("timeout_s", self.timeout_s)
+
+    def __hash__(self) -> int:
+        values = [getattr(self, f.name) for f in fields(self) if f.name != "env"]
+        return hash((*values, tuple(sorted(self.env.items()))))
+
+
+def sandbox_env(policy: ProcessPolicy) -> dict[str, str]:
+    """The complete environment a sandboxed process gets under `policy`."""
+    return {**_BASE_ENV, **policy.env}
+
+
+def share_writable(path: Path) -> None:
+    """Let sandboxed code write in `path` (a directory or file this process owns).
+
+    When this process is root, sandboxed code runs as uid 65534, so `path` is handed to
+    that user; otherwise the code runs as this user already and nothing changes.
+    """
+    if os.geteuid() == 0:
+        os.chown(path, SANDBOX_UID, SANDBOX_GID)
+
+
+def _absolute_paths(name: str, value: object) -> tuple[Path, ...]:
+    if isinstance(value, str | bytes | Path) or not isinstance(value, Iterable):
+        msg = f"ProcessPolicy.{name} must be a tuple of paths, not {value!r}"
+        raise TypeError(msg)
+    return tuple(_absolute_path(name, item) for item in value)
+
+
+def _absolute_path(name: str, value: object) -> Path:
+    if not isinstance(value, str | Path):
+        msg = f"ProcessPolicy.{name} holds {value!r}; give str or Path values"
+        raise TypeError(msg)
+    path = Path(value)
+    if not path.is_absolute():
+        msg = f"ProcessPolicy.{name} holds the relative path {str(path)!r}; give absolute paths"
+        raise ValueError(msg)
+    return path
+
+
+def _checked_env(env: object) -> dict[str, str]:
+    if not isinstance(env, Mapping):
+        msg = f"ProcessPolicy.env must be a mapping of str to str, not {env!r}"
+        raise TypeError(msg)
+    checked: dict[str, str] = {}
+    for key, value in env.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            msg = f"ProcessPolicy.env must map str to str; {key!r}: {value!r} is not"
+            raise TypeError(msg)
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            msg = f"ProcessPolicy.env has an invalid variable name or value: {key!r}"
+            raise ValueError(msg)
+        checked[key] = value
+    return checked
+
+
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        msg = f"ProcessPolicy.{name} must be a positive whole number, not {value!r}"
+        raise ValueError(msg)
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        valid = False
+    else:
+        valid = math.isfinite(value) and value > 0
+    if not valid:
+        msg = f"ProcessPolicy.{name} must be a positive finite number of seconds, not {value!r}"
+        raise ValueError(msg)

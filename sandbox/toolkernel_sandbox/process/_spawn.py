@@ -1,0 +1,182 @@
+"""`spawn`: a long-lived sandboxed worker on an asyncio loop, spoken to over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import cast
+
+from toolkernel_sandbox._errors import LimitExceeded, SandboxError, TimeLimitExceeded
+from toolkernel_sandbox.process._backends import Launch, pick_backend, prepare
+from toolkernel_sandbox.process._policy import ProcessPolicy
+from toolkernel_sandbox.process._streams import kill_group
+
+__all__ = ["SandboxedProcess", "spawn"]
+
+_CHUNK = 65536
+_REAP_S = 5.0
+
+
+async def spawn(
+    command: Sequence[str],
+    *,
+    policy: ProcessPolicy | None = None,
+    backend: str | None = None,
+    cwd: Path | None = None,
+) -> SandboxedProcess:
+    """Start `command` in a sandbox and return it running, its stdio as pipes.
+
+    Meant for workers that answer many requests (JSON-RPC over stdio). The rlimits
+    apply for the worker's whole life; `policy.timeout_s` does not (bound each request
+    with `asyncio.timeout` and `kill()` a worker that misses it). `stdout_bytes` bounds
+    one line, and `stderr_bytes` the kept tail of stderr.
+
+    Raises:
+        SandboxUnavailable: No backend can run here; the message says what to install.
+        SandboxError: The sandbox could not be started.
+    """
+    policy = policy or ProcessPolicy()
+    # Picking probes the backend once and reads the filesystem: keep it off the loop.
+    launch = await asyncio.to_thread(_launch, backend, policy, command, cwd)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *launch.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=policy.stdout_bytes,
+            **launch.popen_kwargs(),
+        )
+    except OSError as exc:
+        msg = f"could not start the {launch.backend} sandbox: {exc}; is it installed and usable?"
+        raise SandboxError(msg) from exc
+    return SandboxedProcess(proc, policy, launch)
+
+
+def _launch(
+    backend: str | None, policy: ProcessPolicy, command: Sequence[str], cwd: Path | None
+) -> Launch:
+    return prepare(pick_backend(backend), policy, command, cwd)
+
+
+class SandboxedProcess:
+    """A running sandboxed worker. Use it as `async with` to be sure it is killed.
+
+    Attributes:
+        backend: The backend it runs under.
+        warning: Why it is not isolated (backend `rlimits`), else None.
+    """
+
+    def __init__(
+        self, proc: asyncio.subprocess.Process, policy: ProcessPolicy, launch: Launch
+    ) -> None:
+        self.backend = launch.backend
+        self.warning = launch.warning
+        self._proc = proc
+        # All three were started as pipes, so none is None.
+        self._stdin = cast(asyncio.StreamWriter, proc.stdin)
+        self._stdout = cast(asyncio.StreamReader, proc.stdout)
+        self._stderr = cast(asyncio.StreamReader, proc.stderr)
+        self._policy = policy
+        self._tail = bytearray()
+        self._stderr_task = asyncio.create_task(self._keep_stderr_tail())
+
+    @property
+    def pid(self) -> int:
+        """The host pid of the process group leader (the backend's process)."""
+        return self._proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it has exited and been waited for, else None."""
+        return self._proc.returncode
+
+    def write(self, data: bytes) -> None:
+        """Queue `data` for its stdin; `await drain()` to wait until it is sent."""
+        self._stdin.write(data)
+
+    async def drain(self) -> None:
+        """Wait until queued stdin is sent (raises `ConnectionResetError` if it exited)."""
+        await self._stdin.drain()
+
+    def close_stdin(self) -> None:
+        """Close its stdin, so it sees end of file."""
+        self._stdin.close()
+
+    async def readline(self) -> bytes:
+        """The next line of its stdout, newline included; `b""` at end of file.
+
+        Raises:
+            LimitExceeded: A line was longer than `stdout_bytes`; the worker is killed.
+        """
+        try:
+            return await self._stdout.readline()
+        except ValueError as exc:  # asyncio's "chunk exceed the limit"
+            self.kill()
+            msg = (
+                f"the worker wrote a line longer than {self._policy.stdout_bytes} bytes and "
+                f"was killed; raise ProcessPolicy.stdout_bytes or make it write shorter lines"
+            )
+            limit = self._policy.stdout_bytes
+            raise LimitExceeded(
+                msg, limit="stdout", value=limit, stderr=self.stderr_tail()
+            ) from exc
+
+    def stderr_tail(self) -> str:
+        """The last `stderr_bytes` of what it wrote to stderr, decoded leniently."""
+        return self._tail.decode("utf-8", errors="replace")
+
+    async def wait(self, timeout: float | None = None) -> int:
+        """Wait for it to exit and return its exit code.
+
+        Raises:
+            TimeLimitExceeded: It did not exit within `timeout` seconds; it was killed.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                code = await self._proc.wait()
+        except TimeoutError:
+            self.kill()
+            await self._reap()
+            msg = f"the worker did not exit within {timeout:g} s and was killed"
+            raise TimeLimitExceeded(
+                msg, limit="time", value=timeout or 0.0, stderr=self.stderr_tail()
+            ) from None
+        await self._reap()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL its whole process group (the sandbox and all inside it)."""
+        if self._proc.returncode is None:
+            kill_group(self._proc.pid)
+
+    async def aclose(self) -> None:
+        """Kill it if still running and wait (bounded) until it is gone."""
+        self.kill()
+        await self._reap()
+
+    async def __aenter__(self) -> SandboxedProcess:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _reap(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_REAP_S):
+                await self._proc.wait()
+                await self._stderr_task
+
+    async def _keep_stderr_tail(self) -> None:
+        keep = self._policy.stderr_bytes
+        while chunk := await self._stderr.read(_CHUNK):
+            self._tail += chunk
+            del self._tail[:-keep]
