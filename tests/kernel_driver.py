@@ -64,9 +64,21 @@ class KernelDriver:
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
+        self.prompts: list[str] = []
+        self._answers: list[str] | None = None
 
-    def execute(self, code: str, timeout: float = 60.0, *, allow_error: bool = False) -> Execution:
-        msg_id = self.client.execute(code, store_history=False)
+    def execute(
+        self,
+        code: str,
+        timeout: float = 60.0,
+        *,
+        allow_error: bool = False,
+        answers: list[str] | None = None,
+    ) -> Execution:
+        """Run `code`; with `answers`, reply to its input requests in order (prompts kept)."""
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=answers is not None)
+        self.prompts = []
+        self._answers = list(answers) if answers is not None else None
         out = self._collect(msg_id, timeout)
         if out.error and not allow_error:
             msg = f"cell failed:\n{code}\n{out.traceback}"
@@ -87,8 +99,10 @@ class KernelDriver:
             if remaining <= 0:
                 msg = f"no idle from the kernel within {timeout} s"
                 raise TimeoutError(msg)
+            self._answer_stdin()
+            wait = remaining if self._answers is None else min(remaining, 0.05)
             try:
-                msg = self.client.get_iopub_msg(timeout=remaining)
+                msg = self.client.get_iopub_msg(timeout=wait)
             except queue.Empty:
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
@@ -113,6 +127,16 @@ class KernelDriver:
             "status"
         ]
         return out
+
+    def _answer_stdin(self) -> None:
+        if self._answers is None:
+            return
+        try:
+            request = self.client.get_stdin_msg(timeout=0)
+        except queue.Empty:
+            return
+        self.prompts.append(request["content"]["prompt"])
+        self.client.input(self._answers.pop(0) if self._answers else "")
 
     def reply_to(self, msg_id: str, timeout: float) -> dict[str, Any]:
         """Return the shell reply to `msg_id`, skipping stale replies (kernel_info, ...)."""

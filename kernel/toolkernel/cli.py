@@ -3,6 +3,9 @@
     toolkernel tools list [--server S] [--json]
     toolkernel tools search QUERY [--limit N] [--detail name|summary|full] [--json]
     toolkernel tools show NAME [--json]
+    toolkernel tools versions NAME [--json]
+    toolkernel tools diff NAME A [B]
+    toolkernel tools rollback NAME VERSION [--note TEXT]
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,9 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     show = tools.add_parser("show", help="show a tool's Python signature and docstring")
     show.add_argument("name", help="server.tool")
     show.set_defaults(run=_tools_show)
+    versions = _add_version_commands(tools)
     servers = commands.add_parser("servers", help="each MCP server's last known status")
     servers.set_defaults(run=_servers)
-    for sub in (listing, search, show, servers):
+    for sub in (listing, search, show, versions, servers):
         sub.add_argument("--json", action="store_true", help="print JSON")
 
     install = commands.add_parser("install-kernel", help="install the Toolkernel kernelspec")
@@ -74,25 +79,52 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--display-name", help="name shown in JupyterLab")
     install.set_defaults(run=_install_kernel)
 
-    bridge = commands.add_parser("mcp", help="serve code mode over MCP (the bridge)")
-    bridge.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    bridge.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback)")
-    bridge.add_argument("--port", type=int, default=8848, help="HTTP port")
-    bridge.add_argument("--connection-file", type=Path, help="drive this running kernel")
+    bridge = commands.add_parser(
+        "mcp",
+        help="serve code mode over MCP (the bridge)",
+        description="Flags override c.Bridge.* in toolkernel_config.py (Jupyter config dirs).",
+    )
+    bridge.add_argument("--transport", choices=["stdio", "http"], help="default stdio")
+    bridge.add_argument("--host", help="HTTP address (default 127.0.0.1)")
+    bridge.add_argument("--port", type=int, help="HTTP port (default 8848)")
+    bridge.add_argument("--connection-file", help="drive this running kernel")
     bridge.add_argument(
         "--gateway-url", help="start the kernel on this Jupyter Server or Enterprise Gateway"
     )
     bridge.add_argument(
         "--gateway-token", help="the gateway's token (default: $TOOLKERNEL_GATEWAY_TOKEN)"
     )
-    bridge.add_argument("--kernel-name", default="toolkernel", help="kernelspec to start")
-    bridge.add_argument("--output-cap", type=int, default=20_000, help="reply characters")
-    bridge.add_argument("--allow-origin", action="append", default=[], help="browser origin")
+    bridge.add_argument("--kernel-name", help="kernelspec to start (default toolkernel)")
+    bridge.add_argument("--output-cap", type=int, help="reply characters (default 20000)")
+    bridge.add_argument("--allow-origin", action="append", help="browser origin, repeatable")
     bridge.add_argument(
-        "--expose-tools", action="store_true", help="also publish every tool as an MCP tool"
+        "--expose-tools",
+        action="store_const",
+        const=True,
+        help="also publish every tool as an MCP tool",
     )
     bridge.set_defaults(run=_mcp)
     return parser
+
+
+def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
+    """Add `tools versions|diff|rollback`; return the `versions` parser (it has --json)."""
+    versions: argparse.ArgumentParser = tools.add_parser(
+        "versions", help="a registry tool's versions, oldest first"
+    )
+    versions.add_argument("name", help="namespace.tool, e.g. local.primes")
+    versions.set_defaults(run=_tools_versions)
+    diff = tools.add_parser("diff", help="unified diff between two versions of a tool")
+    diff.add_argument("name", help="namespace.tool")
+    diff.add_argument("a", type=int, help="the older version")
+    diff.add_argument("b", type=int, nargs="?", help="the newer version (default: current)")
+    diff.set_defaults(run=_tools_diff)
+    rollback = tools.add_parser("rollback", help="make an old version current (as a new one)")
+    rollback.add_argument("name", help="namespace.tool")
+    rollback.add_argument("version", type=int, help="the version to restore")
+    rollback.add_argument("--note", help="why (default: 'rollback to version N')")
+    rollback.set_defaults(run=_tools_rollback)
+    return versions
 
 
 def _discovery(args: argparse.Namespace) -> Any:
@@ -106,6 +138,7 @@ def _discovery(args: argparse.Namespace) -> Any:
     catalogs = registry.load_catalogs()
     configured = list(load_config(home).servers)
     sources = [s for s in configured if s in catalogs] if configured else sorted(catalogs)
+    sources += [ns for ns in registry.namespaces() if ns in catalogs and ns not in sources]
     namespace = ToolsNamespace(BindingCache(home / "bindings"))
     for source in sources:
         namespace.set_source(source, catalogs[source])
@@ -148,6 +181,63 @@ def _tools_show(args: argparse.Namespace) -> int:
     return _emit(args, details.to_json(), str(details))
 
 
+def _registry(args: argparse.Namespace) -> Any:
+    from toolkernel.registry import ToolRegistry  # noqa: PLC0415
+
+    return ToolRegistry(_existing_home(args))
+
+
+def _qualified(name: str) -> str:
+    return name if "." in name else f"local.{name}"
+
+
+def _tools_versions(args: argparse.Namespace) -> int:
+    history = _registry(args).tool_versions(_qualified(args.name))
+    data = [
+        {
+            "version": v.version,
+            "created_at": v.created_at,
+            "author": v.author,
+            "note": v.note,
+            "rollback_of": v.rollback_of,
+            "content_hash": v.content_hash,
+        }
+        for v in history
+    ]
+    lines = [
+        f"v{v.version}  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(v.created_at))}"
+        f"  {v.author or '-'}  {v.note}".rstrip()
+        for v in history
+    ]
+    return _emit(args, data, "\n".join(lines))
+
+
+def _tools_diff(args: argparse.Namespace) -> int:
+    text = _registry(args).diff_tool(_qualified(args.name), args.a, args.b)
+    print(text or "no differences", end="" if text else "\n")
+    return 0
+
+
+def _tools_rollback(args: argparse.Namespace) -> int:
+    restored = _registry(args).rollback_tool(
+        _qualified(args.name), args.version, note=args.note, author=_user()
+    )
+    print(
+        f"{restored.name} is now version {restored.version} (the content of version "
+        f"{args.version}); running kernels pick it up when they next reload tools"
+    )
+    return 0
+
+
+def _user() -> str:
+    import getpass  # noqa: PLC0415
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
 def _servers(args: argparse.Namespace) -> int:
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
@@ -173,31 +263,46 @@ def _mcp(args: argparse.Namespace) -> int:
         BridgeOptions,
         GatewayTarget,
         ReplyLimits,
+        load_bridge,
         run_bridge,
     )
 
     if args.home is not None:
         os.environ["TOOLKERNEL_HOME"] = str(args.home)
+    options = load_bridge(
+        {
+            "transport": args.transport,
+            "host": args.host,
+            "port": args.port,
+            "connection_file": args.connection_file,
+            "gateway_url": args.gateway_url,
+            "kernel_name": args.kernel_name,
+            "output_cap": args.output_cap,
+            "allow_origins": args.allow_origin,
+            "expose_tools": args.expose_tools,
+        }
+    )
     gateway = None
-    if args.gateway_url:
+    if options.gateway_url:
         token = args.gateway_token
         if token is None:
             token = os.environ.get(GATEWAY_TOKEN_ENV_VAR, "")
-        gateway = GatewayTarget(args.gateway_url, token, kernel_name=args.kernel_name)
+        gateway = GatewayTarget(options.gateway_url, token, kernel_name=options.kernel_name)
     elif args.gateway_token is not None:
         msg = "--gateway-token needs --gateway-url (the server the token is for)"
         raise ToolkernelError(msg)
     run_bridge(
         BridgeOptions(
-            transport=args.transport,
-            host=args.host,
-            port=args.port,
-            connection_file=args.connection_file,
+            transport="http" if options.transport == "http" else "stdio",
+            host=options.host,
+            port=options.port,
+            connection_file=Path(options.connection_file) if options.connection_file else None,
             gateway=gateway,
-            kernel_name=args.kernel_name,
-            limits=ReplyLimits(output_chars=args.output_cap),
-            allowed_origins=tuple(args.allow_origin),
-            expose_tools=args.expose_tools,
+            kernel_name=options.kernel_name,
+            limits=ReplyLimits(output_chars=options.output_cap, image_bytes=options.image_cap),
+            keepalive_s=options.keepalive_s,
+            allowed_origins=tuple(options.allow_origins),
+            expose_tools=options.expose_tools,
         )
     )
     return 0

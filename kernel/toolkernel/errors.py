@@ -11,7 +11,13 @@ The tree::
     │   ├── ToolInputError     the arguments do not match the tool's input schema;
     │   │                      nothing was sent
     │   ├── ServerUnavailable  the tool's server is not connected, or died mid-call
-    │   └── ToolCancelled      the call was cancelled before it finished
+    │   ├── ToolCancelled      the call was cancelled before it finished
+    │   └── SandboxError       the sandbox stopped a WASM or script tool (carries `limit`)
+    │       └── SandboxLimitExceeded   a limit stopped it: fuel, memory, output, ...
+    │           └── SandboxTimeout     its time limit stopped it
+    ├── ToolBuildError         a tool's source did not build (carries `tool`, `language`,
+    │   │                      `diagnostics`)
+    │   └── ToolchainMissing   the compiler is not installed (carries `install`)
     └── BridgeError            the MCP bridge could not serve a request
 
 Every message says what happened and what to do next.
@@ -24,11 +30,16 @@ __all__ = [
     "BridgeError",
     "ConfigError",
     "RegistryError",
+    "SandboxError",
+    "SandboxLimitExceeded",
+    "SandboxTimeout",
     "ServerUnavailable",
+    "ToolBuildError",
     "ToolCancelled",
     "ToolError",
     "ToolInputError",
     "ToolNotFound",
+    "ToolchainMissing",
     "ToolkernelError",
 ]
 
@@ -116,6 +127,59 @@ class ServerUnavailable(ToolError):
 
 class ToolCancelled(ToolError):
     """The call was cancelled before the tool answered."""
+
+
+class SandboxError(ToolError):
+    """The sandbox stopped a WASM or script tool, or could not run it.
+
+    Attributes:
+        limit: The limit that stopped it (`fuel`, `memory`, `time`, `cpu`, `stdout`,
+            `stderr`, `file_size`, `processes`, `open_files`), or None.
+        value: That limit's configured value, when a limit stopped it.
+    """
+
+    def __init__(
+        self, message: str, *, tool: str, limit: str | None = None, value: float | None = None
+    ) -> None:
+        super().__init__(message, tool=tool)
+        self.limit = limit
+        self.value = value
+
+
+class SandboxLimitExceeded(SandboxError):
+    """A limit (fuel, memory, output bytes, processes, ...) stopped the tool."""
+
+
+class SandboxTimeout(SandboxLimitExceeded):
+    """The tool ran past its wall-clock or CPU-time limit and was stopped."""
+
+
+class ToolBuildError(ToolkernelError):
+    """A tool's source did not build; nothing was registered.
+
+    Attributes:
+        tool: The qualified name of the tool being built.
+        language: The source language.
+        diagnostics: The compiler's messages, trimmed.
+    """
+
+    def __init__(self, message: str, *, tool: str, language: str, diagnostics: str = "") -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.language = language
+        self.diagnostics = diagnostics
+
+
+class ToolchainMissing(ToolBuildError):
+    """The compiler a tool's language needs is not installed.
+
+    Attributes:
+        install: The command that installs it.
+    """
+
+    def __init__(self, message: str, *, tool: str, language: str, install: str) -> None:
+        super().__init__(message, tool=tool, language=language)
+        self.install = install
 
 
 class BridgeError(ToolkernelError):

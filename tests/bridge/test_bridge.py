@@ -270,3 +270,58 @@ def test_sample_without_a_sampling_client_says_what_is_needed(bridge: Any) -> No
     result = relay_call(bridge, "await sample('hello')")
     assert result.is_error
     assert "needs an MCP client that supports sampling" in text_of(result)
+
+
+def test_a_servers_sampling_request_is_relayed_to_the_bridge_client(bridge: Any) -> None:
+    seen: list[str] = []
+
+    async def sampling(context: Any, params: Any) -> types.CreateMessageResult:
+        seen.append(params.messages[0].content.text)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="blue"), model="m"
+        )
+
+    code = "await tools.echo.ask_model(question='What colour is the sky?')"
+    result = relay_call(bridge, code, sampling_callback=sampling)
+    assert text_of(result) == "'model said: blue'"
+    assert seen == ["What colour is the sky?"]
+
+
+def test_a_servers_elicitation_is_relayed_to_the_bridge_client(bridge: Any) -> None:
+    async def elicit(context: Any, params: Any) -> types.ElicitResult:
+        assert params.message == "Favourite number?"
+        assert "answer" in params.requested_schema["properties"]
+        return types.ElicitResult(action="accept", content={"answer": "7"})
+
+    code = "await tools.echo.ask_user(question='Favourite number?')"
+    result = relay_call(bridge, code, elicitation_callback=elicit)
+    assert text_of(result) == "'accept: 7'"
+
+
+def test_a_servers_sampling_without_a_sampling_client_fails_with_the_reason(bridge: Any) -> None:
+    result = relay_call(bridge, "await tools.echo.ask_model(question='hi')")
+    assert result.is_error
+    assert "needs an MCP client that supports sampling" in text_of(result)
+
+
+def test_create_tool_builds_a_tool_that_execute_code_can_call_at_once(bridge: Any) -> None:
+    source = (Path(__file__).parents[1] / "wasm_sources" / "answer.wat").read_text("utf-8")
+    created = call(
+        bridge,
+        "create_tool",
+        {"name": "answer", "language": "wat", "source": source, "description": "The answer."},
+    )
+    assert not created.is_error, text_of(created)
+    assert "created local.answer version 1" in text_of(created)
+    result = call(bridge, "execute_code", {"code": "await tools.local.answer()"})
+    assert text_of(result) == "{'answer': 42}"
+    found = call(bridge, "search_tools", {"query": "the answer", "detail": "name"})
+    assert "local.answer" in text_of(found)
+
+
+def test_create_tool_with_a_compile_error_returns_the_compiler_message(bridge: Any) -> None:
+    created = call(
+        bridge, "create_tool", {"name": "bad", "language": "wat", "source": "(module (func"}
+    )
+    assert created.is_error
+    assert "ToolBuildError" in text_of(created)

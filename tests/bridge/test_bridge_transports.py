@@ -41,7 +41,16 @@ def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
         return names, again.content[0].text, str(found.structured_content)
 
     names, again, found = asyncio.run(asyncio.wait_for(scenario(), 120))
-    assert names == ["list_tool_names", "search_tools", "get_tool_details", "execute_code"]
+    assert names == [
+        "list_tool_names",
+        "search_tools",
+        "get_tool_details",
+        "execute_code",
+        "create_tool",
+        "tool_versions",
+        "diff_tool",
+        "rollback_tool",
+    ]
     assert again == "30"
     assert "echo.echo" in found
 

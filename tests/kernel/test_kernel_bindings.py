@@ -161,6 +161,21 @@ def test_sample_in_a_notebook_says_it_needs_an_mcp_client(kernel: Any) -> None:
     assert "toolkernel mcp" in out.error["evalue"]
 
 
+def test_a_servers_elicitation_becomes_input_prompts_in_a_notebook(kernel: Any) -> None:
+    out = kernel.execute(
+        "print(await tools.echo.ask_user(question='Favourite colour?'))", answers=["green"]
+    )
+    assert kernel.prompts == ["Your answer: "]
+    assert out.stdout.splitlines() == ["Favourite colour?", "accept: green"]
+
+
+def test_a_servers_sampling_in_a_notebook_fails_with_the_reason(kernel: Any) -> None:
+    out = kernel.execute("await tools.echo.ask_model(question='hi')", allow_error=True)
+    assert out.error is not None
+    assert out.error["ename"] == "ToolError"
+    assert "a notebook has no model to ask" in out.error["evalue"]
+
+
 def test_tools_magic_shows_each_servers_status(kernel: Any) -> None:
     out = kernel.execute("%tools").stdout
     assert "✓ echo" in out

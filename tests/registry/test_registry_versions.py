@@ -154,3 +154,21 @@ def test_bad_manifests_are_refused(
     with pytest.raises(RegistryError, match=message):
         registry.add_version("local.t", kind=kind, manifest=bad)
     assert registry.namespaces() == []
+
+
+def test_a_diff_shows_source_and_schema_changes(registry: ToolRegistry) -> None:
+    one = registry.put_blob(b"int main(void) {\n    return 0;\n}\n")
+    two = registry.put_blob(b"int main(void) {\n    return 1;\n}\n")
+    registry.add_version(
+        "local.t", kind="wasm", manifest={**manifest("v1"), "source": {"main.c": one}}
+    )
+    registry.add_version(
+        "local.t", kind="wasm", manifest={**manifest("v2"), "source": {"main.c": two}}
+    )
+    diff = registry.diff_tool("local.t", 1, 2)
+    assert "--- a/main.c (v1)\n+++ b/main.c (v2)\n" in diff
+    assert "-    return 0;\n+    return 1;\n" in diff
+    assert '-  "description": "v1",\n+  "description": "v2",\n' in diff
+    assert registry.diff_tool("local.t", 2) == ""
+    registry.rollback_tool("local.t", 1)
+    assert registry.diff_tool("local.t", 1, 3) == ""

@@ -27,6 +27,10 @@ Tools:
   until there are `wait_for` of them, so tests need no sleep.
 - `rendezvous(parties, timeout=10)`: returns only once `parties` calls are in flight at
   the same time; sequential calls fail. Proves concurrency without timing anything.
+- `ask_model(question)`: asks the client's model (`sampling/createMessage`) mid-call and
+  returns `model said: <text>`.
+- `ask_user(question)`: asks the client's user (`elicitation/create`, one `answer` field)
+  mid-call and returns `<action>: <answer>`.
 - `tricky_docs(text)`: echoes `text`; its descriptions hold `\"\"\"`, `'''`, backslashes
   and non-ASCII text, and end in a backslash, to prove generated bindings survive them.
 """
@@ -43,7 +47,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Image
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
@@ -276,6 +280,30 @@ async def add_tool(name: str, ctx: Context) -> str:
     await ctx.session.send_tool_list_changed()
     await ctx.notify_tools_changed()
     return f"added {name}"
+
+
+class Answer(BaseModel):
+    answer: str = Field(description="Your answer")
+
+
+@server.tool(structured_output=False)
+async def ask_model(question: str, ctx: Context) -> str:
+    """Ask the client's model `question` through sampling; return what it said."""
+    result = await ctx.session.create_message(
+        messages=[SamplingMessage(role="user", content=TextContent(type="text", text=question))],
+        max_tokens=50,
+        related_request_id=ctx.request_id,
+    )
+    content = result.content
+    return f"model said: {content.text if isinstance(content, TextContent) else content}"
+
+
+@server.tool(structured_output=False)
+async def ask_user(question: str, ctx: Context) -> str:
+    """Ask the client's user `question` through elicitation; return the action and answer."""
+    result = await ctx.elicit(question, Answer)
+    answer = result.data.answer if result.action == "accept" and result.data else ""
+    return f"{result.action}: {answer}"
 
 
 @server.tool(description=TRICKY_DESCRIPTION, structured_output=False)

@@ -7,6 +7,7 @@ a recording one.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,10 +22,21 @@ _SHOWN_PARAMS = 8
 
 
 class Caller(Protocol):
-    """Calls one tool and returns its final Python value (or raises `ToolError`)."""
+    """Calls one tool and returns its final Python value (or raises `ToolError`).
 
-    async def __call__(self, source: str, name: str, arguments: dict[str, Any]) -> Any:
+    A call pinned to an old version of a registry tool (`tool.at(3)(...)`) also passes
+    `version=3`; other calls pass no `version`.
+    """
+
+    async def __call__(
+        self, source: str, name: str, arguments: dict[str, Any], *, version: int | None = None
+    ) -> Any:
         """Call tool `name` of `source` with `arguments`, keyed by the original MCP names."""
+
+
+_PINNED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "toolkernel_pinned_version", default=None
+)
 
 
 _caller: Caller | None = None
@@ -73,7 +85,11 @@ async def call_tool(
         raise BindingError(msg, source=source)
     if optional:
         arguments = {k: v for k, v in arguments.items() if v is not None or k not in optional}
-    value = await caller(source, name, arguments)
+    version = _PINNED.get()
+    if version is None:
+        value = await caller(source, name, arguments)
+    else:
+        value = await caller(source, name, arguments, version=version)
     if unwrap and isinstance(value, dict) and value.keys() == {"result"}:
         return value["result"]
     return value
@@ -102,7 +118,24 @@ def binding(source: str, name: str, *, unwrap: bool = False) -> Callable[[_F], _
                 raise ToolInputError(msg, tool=f"{source}.{name}") from exc
             return await pending
 
+        def at(version: int) -> Callable[..., Awaitable[Any]]:
+            """Return this tool pinned to `version` (registry tools keep every version)."""
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                msg = f"{source}.{name}.at() takes a version number (1, 2, ...), not {version!r}"
+                raise ToolInputError(msg, tool=f"{source}.{name}")
+
+            @functools.wraps(func)
+            async def pinned(*args: Any, **kwargs: Any) -> Any:
+                token = _PINNED.set(version)
+                try:
+                    return await wrapper(*args, **kwargs)
+                finally:
+                    _PINNED.reset(token)
+
+            return pinned
+
         wrapper.__toolkernel_tool__ = (source, name)  # type: ignore[attr-defined]
+        wrapper.at = at  # type: ignore[attr-defined]
         return cast("_F", wrapper)
 
     return decorate

@@ -1,5 +1,6 @@
 """`toolkernel mcp`: an MCP server that gives any MCP client code mode over a live kernel."""
 
+from toolkernel.bridge._config import Bridge, load_bridge
 from toolkernel.bridge._gateway import GATEWAY_TOKEN_ENV_VAR, GatewayTarget
 from toolkernel.bridge._http import TOKEN_ENV_VAR, BearerAndOriginGuard, resolve_token
 from toolkernel.bridge._reply import ReplyLimits, build_reply
@@ -12,6 +13,7 @@ __all__ = [
     "INSTRUCTIONS",
     "TOKEN_ENV_VAR",
     "BearerAndOriginGuard",
+    "Bridge",
     "BridgeOptions",
     "Execution",
     "GatewayTarget",
@@ -19,6 +21,7 @@ __all__ = [
     "ReplyLimits",
     "build_reply",
     "build_server",
+    "load_bridge",
     "resolve_token",
     "run_bridge",
 ]

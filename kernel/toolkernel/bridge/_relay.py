@@ -1,19 +1,21 @@
 """Answer a running cell's input requests through the MCP client of the current call.
 
-`input()` in the cell becomes `elicitation/create`; `sample()` becomes
-`sampling/createMessage`. The relay says what the client declared, so the kernel can
-refuse early (with a clear error) what the client cannot do.
+`input()` in the cell becomes `elicitation/create`. Relayed requests (from `sample()`,
+or from an MCP server connected to the kernel) are forwarded as they are:
+`sampling/createMessage` and `elicitation/create`. The relay says what the client
+declared, so the kernel can refuse early (with a clear error) what the client cannot do.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 from mcp.server.mcpserver import Context
-from mcp.types import SamplingMessage, TextContent
-from pydantic import BaseModel, Field
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp.types import CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitResult
+from pydantic import BaseModel, Field, ValidationError
 
 from toolkernel._spec import RELAY_MARK
 
@@ -70,24 +72,29 @@ class ClientRelay:
         return ""
 
     async def _relay(self, request: dict[str, Any]) -> dict[str, Any]:
-        if request.get("method") != "sampling/createMessage":
-            return {"error": f"unknown relay request {request.get('method')!r}"}
-        if "sampling" not in self.capabilities:
-            return {"error": "this MCP client does not support sampling"}
-        params = request.get("params") or {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = await self._ctx.session.create_message(
-                messages=[
-                    SamplingMessage(
-                        role="user", content=TextContent(type="text", text=params["prompt"])
-                    )
-                ],
-                max_tokens=int(params.get("max_tokens") or 1024),
-                system_prompt=params.get("system"),
-                temperature=params.get("temperature"),
-                related_request_id=self._ctx.request_id,
+        method = request.get("method")
+        wanted = _RELAYED.get(str(method))
+        if wanted is None:
+            return {"error": f"unknown relay request {method!r}"}
+        capability, request_type, result_type = wanted
+        if capability not in self.capabilities:
+            return {"error": f"this MCP client does not support {capability}"}
+        try:
+            outgoing = request_type.model_validate(
+                {"method": method, "params": request.get("params") or {}}
             )
-        content = result.content
-        text = content.text if isinstance(content, TextContent) else str(content)
-        return {"text": text, "model": result.model, "stop_reason": result.stop_reason}
+        except ValidationError as exc:
+            return {"error": f"invalid {method} request: {exc.errors()[0]['msg']}"}
+        metadata = ServerMessageMetadata(related_request_id=self._ctx.request_id)
+        try:
+            result = await self._ctx.session.send_request(outgoing, result_type, metadata=metadata)
+        except MCPError as exc:
+            return {"error": exc.error.message}
+        answer: dict[str, Any] = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return answer
+
+
+_RELAYED: dict[str, tuple[str, Any, Any]] = {
+    "sampling/createMessage": ("sampling", CreateMessageRequest, CreateMessageResult),
+    "elicitation/create": ("elicitation", ElicitRequest, ElicitResult),
+}

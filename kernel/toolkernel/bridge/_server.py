@@ -19,6 +19,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from toolkernel.bridge._expose import BridgeServer
+from toolkernel.bridge._lifecycle import add_lifecycle_tools
 from toolkernel.bridge._relay import ClientRelay
 from toolkernel.bridge._reply import ReplyLimits, build_reply, full_text
 from toolkernel.bridge._session import KernelSession
@@ -129,7 +130,74 @@ def build_server(
             kept_images = await _keep(session, "_bridge_images", n, f"_b64({big!r})")
         return build_reply(out, caps, stashed=stashed, kept_images=kept_images)
 
+    @server.tool(
+        description=(
+            "Create or update a tool from source; it is built, stored as a new version "
+            "and callable at once as `await tools.<namespace>.<name>(...)` in execute_code. "
+            "kind='wasm': a WASI program in rust, c, zig or wat (or a prebuilt wasm module "
+            "as base64) that reads its arguments as one JSON object on stdin and prints "
+            "one JSON value on stdout. It runs with no files, network or environment "
+            "unless its policy grants them, under fuel, memory, time and output limits."
+        )
+    )
+    async def create_tool(  # noqa: PLR0917 - the parameters are the MCP tool's schema
+        ctx: Context,
+        name: Annotated[str, Field(description="'name' (under `local`) or 'namespace.name'.")],
+        language: Annotated[
+            Literal["rust", "c", "zig", "wat", "wasm"], Field(description="Source language.")
+        ],
+        source: Annotated[
+            str | dict[str, str],
+            Field(description="The program, or {relative path: text} (a Rust crate)."),
+        ],
+        description: Annotated[str, Field(description="What the tool does.")] = "",
+        input_schema: Annotated[
+            dict[str, Any] | None, Field(description="JSON Schema of the arguments object.")
+        ] = None,
+        output_schema: Annotated[
+            dict[str, Any] | None, Field(description="JSON Schema of the result.")
+        ] = None,
+        limits: Annotated[
+            dict[str, Any] | None,
+            Field(description="fuel, memory_bytes, timeout_s, stdout_bytes, stderr_bytes."),
+        ] = None,
+        policy: Annotated[
+            dict[str, Any] | None,
+            Field(description='{"mounts": [{"host", "guest", "writable"}], "env": {...}}'),
+        ] = None,
+        kind: Literal["wasm"] = "wasm",
+        note: Annotated[str, Field(description="Why this version was made.")] = "",
+    ) -> CallToolResult:
+        arguments = {
+            "kind": kind,
+            "language": language,
+            "source": source,
+            "description": description,
+            "input_schema": input_schema,
+            "output_schema": output_schema,
+            "limits": limits,
+            "policy": policy,
+            "note": note,
+        }
+        code = _CREATE.format(name=name, arguments=json.dumps(arguments))
+        stream = _Stream(ctx)
+        try:
+            out = await session.execute(code, timeout=_BUILD_TIMEOUT_S, on_output=stream.output)
+        except BridgeError as exc:
+            raise ToolError(str(exc)) from exc
+        await server.notify_if_changed(ctx)
+        return build_reply(out, caps, stashed=False, kept_images=False)
+
+    add_lifecycle_tools(server, session)
     return server
+
+
+_BUILD_TIMEOUT_S = 900.0
+_CREATE = """\
+_tk_created = create_tool({name!r}, **__import__("json").loads({arguments!r}))
+print(f"created {{_tk_created.name}} version {{_tk_created.version}}; call it as "
+      f"`await tools.{{_tk_created.name}}(...)`")
+"""
 
 
 async def _discover(session: KernelSession, expression: str) -> Any:

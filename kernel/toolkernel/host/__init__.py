@@ -1,5 +1,11 @@
 """The tool host: one event loop in its own thread that owns every MCP session."""
 
-from toolkernel.host._host import CatalogListener, ProgressCallback, ServerStatus, ToolHost
+from toolkernel.host._host import (
+    CatalogListener,
+    ClientRelay,
+    ProgressCallback,
+    ServerStatus,
+    ToolHost,
+)
 
-__all__ = ["CatalogListener", "ProgressCallback", "ServerStatus", "ToolHost"]
+__all__ = ["CatalogListener", "ClientRelay", "ProgressCallback", "ServerStatus", "ToolHost"]

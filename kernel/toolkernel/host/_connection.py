@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 
 from toolkernel._version import __version__
 from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServer
+from toolkernel.errors import ToolkernelError
 from toolkernel.host._convert import spec_from_mcp
 from toolkernel.host._failures import ConnectFailed
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     from toolkernel._spec import ToolSpec
 
-__all__ = ["ConnectFailed", "ServerConnection"]
+__all__ = ["ClientRelay", "ConnectFailed", "ServerConnection"]
 
 _CLIENT_INFO = types.Implementation(name="toolkernel", version=__version__)
 _LEVELS = {
@@ -48,6 +49,8 @@ _LEVELS = {
 
 LogSink = Callable[[str, int, str], None]
 """Receives server log messages: (server name, logging level, text)."""
+ClientRelay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""As `toolkernel.host.ClientRelay` (defined here too, so this module stands alone)."""
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -85,6 +88,23 @@ class ServerConnection:
         self._stderr_offset = 0
         self.first_attempt_done = asyncio.Event()
         """Set once the first connection attempt has succeeded or failed."""
+        self._relays: list[ClientRelay] = []
+
+    @contextlib.contextmanager
+    def relaying(self, relay: ClientRelay | None) -> Iterator[None]:
+        """Send the server's sampling and elicitation requests to `relay` during a call.
+
+        With several calls in flight, the newest call's relay answers: over stdio a
+        server's request does not say which call it belongs to.
+        """
+        if relay is None:
+            yield
+            return
+        self._relays.append(relay)
+        try:
+            yield
+        finally:
+            self._relays.remove(relay)
 
     async def ensure_connected(self) -> ClientSession:
         """Return a live session, connecting (once, for all concurrent callers) if needed.
@@ -166,6 +186,8 @@ class ServerConnection:
                         write,
                         logging_callback=self._on_log_message,
                         message_handler=self._on_message,
+                        sampling_callback=self._on_sampling,
+                        elicitation_callback=self._on_elicitation,
                         client_info=_CLIENT_INFO,
                     )
                 )
@@ -249,6 +271,36 @@ class ServerConnection:
             asyncio.get_running_loop().create_task(self._refresh_quietly())
         elif isinstance(message, Exception):
             self._on_log(self.name, logging.WARNING, f"transport error: {message}")
+
+    async def _on_sampling(
+        self, context: Any, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult | types.ErrorData:
+        answer = await self._relay("sampling/createMessage", params)
+        if isinstance(answer, types.ErrorData):
+            return answer
+        return types.CreateMessageResult.model_validate(answer)
+
+    async def _on_elicitation(
+        self, context: Any, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        answer = await self._relay("elicitation/create", params)
+        if isinstance(answer, types.ErrorData):
+            return answer
+        return types.ElicitResult.model_validate(answer)
+
+    async def _relay(self, method: str, params: Any) -> dict[str, Any] | types.ErrorData:
+        if not self._relays:
+            message = f"toolkernel relays {method} only while one of your tools is being called"
+            return types.ErrorData(code=types.INVALID_REQUEST, message=message)
+        relay = self._relays[-1]
+        data = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        try:
+            return await relay(method, data)
+        except ToolkernelError as exc:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=str(exc))
+        except Exception as exc:
+            self._on_log(self.name, logging.WARNING, f"relaying {method} failed: {exc!r}")
+            return types.ErrorData(code=types.INTERNAL_ERROR, message=f"{method} failed: {exc}")
 
     async def _refresh_quietly(self) -> None:
         try:

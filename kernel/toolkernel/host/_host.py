@@ -16,16 +16,23 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable, Collection, Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolkernel._spec import ToolResult, ToolSpec, catalog_hash
 from toolkernel.config import InvalidServer, ServerConfig
-from toolkernel.errors import ServerUnavailable, ToolCancelled, ToolError, ToolNotFound
+from toolkernel.errors import (
+    SandboxError,
+    ServerUnavailable,
+    ToolCancelled,
+    ToolError,
+    ToolNotFound,
+)
 from toolkernel.host._convert import result_from_mcp
 from toolkernel.host._failures import ConnectFailed
+from toolkernel.host._local import LocalTools
+from toolkernel.host._status import ServerStatus
 from toolkernel.host._validate import compile_validator, validate_arguments, warm_validator
 
 if TYPE_CHECKING:
@@ -34,7 +41,7 @@ if TYPE_CHECKING:
     from toolkernel.host._connection import ServerConnection
     from toolkernel.registry import ToolRegistry
 
-__all__ = ["CatalogListener", "ProgressCallback", "ServerStatus", "ToolHost"]
+__all__ = ["CatalogListener", "ClientRelay", "ProgressCallback", "ServerStatus", "ToolHost"]
 
 T = TypeVar("T")
 log = logging.getLogger("toolkernel.host")
@@ -43,23 +50,10 @@ ProgressCallback = Callable[[float, float | None, str | None], None]
 """Receives progress of one call: (progress, total or None, message or None)."""
 CatalogListener = Callable[[str, list[ToolSpec]], None]
 """Receives a source's new tool list when it changed: (source, specs)."""
-
-
-@dataclass(frozen=True)
-class ServerStatus:
-    """A configured server's connection state, as `%tools` shows it.
-
-    Attributes:
-        name: The server's name in mcp.json.
-        state: `connecting`, `connected` or `failed`.
-        detail: Why it failed and what to do, when it failed.
-        tool_count: How many tools it offers (live, or from the catalog cache).
-    """
-
-    name: str
-    state: str
-    detail: str | None
-    tool_count: int | None
+ClientRelay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Answers a request a tool sends back during a call (`sampling/createMessage`,
+`elicitation/create`): (method, params) -> result JSON. It raises `ToolkernelError`,
+whose message goes to the tool, when nobody can answer."""
 
 
 class ToolHost:
@@ -73,16 +67,20 @@ class ToolHost:
         logs_dir: Path,
         connect_timeout: float = 30.0,
         on_log: Callable[[str, int, str], None] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         """Create a host; nothing starts until `start()`.
 
         Args:
             servers: The parsed `mcpServers` entries.
-            registry: Where catalogs are cached and server status is published.
+            registry: Where catalogs are cached, server status is published and
+                registry tools (WASM, scripts, ...) are read from.
             logs_dir: Where each stdio server's stderr is written.
             connect_timeout: Seconds a server gets to start and answer `initialize`.
             on_log: Receives server log messages (server, level, text); defaults to
                 the `toolkernel.server.<name>` loggers.
+            cache_dir: Where compiled WASM modules are cached; defaults to
+                `<registry home>/cache`.
         """
         self._registry = registry
         self.connect_timeout = connect_timeout
@@ -97,6 +95,12 @@ class ToolHost:
         for name in servers:
             if name in cached:
                 self._remember(name, cached[name])
+        self._local: LocalTools | None = None
+        self._local_lock = threading.Lock()
+        if registry is not None:
+            self._local = LocalTools(registry, cache_dir=cache_dir or registry.home / "cache")
+            for namespace, specs in self._local.load(servers).items():
+                self._remember(namespace, specs)
         # Connections, and with them the MCP SDK (about 0.7 s to import), are made on the
         # host thread when it starts, so the kernel never waits for that import.
         self._servers = dict(servers)
@@ -129,6 +133,8 @@ class ToolHost:
             log.warning("tool host did not stop cleanly: %s", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=timeout)
+        if self._local is not None:
+            self._local.close()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run `coro` on the host loop from any thread and return its future."""
@@ -150,18 +156,35 @@ class ToolHost:
         arguments: Mapping[str, Any] | None = None,
         *,
         on_progress: ProgressCallback | None = None,
+        version: int | None = None,
+        relay: ClientRelay | None = None,
     ) -> ToolResult:
         """Call a tool by its qualified name (`server.tool`, the tool's original name).
 
         Returns the result even when the tool reports an error (`is_error`); the
         caller decides whether that raises.
 
+        Args:
+            name: `server.tool` for an MCP tool, `namespace.tool` for a registry tool.
+            arguments: The arguments object, keyed by the tool's own argument names.
+            on_progress: Receives the call's progress notifications.
+            version: For a registry tool, call this version instead of the current one.
+            relay: Answers the sampling and elicitation requests the server sends
+                while this call runs; without one they are refused.
+
         Raises:
-            ToolNotFound: No configured server offers that tool.
+            ToolNotFound: No configured server or registry namespace offers that tool,
+                or it has no such version.
             ToolInputError: The arguments do not match the input schema (nothing sent).
             ServerUnavailable: The server could not be reached, or died during the call.
             ToolCancelled: The server reported the request as cancelled or timed out.
+            SandboxError: The sandbox stopped a registry tool (a limit, a trap).
         """
+        if self._local is not None and name.partition(".")[0] in self._local.namespaces:
+            return await self._local.call(name, dict(arguments or {}), version=version)
+        if version is not None:
+            msg = f"{name} is an MCP tool; only registry tools have versions to pin"
+            raise ToolNotFound(msg, tool=name, version=version)
         from mcp.shared.exceptions import MCPError  # noqa: PLC0415 - imported on this thread
 
         connection, tool = self._resolve(name)
@@ -178,7 +201,8 @@ class ToolHost:
         validate_arguments(spec, self._validator(spec), args)
         progress = _progress_adapter(on_progress) if on_progress is not None else None
         try:
-            result = await session.call_tool(tool, args, progress_callback=progress)
+            with connection.relaying(relay):
+                result = await session.call_tool(tool, args, progress_callback=progress)
         except MCPError as exc:
             raise self._call_failed(name, connection, exc) from exc
         except RuntimeError as exc:
@@ -186,6 +210,42 @@ class ToolHost:
             msg = f"{name}: the server's result is invalid: {exc}"
             raise ToolError(msg, tool=name) from exc
         return result_from_mcp(name, result)
+
+    def refresh_local(self) -> list[str]:
+        """Re-read the registry's tools now and tell listeners which namespaces changed.
+
+        Call it from any thread after writing to the registry (a new version, a
+        rollback, a delete); when it returns, listeners have seen the change.
+
+        Returns:
+            The namespaces whose tools changed.
+        """
+        if self._local is None:
+            return []
+        with self._local_lock:
+            catalogs = self._local.load(self._servers)
+            changed = [ns for ns, specs in catalogs.items() if self._changed(ns, specs)]
+            for namespace in changed:
+                self._remember(namespace, catalogs[namespace])
+        for namespace in changed:
+            self._notify(namespace, catalogs[namespace])
+        return changed
+
+    @property
+    def local_namespaces(self) -> frozenset[str]:
+        """The registry namespaces (`local`, ...) whose tools this host serves."""
+        return self._local.namespaces if self._local is not None else frozenset()
+
+    def check_wasm(self, name: str, wasm: bytes) -> None:
+        """Load `wasm` the way calls will (warming its compiled cache), or raise.
+
+        Raises:
+            SandboxError: It is not a WASI command module, or the host has no registry.
+        """
+        if self._local is None:
+            msg = f"cannot register {name}: this tool host has no registry"
+            raise SandboxError(msg, tool=name)
+        self._local.check_wasm(name, wasm)
 
     def subscribe(self, on_change: CatalogListener) -> Callable[[], None]:
         """Call `on_change(source, specs)` (in the host thread) whenever a catalog changes.
@@ -316,13 +376,19 @@ class ToolHost:
             except Exception:
                 log.exception("could not cache the catalog of %r", source)
         if changed:
-            with self._listeners_lock:
-                listeners = list(self._listeners)
-            for listener in listeners:
-                try:
-                    listener(source, specs)
-                except Exception:
-                    log.exception("catalog listener failed for %r", source)
+            self._notify(source, specs)
+
+    def _changed(self, source: str, specs: list[ToolSpec]) -> bool:
+        return self._known_hashes.get(source) != catalog_hash(specs)
+
+    def _notify(self, source: str, specs: list[ToolSpec]) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(source, specs)
+            except Exception:
+                log.exception("catalog listener failed for %r", source)
 
     def _validator(self, spec: ToolSpec) -> Any:
         key = spec.qualified_name

@@ -8,6 +8,7 @@ docstring, schemas and annotations.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -80,11 +81,22 @@ class Discovery:
     """List, search and describe the tools a kernel can call."""
 
     def __init__(
-        self, registry: ToolRegistry, namespace: ToolsNamespace, sources: list[str]
+        self,
+        registry: ToolRegistry,
+        namespace: ToolsNamespace,
+        sources: list[str] | Callable[[], list[str]],
     ) -> None:
+        """Discover the tools of `sources`: a list, or a function giving the current one.
+
+        A function lets registry namespaces created after start (`create_tool`) appear.
+        """
         self._registry = registry
         self._namespace = namespace
-        self._sources = sources
+        self._get_sources = sources if callable(sources) else lambda: list(sources)
+
+    @property
+    def _sources(self) -> list[str]:
+        return self._get_sources()
 
     def list_tool_names(self, server: str | None = None) -> list[str]:
         """Return `server.tool` Python names of every tool, or of one server's tools."""

@@ -17,7 +17,7 @@ from toolkernel.config import toolkernel_home
 from toolkernel.errors import ToolkernelError
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._magics import ToolMagics
-from toolkernel.kernel._relay import make_sample
+from toolkernel.kernel._relay import make_relay_factory, make_sample
 from toolkernel.kernel._toolbox import Toolbox
 from toolkernel.kernel._tracebacks import install_short_tracebacks
 
@@ -52,6 +52,12 @@ class ToolKernel(IPythonKernel):
         True, help="Show a live progress line in the cell while a tool reports progress."
     ).tag(config=True)
 
+    toolchain_path = Unicode(
+        "",
+        help="Where create_tool looks for compilers, PATH-style. Default: $PATH, /usr/bin "
+        "and the ziglang package.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         skip_slow_format_checkers()
@@ -61,6 +67,7 @@ class ToolKernel(IPythonKernel):
             connect_timeout=self.connect_timeout,
             show_progress=self.show_progress,
             on_log=self._server_log,
+            toolchain_path=self.toolchain_path or None,
         )
         shell = self.shell
         if shell is None:  # pragma: no cover - IPythonKernel always creates one
@@ -71,6 +78,7 @@ class ToolKernel(IPythonKernel):
         shell.user_ns_hidden.update(preloads)
         shell.register_magics(ToolMagics(shell, self.toolbox))
         install_short_tracebacks(shell, ToolkernelError, self.toolbox.home / "bindings")
+        self.toolbox.relay_factory = make_relay_factory(self)
         self.toolbox.start()
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:

@@ -1,18 +1,21 @@
-"""`%tools`: server status, search and details from a cell."""
+"""`%tools` (status, search, details) and `%%tool` (create a tool from the cell's source)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 if TYPE_CHECKING:
     from toolkernel.host import ServerStatus
     from toolkernel.kernel._toolbox import Toolbox
 
-__all__ = ["ToolMagics", "format_status"]
+__all__ = ["ToolMagics", "format_status", "params_schema"]
 
 _MARKS = {"connected": "✓", "connecting": "…", "failed": "✗"}
 _USAGE = """\
@@ -23,7 +26,7 @@ _USAGE = """\
 
 @magics_class
 class ToolMagics(Magics):
-    """The `%tools` line magic."""
+    """The `%tools` line magic and the `%%tool` cell magic."""
 
     def __init__(self, shell: InteractiveShell, toolbox: Toolbox) -> None:
         super().__init__(shell=shell)
@@ -44,6 +47,98 @@ class ToolMagics(Magics):
             print(self._toolbox.get_tool_details(words[1]))
         else:
             print(_USAGE)
+
+    @cell_magic
+    def tool(self, line: str, cell: str) -> Any:
+        """Create (or update) a WASM tool from the cell's source; returns its version.
+
+        Example::
+
+            %%tool primes -l c -d "Primes up to limit" -p limit:integer
+            #include <stdio.h>
+            ...
+        """
+        args = _TOOL_PARSER.parse_args(shlex.split(line))
+        schema = _json_option(args.input_schema, "--input-schema")
+        if schema is None:
+            schema = params_schema(args.param)
+        return self._toolbox.create_tool(
+            args.name,
+            language=args.language,
+            source=cell,
+            description=args.description,
+            input_schema=schema,
+            output_schema=_json_option(args.output_schema, "--output-schema"),
+            limits=_json_option(args.limits, "--limits"),
+            policy=_json_option(args.policy, "--policy"),
+            note=args.note,
+        )
+
+
+def params_schema(params: list[str]) -> dict[str, Any]:
+    """Build an input schema from `name:type[:description]` items (`type?` = optional).
+
+    Raises:
+        UsageError: An item is malformed or names an unknown type.
+    """
+    properties: dict[str, Any] = {}
+    required = []
+    for item in params:
+        name, _, rest = item.partition(":")
+        kind, _, description = rest.partition(":")
+        optional = kind.endswith("?")
+        kind = kind.rstrip("?") or "string"
+        if not name.isidentifier() or kind not in _JSON_TYPES:
+            msg = (
+                f"--param {item!r}: use NAME:TYPE[:description] with TYPE one of "
+                f"{', '.join(_JSON_TYPES)} (add '?' for optional), e.g. limit:integer"
+            )
+            raise UsageError(msg)
+        properties[name] = {"type": kind, **({"description": description} if description else {})}
+        if not optional:
+            required.append(name)
+    return {"type": "object", "properties": properties, "required": required}
+
+
+class _MagicParser(argparse.ArgumentParser):
+    """Reports a bad `%%tool` line as a `UsageError` instead of exiting the kernel."""
+
+    def error(self, message: str) -> Any:
+        msg = f"{message}\n{self.format_usage()}"
+        raise UsageError(msg)
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        raise UsageError(message or self.format_help())
+
+
+def _tool_parser() -> argparse.ArgumentParser:
+    parser = _MagicParser(prog="%%tool", description="Create a WASM tool from this cell.")
+    parser.add_argument("name", help="the tool's name: NAME (under `local`) or NAMESPACE.NAME")
+    parser.add_argument("--language", "-l", required=True, help="rust, c, zig or wat")
+    parser.add_argument("--description", "-d", default="", help="what the tool does")
+    parser.add_argument(
+        "--param", "-p", action="append", default=[], help="NAME:TYPE[:description], repeated"
+    )
+    parser.add_argument("--input-schema", help="the input JSON Schema (instead of --param)")
+    parser.add_argument("--output-schema", help="the output JSON Schema")
+    parser.add_argument("--limits", help="JSON, e.g. '{\"timeout_s\": 2}'")
+    parser.add_argument("--policy", help='JSON, e.g. \'{"mounts": [], "env": {}}\'')
+    parser.add_argument("--note", default="", help="why this version was made")
+    return parser
+
+
+_TOOL_PARSER = _tool_parser()
+_JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
+
+
+def _json_option(text: str | None, option: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        msg = f"{option} must be JSON (quote it in the magic line): {exc}"
+        raise UsageError(msg) from exc
 
 
 def format_status(statuses: list[ServerStatus], config_error: str | None = None) -> str:

@@ -1,29 +1,95 @@
-"""`sample()` in the kernel: MCP sampling, relayed by the bridge that runs the cell.
+"""Requests that travel back to whoever runs the cell: sampling and elicitation.
 
-The bridge marks each execute request with what its MCP client can do. `sample()`
-sends its request as a marked `input_request` on the stdin channel (the one channel a
-running cell can use to ask its caller something); the bridge answers it through
-`sampling/createMessage`. Code run from JupyterLab has no such client, and gets a
-clear error instead.
+Three things ask: `sample()` in the cell, an MCP server connected to the kernel (during
+a tool call), and, later, script tools. All become a marked `input_request` on the
+stdin channel (the one channel a running cell can use to ask its caller something),
+which the bridge answers through its MCP client's `sampling/createMessage` or
+`elicitation/create`. The bridge marks each execute request with what its client can
+do, so a request the client cannot serve fails at once with a clear error.
+
+In JupyterLab (no bridge), an elicitation becomes ordinary input prompts, one per
+field, and sampling is refused: a notebook has no model to ask.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from toolkernel._spec import RELAY_MARK
 from toolkernel.errors import BridgeError
 
-__all__ = ["make_sample", "relay_capabilities"]
+__all__ = ["RelayFactory", "make_relay_factory", "make_sample", "relay_capabilities"]
+
+ClientRelay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+RelayFactory = Callable[[], ClientRelay]
+
+_NEEDS = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation"}
 
 
-def relay_capabilities(kernel: Any) -> set[str]:
-    """What the client behind the running cell can do (empty outside the bridge)."""
+def relay_capabilities(kernel: Any) -> set[str] | None:
+    """What the MCP client behind the running cell can do; None outside the bridge."""
     parent = kernel.get_parent("shell") or {}
-    marks = (parent.get("metadata") or {}).get("toolkernel") or {}
+    marks = (parent.get("metadata") or {}).get("toolkernel")
+    if not isinstance(marks, dict):
+        return None
     return set(marks.get("relay") or [])
+
+
+def relay_request(kernel: Any, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Answer one relayed MCP request from inside the running cell (blocking).
+
+    Returns:
+        The MCP result as JSON.
+
+    Raises:
+        BridgeError: Nobody here can answer it; the message says what would.
+    """
+    capabilities = relay_capabilities(kernel)
+    needed = _NEEDS.get(method)
+    if needed is None:
+        msg = f"toolkernel cannot relay {method!r}; only sampling and elicitation travel back"
+        raise BridgeError(msg)
+    if capabilities is None and method == "elicitation/create":
+        return _elicit_in_notebook(kernel, params)
+    if capabilities is None or needed not in capabilities:
+        where = "a notebook has no model to ask" if capabilities is None else "it does not"
+        msg = (
+            f"{method} needs an MCP client that supports {needed}: run this code through "
+            f"`toolkernel mcp` from such a client ({where})"
+        )
+        raise BridgeError(msg)
+    reply = kernel.raw_input(RELAY_MARK + json.dumps({"method": method, "params": params}))
+    answer = json.loads(reply)
+    if not isinstance(answer, dict) or "error" in answer:
+        error = answer.get("error") if isinstance(answer, dict) else answer
+        msg = f"the MCP client could not answer {method}: {error}"
+        raise BridgeError(msg)
+    return answer
+
+
+def make_relay_factory(kernel: Any) -> RelayFactory:
+    """Return what the toolbox calls, inside a cell, to get that cell's relay.
+
+    The relay runs on the tool host's loop but must ask in the cell's context (the
+    parent message decides who answers), so the context is captured when the call
+    starts and each request runs in a copy of it on a worker thread.
+    """
+
+    def factory() -> ClientRelay:
+        context = contextvars.copy_context()
+
+        async def relay(method: str, params: dict[str, Any]) -> dict[str, Any]:
+            loop = asyncio.get_running_loop()
+            ask = context.copy().run
+            return await loop.run_in_executor(None, ask, relay_request, kernel, method, params)
+
+        return relay
+
+    return factory
 
 
 def make_sample(kernel: Any) -> Any:
@@ -44,27 +110,47 @@ def make_sample(kernel: Any) -> Any:
             BridgeError: No MCP client can sample here (JupyterLab, or a client without
                 sampling), or the client refused.
         """
-        if "sampling" not in relay_capabilities(kernel):
-            msg = (
-                "sample() needs an MCP client that supports sampling: run this code "
-                "through `toolkernel mcp` from such a client (a notebook cannot sample)"
-            )
-            raise BridgeError(msg)
-        request = {
-            "method": "sampling/createMessage",
-            "params": {
-                "prompt": prompt,
-                "system": system,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-            },
+        params: dict[str, Any] = {
+            "messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
+            "maxTokens": max_tokens,
         }
-        reply = await asyncio.to_thread(kernel.raw_input, RELAY_MARK + json.dumps(request))
-        answer = json.loads(reply)
-        if "error" in answer:
-            msg = f"the MCP client could not sample: {answer['error']}"
-            raise BridgeError(msg)
-        text: str = answer["text"]
-        return text
+        if system is not None:
+            params["systemPrompt"] = system
+        if temperature is not None:
+            params["temperature"] = temperature
+        answer = await asyncio.to_thread(relay_request, kernel, "sampling/createMessage", params)
+        content: Any = answer.get("content")
+        if isinstance(content, list):
+            content = next((c for c in content if c.get("type") == "text"), {})
+        return str((content or {}).get("text", ""))
 
     return sample
+
+
+def _elicit_in_notebook(kernel: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Ask a person at the notebook, one prompt per requested field."""
+    if not getattr(kernel, "_allow_stdin", False):
+        msg = "elicitation needs a frontend that accepts input (this one does not)"
+        raise BridgeError(msg)
+    print(str(params.get("message") or "A tool asks for input."), flush=True)
+    schema = params.get("requestedSchema") or {}
+    properties = schema.get("properties") or {}
+    content: dict[str, Any] = {}
+    for name, prop in properties.items():
+        label = prop.get("description") or prop.get("title") or name
+        text = kernel.raw_input(f"{label}: ")
+        if text == "" and name not in (schema.get("required") or []):
+            continue
+        content[name] = _coerce(text, prop.get("type"))
+    return {"action": "accept", "content": content}
+
+
+def _coerce(text: str, kind: object) -> Any:
+    if kind == "boolean":
+        return text.strip().lower() in ("y", "yes", "true", "1")
+    if kind in ("integer", "number"):
+        try:
+            return int(text) if kind == "integer" else float(text)
+        except ValueError:
+            return text
+    return text

@@ -8,10 +8,11 @@ on ipykernel, so the bridge and tests can use it in any process.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,11 @@ from toolkernel._spec import catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
 from toolkernel.config import McpConfig, load_config
 from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
-from toolkernel.host import ServerStatus, ToolHost
+from toolkernel.factory import ToolFactory
+from toolkernel.host import ClientRelay, ServerStatus, ToolHost
 from toolkernel.kernel._discovery import Discovery, ToolDetails
 from toolkernel.kernel._progress import ProgressLine
-from toolkernel.registry import ToolRegistry
+from toolkernel.registry import ToolRegistry, ToolVersion
 
 __all__ = ["Toolbox"]
 
@@ -41,6 +43,7 @@ class Toolbox:
         connect_timeout: float = 30.0,
         show_progress: bool = False,
         on_log: Callable[[str, int, str], None] | None = None,
+        toolchain_path: str | None = None,
     ) -> None:
         """Open the registry and build bindings from the catalog cache (no server waits).
 
@@ -50,6 +53,7 @@ class Toolbox:
             connect_timeout: Seconds each server gets to answer `initialize`.
             show_progress: Show a live progress line in the calling cell.
             on_log: Receives server log messages (server, level, text).
+            toolchain_path: Where `create_tool` looks for compilers (`PATH` style).
         """
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
@@ -65,11 +69,21 @@ class Toolbox:
             connect_timeout=connect_timeout,
             on_log=on_log,
         )
+        self.factory = ToolFactory(
+            self.registry,
+            self.host,
+            reserved=self.config.servers,
+            cache_dir=home / "cache",
+            author=_user_name(),
+            toolchain_path=toolchain_path,
+        )
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
         for source, specs in self.host.snapshot().items():
             self._set_source(source, specs)
-        self.discovery = Discovery(self.registry, self.namespace, list(self.config.servers))
+        self.discovery = Discovery(self.registry, self.namespace, self._sources)
         self._show_progress = show_progress
+        self.relay_factory: Callable[[], ClientRelay] | None = None
+        """Called in the calling cell to get who answers servers' sampling/elicitation."""
         self.host.subscribe(self._set_source)
 
     def start(self) -> None:
@@ -84,14 +98,20 @@ class Toolbox:
         self.host.stop()
         self.registry.close()
 
-    async def call(self, source: str, name: str, arguments: dict[str, Any]) -> Any:
+    async def call(
+        self, source: str, name: str, arguments: dict[str, Any], *, version: int | None = None
+    ) -> Any:
         """Call a tool through the host and return its Python value (the bindings' caller).
 
-        Cancelling the awaiting task cancels the call on the server.
+        Cancelling the awaiting task cancels the call on the server. `version` pins a
+        registry tool to an old version.
         """
         progress = ProgressLine(f"{source}.{name}").report if self._show_progress else None
+        relay = self.relay_factory() if self.relay_factory is not None else None
         future = self.host.submit(
-            self.host.call(f"{source}.{name}", arguments, on_progress=progress)
+            self.host.call(
+                f"{source}.{name}", arguments, on_progress=progress, relay=relay, version=version
+            )
         )
         result = await asyncio.wrap_future(future)
         return to_python(result)
@@ -104,7 +124,97 @@ class Toolbox:
             "search_tools": self.discovery.search_tools,
             "get_tool_details": self.get_tool_details,
             "wait_for_servers": self.wait_for_servers,
+            "create_tool": self.create_tool,
+            "tool_versions": self.tool_versions,
+            "diff_tool": self.diff_tool,
+            "rollback_tool": self.rollback_tool,
         }
+
+    def tool_versions(self, name: str) -> list[ToolVersion]:
+        """Return every version of registry tool `name` (`local.fetch`), oldest first."""
+        return self.registry.tool_versions(self.factory.qualify(name, reserved_ok=True))
+
+    def diff_tool(self, name: str, a: int, b: int | None = None) -> DiffText:
+        """Return a unified diff (sources, schemas, policy) of `name` from version `a` to `b`.
+
+        `b` defaults to the current version.
+        """
+        qualified = self.factory.qualify(name, reserved_ok=True)
+        return DiffText(self.registry.diff_tool(qualified, a, b))
+
+    def rollback_tool(self, name: str, version: int, *, note: str | None = None) -> ToolVersion:
+        """Make version `version` of `name` current again, as a new version; bindings follow.
+
+        History is kept: the rollback is appended as a copy of the old version.
+        """
+        qualified = self.factory.qualify(name, reserved_ok=True)
+        restored = self.registry.rollback_tool(
+            qualified, version, note=note, author=self.factory.author
+        )
+        self.host.refresh_local()
+        return restored
+
+    def create_tool(
+        self,
+        name: str,
+        *,
+        kind: str = "wasm",
+        language: str,
+        source: str | bytes | Mapping[str, str],
+        description: str = "",
+        input_schema: Mapping[str, Any] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        limits: Mapping[str, Any] | None = None,
+        policy: Mapping[str, Any] | None = None,
+        note: str = "",
+    ) -> ToolVersion:
+        """Build a tool from source and register it; its binding appears at once.
+
+        `await tools.local.<name>(...)` works as soon as this returns. Each change is a
+        new immutable version (creating the same content again records nothing).
+
+        Args:
+            name: `tool` (put under `local`) or `namespace.tool`; identifiers only.
+            kind: `wasm`.
+            language: `rust`, `c`, `zig`, `wat`, or `wasm` (a prebuilt module, as
+                bytes or base64).
+            source: The program's text, or a dict of relative path to text (a Rust
+                crate: `{"src/main.rs": ..., "Cargo.toml": ...}`). It reads the
+                arguments as one JSON object on stdin and prints one JSON value.
+            description: What the tool does, for search and the docstring.
+            input_schema: JSON Schema of the arguments (an object); typed parameters
+                of the binding come from it.
+            output_schema: JSON Schema of the result; results are checked against it.
+            annotations: MCP hints (`readOnlyHint`, `destructiveHint`, ...).
+            limits: WASM limits: `fuel`, `memory_bytes`, `timeout_s`, `stdout_bytes`,
+                `stderr_bytes`.
+            policy: `{"mounts": [{"host", "guest", "writable"}], "env": {...}}`; no
+                host directory or variable is visible unless listed.
+            note: Why this version was made.
+
+        Returns:
+            The tool's current version.
+
+        Raises:
+            RegistryError: An invalid name, schema, limit or policy (nothing stored).
+            ToolBuildError: The source did not build; the compiler's messages say why.
+            ToolchainMissing: The compiler is not installed; the message says how.
+        """
+        return self.factory.create(
+            name,
+            kind=kind,
+            language=language,
+            source=source,
+            description=description,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            annotations=annotations,
+            limits=limits,
+            policy=policy,
+            note=note,
+            on_line=_print_line,
+        )
 
     def get_tool_details(self, name: str) -> ToolDetails:
         """Describe one tool: its binding's signature, docstring and schemas."""
@@ -151,13 +261,8 @@ class Toolbox:
                     await event.wait()
 
     def catalog_json(self) -> dict[str, Any]:
-        """Every configured server's tools as JSON, with a digest that changes with them."""
-        specs = [
-            spec
-            for source, tools in sorted(self.host.snapshot().items())
-            if source in self.config.servers
-            for spec in tools
-        ]
+        """Every tool (MCP servers' and the registry's) as JSON, with a changing digest."""
+        specs = [spec for _, tools in sorted(self.host.snapshot().items()) for spec in tools]
         return {"digest": catalog_hash(specs), "tools": [spec.to_json() for spec in specs]}
 
     async def call_json(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +296,11 @@ class Toolbox:
         for loop, event in waiters:
             loop.call_soon_threadsafe(event.set)
 
+    def _sources(self) -> list[str]:
+        """Configured servers, then registry namespaces (the tools discovery covers)."""
+        servers = list(self.config.servers)
+        return servers + sorted(ns for ns in self.host.local_namespaces if ns not in servers)
+
     def _has_binding(self, source: str, tool: str) -> bool:
         if source not in self.namespace.sources():
             return False
@@ -209,3 +319,23 @@ class Toolbox:
             self.config_error = str(exc)
             log.error("%s", exc)
             return McpConfig(servers={})
+
+
+class DiffText(str):
+    """A unified diff that a notebook shows as text, not as a quoted string."""
+
+    __slots__ = ()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self) or "(no differences)")
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -13,6 +13,7 @@ from toolkernel.registry import _catalog, _lookup, _search, _status, _versions
 from toolkernel.registry._blobs import BlobStore
 from toolkernel.registry._catalog import CatalogSnapshot
 from toolkernel.registry._db import Database
+from toolkernel.registry._diff import diff_versions
 from toolkernel.registry._index import replace_source
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import ServerStatus
@@ -176,6 +177,19 @@ class ToolRegistry:
                 rollback_of=version,
             )
         return restored
+
+    def diff_tool(self, name: str, a: int, b: int | None = None) -> str:
+        """Return a unified diff of sources, schemas and policy from version `a` to `b`.
+
+        `b` defaults to the current version; the diff is empty when they are equal.
+
+        Raises:
+            ToolNotFound: No such tool or version.
+        """
+        with self._db.read() as conn:
+            old = _versions.find_version(conn, name, a)
+            new = _versions.find_version(conn, name, b)
+        return diff_versions(self.blobs, old, new)
 
     def delete_tool(self, name: str) -> None:
         """Soft-delete registry tool `name`: it leaves the catalog; its history stays.

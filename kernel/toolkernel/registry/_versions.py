@@ -45,7 +45,7 @@ _PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SPEC_KEYS = ("description", "input_schema", "output_schema", "annotations", "title")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ToolVersion:
     """One immutable version of a registry tool.
 
@@ -72,6 +72,12 @@ class ToolVersion:
     note: str = ""
     author: str = ""
     rollback_of: int | None = None
+
+    def __repr__(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.created_at))
+        extra = f", rollback_of={self.rollback_of}" if self.rollback_of else ""
+        note = f", note={self.note!r}" if self.note else ""
+        return f"<ToolVersion {self.name} v{self.version} ({self.kind}, {when}{note}{extra})>"
 
     @property
     def namespace(self) -> str:

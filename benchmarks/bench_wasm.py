@@ -1,0 +1,223 @@
+"""WASM tools: warm calls from a kernel cell, cold loads from the compiled cache, 1,000 calls.
+
+Run: `.venv/bin/python benchmarks/bench_wasm.py [--calls 1000] [--rounds 3]`.
+
+Measured side by side, on one trivial tool (`echo.wat`: stdin copied to stdout):
+
+- baseline: bare wasmtime with a fresh instantiation per call (Engine, Linker and
+  Module shared; a new Store, WASI config with a stdin file, instantiate, `_start`);
+- the sandbox runner alone (`WasmProgram.run`: InstancePre, stdin from bytes);
+- `ToolHost.call` on the host loop (validation, runner thread, JSON result);
+- `ToolHost.call` submitted from another event loop (what a binding does);
+- end to end from a kernel cell: `await tools.local.echo_args(x=1)` timed in the cell.
+
+Goals (issue 4): warm call from a cell p50 <= 200 us, or a profile that shows where the
+time goes (the rows above are that profile); cold load from the compiled cache <= 5 ms;
+throughput of 1,000 calls (sequential and with asyncio.gather).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+from _bench_support import BenchKernel, kernel_env, summary, write_config
+from _report import print_table
+
+REPO = Path(__file__).resolve().parents[1]
+ECHO_WAT = (REPO / "tests" / "wasm_sources" / "echo.wat").read_text(encoding="utf-8")
+ARGS = {"x": 1}
+
+
+def time_calls(call: Any, calls: int) -> list[float]:
+    """Call `call()` `calls` times after 50 warm-ups; return each duration in ms."""
+    for _ in range(50):
+        call()
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def bare_wasmtime(wasm: bytes, calls: int, work: Path) -> list[float]:
+    engine = wasmtime.Engine()
+    module = wasmtime.Module(engine, wasm)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    stdin = work / "stdin.json"
+    stdin.write_text(json.dumps(ARGS), encoding="utf-8")
+
+    def call() -> None:
+        store = wasmtime.Store(engine)
+        wasi = wasmtime.WasiConfig()
+        wasi.stdin_file = str(stdin)
+        out: list[bytes] = []
+        wasi.stdout_custom = out.append
+        store.set_wasi(wasi)
+        instance = linker.instantiate(store, module)
+        start = instance.exports(store)["_start"]
+        assert isinstance(start, wasmtime.Func)
+        start(store)
+        store.close()
+
+    return time_calls(call, calls)
+
+
+def sandbox_runner(wasm: bytes, calls: int, work: Path) -> tuple[list[float], list[float]]:
+    from toolkernel_sandbox.wasm import WasmRunner
+
+    stdin = json.dumps(ARGS).encode()
+    with WasmRunner(cache_dir=work / "cache") as runner:
+        program = runner.load(wasm)
+        warm = time_calls(lambda: program.run(stdin), calls)
+    cold = []
+    for _ in range(30):
+        with WasmRunner(cache_dir=work / "cache") as fresh:
+            started = time.perf_counter()
+            fresh.load(wasm)
+            cold.append((time.perf_counter() - started) * 1000)
+            assert fresh.compiled_count == 0, "the compiled cache was not used"
+    return warm, cold
+
+
+def host_calls(work: Path, calls: int) -> dict[str, list[float]]:
+    """`ToolHost.call` on its own loop, and submitted from another loop."""
+    from toolkernel.kernel._toolbox import Toolbox
+
+    toolbox = Toolbox(home=work / "home", config_path=write_config(work / "mcp.json", {}))
+    toolbox.host.start()
+    try:
+        toolbox.create_tool("echo_args", language="wat", source=ECHO_WAT)
+        host = toolbox.host
+
+        async def one() -> Any:
+            return await asyncio.wrap_future(host.submit(host.call("local.echo_args", ARGS)))
+
+        loop = asyncio.new_event_loop()
+        try:
+            hop = time_calls(lambda: loop.run_until_complete(one()), calls)
+        finally:
+            loop.close()
+        inner = host.submit(_timed_on_loop(host, calls)).result()
+        return {"host loop": inner, "submitted": hop}
+    finally:
+        toolbox.stop()
+
+
+async def _many(host: Any, count: int) -> None:
+    for _ in range(count):
+        await host.call("local.echo_args", ARGS)
+
+
+async def _timed_on_loop(host: Any, calls: int) -> list[float]:
+    await _many(host, 50)
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        await host.call("local.echo_args", ARGS)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+CELL = """
+import time as _t, asyncio as _a
+for _ in range(50):
+    await tools.local.echo_args(x=1)
+_samples = []
+for _ in range({calls}):
+    _s = _t.perf_counter()
+    await tools.local.echo_args(x=1)
+    _samples.append((_t.perf_counter() - _s) * 1000)
+_s = _t.perf_counter()
+await _a.gather(*(tools.local.echo_args(x=i) for i in range({calls})))
+_gather_s = _t.perf_counter() - _s
+print(__import__("json").dumps({{"samples": _samples, "gather_s": _gather_s}}))
+"""
+
+
+def kernel_calls(work: Path, calls: int) -> dict[str, Any]:
+    folder = work / "kernel"
+    folder.mkdir()
+    config = write_config(folder / "mcp.json", {})
+    kernel = BenchKernel(env=kernel_env(folder / "home", config), cwd=folder)
+    try:
+        kernel.execute(f"create_tool('echo_args', language='wat', source={ECHO_WAT!r})")
+        out = kernel.execute(CELL.format(calls=calls), timeout=600)
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    finally:
+        kernel.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    wasm = bytes(wasmtime.wat2wasm(ECHO_WAT))
+    rows: dict[str, list[float]] = {}
+    cold: list[float] = []
+    gathers: list[float] = []
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory(prefix="tk-bench-wasm-") as tmp:
+            work = Path(tmp)
+            rows.setdefault("bare wasmtime, fresh instance", []).extend(
+                bare_wasmtime(wasm, args.calls, work)
+            )
+            warm, cold_round = sandbox_runner(wasm, args.calls, work)
+            rows.setdefault("sandbox WasmProgram.run", []).extend(warm)
+            cold.extend(cold_round)
+            for label, samples in host_calls(work, args.calls).items():
+                rows.setdefault(f"ToolHost.call, {label}", []).extend(samples)
+            measured = kernel_calls(work, args.calls)
+            rows.setdefault("kernel cell, await binding", []).extend(measured["samples"])
+            gathers.append(measured["gather_s"])
+    table = []
+    results: dict[str, Any] = {}
+    for label, samples in rows.items():
+        stats = summary(samples)
+        results[label] = stats
+        table.append([label, f"{stats['p50'] * 1000:.0f}", f"{stats['p90'] * 1000:.0f}"])
+    print_table("warm call of a trivial WASM tool", ["path", "p50 us", "p90 us"], table)
+    cell = results["kernel cell, await binding"]
+    sequential_per_s = 1000 / cell["mean"]
+    gather_per_s = args.calls / statistics.median(gathers)
+    cold_stats = summary(cold)
+    print_table(
+        "cold load and throughput",
+        ["what", "value"],
+        [
+            ["cold load from compiled cache, p50 ms", f"{cold_stats['p50']:.2f}"],
+            ["1,000 sequential calls from a cell, calls/s", f"{sequential_per_s:,.0f}"],
+            ["1,000 calls with asyncio.gather, calls/s", f"{gather_per_s:,.0f}"],
+        ],
+    )
+    results["cold_load_ms"] = cold_stats
+    results["sequential_calls_per_s"] = sequential_per_s
+    results["gather_calls_per_s"] = gather_per_s
+    results["goals"] = [
+        {
+            "goal": "warm WASM call from a cell p50 <= 200 us",
+            "value_us": round(cell["p50"] * 1000),
+            "met": cell["p50"] <= 0.2,
+        },
+        {
+            "goal": "cold load from the compiled cache <= 5 ms",
+            "value_ms": round(cold_stats["p50"], 2),
+            "met": cold_stats["p50"] <= 5.0,
+        },
+    ]
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""ToolFactory: build a tool from source, store it as a new version, bind it at once.
+
+The factory checks everything before it writes anything: the name, the namespace (a
+configured MCP server's name is refused), the schemas, the limits and the policy. A
+WASM tool is then built through `toolkernel_sandbox.build`, loaded once to prove it is
+a WASI command, and stored (sources and module as blobs, the rest in a manifest). The
+host re-reads the registry, so the live kernel's binding appears before `create`
+returns. A failed build registers nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkernel.errors import RegistryError, ToolBuildError, ToolchainMissing
+from toolkernel.host._validate import compile_validator
+from toolkernel.host._wasm import check_wasm_limits, check_wasm_policy
+from toolkernel.registry import check_tool_name
+
+if TYPE_CHECKING:
+    from toolkernel.host import ToolHost
+    from toolkernel.registry import ToolRegistry, ToolVersion
+
+__all__ = ["DEFAULT_NAMESPACE", "WASM_LANGUAGES", "ToolFactory"]
+
+DEFAULT_NAMESPACE = "local"
+"""Where a tool created without a namespace lives (`tools.local.<name>`)."""
+WASM_LANGUAGES = ("c", "rust", "wasm", "wat", "zig")
+"""The source languages a WASM tool can be built from."""
+
+LineSink = Callable[[str], None]
+
+
+class ToolFactory:
+    """Creates registry tools and makes them callable through the host."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        host: ToolHost,
+        *,
+        reserved: Collection[str],
+        cache_dir: Path,
+        author: str = "",
+        toolchain_path: str | None = None,
+    ) -> None:
+        """Create tools in `registry`, served by `host`.
+
+        Args:
+            registry: Where versions and blobs are stored.
+            host: Re-reads the registry after each change, refreshing bindings.
+            reserved: Namespaces that are taken (the configured MCP servers' names).
+            cache_dir: Where build outputs are cached (by the hash of their sources)
+                and compilers keep their caches.
+            author: Who is recorded as the author of new versions.
+            toolchain_path: Where to look for compilers (a `PATH`-style string); by
+                default `$PATH`, `/usr/bin` and the `ziglang` package.
+        """
+        self._registry = registry
+        self._host = host
+        self._reserved = frozenset(reserved)
+        self._cache_dir = cache_dir
+        self.author = author
+        self._toolchain_path = toolchain_path
+
+    def qualify(self, name: str, *, reserved_ok: bool = False) -> str:
+        """Return `namespace.tool` for `name`, adding the default namespace when absent.
+
+        Raises:
+            RegistryError: The name is unsafe, or (unless `reserved_ok`, for lookups)
+                its namespace is an MCP server's.
+        """
+        if not isinstance(name, str):
+            msg = f"a tool name must be a str like 'prime_generator', not {name!r}"
+            raise RegistryError(msg)
+        qualified = name if "." in name else f"{DEFAULT_NAMESPACE}.{name}"
+        namespace, _ = check_tool_name(qualified)
+        if namespace in self._reserved and not reserved_ok:
+            msg = (
+                f"cannot create {qualified!r}: {namespace!r} is a configured MCP server; "
+                f"choose another namespace, e.g. '{DEFAULT_NAMESPACE}.{qualified.split('.')[1]}'"
+            )
+            raise RegistryError(msg)
+        return qualified
+
+    def create(
+        self,
+        name: str,
+        *,
+        kind: str = "wasm",
+        language: str,
+        source: str | bytes | Mapping[str, str],
+        description: str = "",
+        input_schema: Mapping[str, Any] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        limits: Mapping[str, Any] | None = None,
+        policy: Mapping[str, Any] | None = None,
+        note: str = "",
+        on_line: LineSink | None = None,
+    ) -> ToolVersion:
+        """Build and register a tool; return its new (or unchanged) current version.
+
+        Raises:
+            RegistryError: The name, schemas, limits or policy are invalid.
+            ToolBuildError: The source did not compile (with the compiler's messages).
+            ToolchainMissing: The language's compiler is not installed here.
+        """
+        qualified = self.qualify(name)
+        if kind != "wasm":
+            msg = f"kind {kind!r} cannot be created here yet; use kind='wasm'"
+            raise RegistryError(msg)
+        if language not in WASM_LANGUAGES:
+            msg = f"unknown WASM language {language!r}; use one of {', '.join(WASM_LANGUAGES)}"
+            raise RegistryError(msg)
+        manifest: dict[str, Any] = {
+            "description": _text(description, "description"),
+            "input_schema": _check_schema(qualified, input_schema, "input_schema", required=True),
+            "output_schema": _check_schema(qualified, output_schema, "output_schema"),
+            "annotations": dict(annotations) if annotations else None,
+            "language": language,
+            "limits": check_wasm_limits(limits),
+            "policy": check_wasm_policy(policy),
+        }
+        files = _source_files(language, source)
+        manifest["source"] = {path: self._registry.put_blob(data) for path, data in files.items()}
+        manifest["artifact"] = self._build(qualified, language, files, on_line)
+        version = self._registry.add_version(
+            qualified, kind=kind, manifest=manifest, note=note, author=self.author
+        )
+        self._host.refresh_local()
+        return version
+
+    def _build(
+        self, name: str, language: str, files: dict[str, bytes], on_line: LineSink | None
+    ) -> str:
+        key = _build_key(language, files)
+        marker = self._cache_dir / "builds" / key
+        if marker.exists():
+            sha = marker.read_text(encoding="ascii").strip()
+            if self._registry.blobs.has(sha):
+                _say(on_line, f"{name}: unchanged {language} source, reusing its build")
+                return sha
+        wasm = self._compile(name, language, files, on_line)
+        self._host.check_wasm(name, wasm)
+        sha = self._registry.put_blob(wasm)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(sha, encoding="ascii")
+        return sha
+
+    def _compile(
+        self, name: str, language: str, files: dict[str, bytes], on_line: LineSink | None
+    ) -> bytes:
+        from toolkernel_sandbox import (  # noqa: PLC0415 - compilers load lazily
+            BuildError,
+            SandboxError,
+        )
+        from toolkernel_sandbox import ToolchainMissing as RawToolchainMissing  # noqa: PLC0415
+        from toolkernel_sandbox.build import build, find_toolchain  # noqa: PLC0415
+
+        source: bytes | str | dict[str, str]
+        if language == "wasm":
+            source = files["module.wasm"]
+        elif len(files) == 1 and language != "rust":
+            source = next(iter(files.values())).decode("utf-8")
+        else:
+            source = {path: data.decode("utf-8") for path, data in files.items()}
+        _say(on_line, f"{name}: building from {language}")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="toolkernel-build-") as work:
+            try:
+                toolchain = None
+                if self._toolchain_path is not None and language not in ("wat", "wasm"):
+                    toolchain = find_toolchain(language, path=self._toolchain_path)
+                wasm = build(
+                    language,
+                    source,
+                    work_dir=Path(work),
+                    on_line=on_line,
+                    cache_dir=self._cache_dir / "toolchains",
+                    toolchain=toolchain,
+                )
+            except RawToolchainMissing as exc:
+                msg = f"cannot build {name}: {exc}"
+                raise ToolchainMissing(
+                    msg, tool=name, language=language, install=exc.install
+                ) from exc
+            except BuildError as exc:
+                msg = f"{name} did not build from {language}:\n{exc.diagnostics or exc}"
+                raise ToolBuildError(
+                    msg, tool=name, language=language, diagnostics=exc.diagnostics
+                ) from exc
+            except SandboxError as exc:
+                msg = f"{name} did not build from {language}: {exc}"
+                raise ToolBuildError(msg, tool=name, language=language) from exc
+        _say(on_line, f"{name}: built {len(wasm):,} bytes in {time.monotonic() - started:.1f} s")
+        return bytes(wasm)
+
+
+def _say(on_line: LineSink | None, line: str) -> None:
+    if on_line is not None:
+        on_line(line)
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        msg = f"{what} must be a str, not {type(value).__name__}"
+        raise RegistryError(msg)
+    return value
+
+
+def _check_schema(
+    name: str, schema: Mapping[str, Any] | None, what: str, *, required: bool = False
+) -> dict[str, Any] | None:
+    if schema is None:
+        return {"type": "object", "properties": {}} if required else None
+    if not isinstance(schema, Mapping):
+        msg = f"{what} of {name!r} must be a JSON Schema dict, not {type(schema).__name__}"
+        raise RegistryError(msg)
+    checked = json.loads(json.dumps(dict(schema)))
+    if required and checked.get("type", "object") != "object":
+        msg = f'{what} of {name!r} must have "type": "object" (arguments are an object)'
+        raise RegistryError(msg)
+    if compile_validator(checked) is None:
+        msg = f"{what} of {name!r} is not a valid JSON Schema; check its types and keywords"
+        raise RegistryError(msg)
+    return dict(checked)
+
+
+def _source_files(language: str, source: object) -> dict[str, bytes]:
+    """Normalize `source` to {relative path: bytes}, refusing unsafe paths."""
+    if language == "wasm":
+        return {"module.wasm": _wasm_bytes(source)}
+    if isinstance(source, str):
+        return {_MAIN_FILE[language]: source.encode("utf-8")}
+    if isinstance(source, Mapping) and source:
+        files = {}
+        for path, text in source.items():
+            if not isinstance(path, str) or not isinstance(text, str) or not _safe_path(path):
+                msg = f"source file {path!r} must be a relative path with str content"
+                raise RegistryError(msg)
+            files[path] = text.encode("utf-8")
+        return files
+    msg = f"source must be the {language} text, or a dict of relative path to text"
+    raise RegistryError(msg)
+
+
+_MAIN_FILE = {"c": "main.c", "rust": "src/main.rs", "wat": "main.wat", "zig": "main.zig"}
+
+
+def _wasm_bytes(source: object) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, str):
+        try:
+            return base64.b64decode(source, validate=True)
+        except binascii.Error as exc:
+            msg = "a prebuilt module is given as bytes, or as base64 text"
+            raise RegistryError(msg) from exc
+    msg = f"a prebuilt module is given as bytes, or as base64 text, not {type(source).__name__}"
+    raise RegistryError(msg)
+
+
+def _safe_path(path: str) -> bool:
+    parts = path.replace("\\", "/").split("/")
+    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)
+
+
+def _build_key(language: str, files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256(language.encode())
+    for path in sorted(files):
+        digest.update(b"\0" + path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    return digest.hexdigest()

@@ -1,0 +1,136 @@
+"""Registry tools inside the host: their catalogs, and the runner each kind uses.
+
+MCP tools are called over a session; registry tools (WASM today, scripts and pipelines
+beside them) are run here, on a worker thread so the host loop stays free. Both go
+through `ToolHost.call`, the one path every front door uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkernel._spec import ToolResult, ToolSpec
+from toolkernel.errors import ToolError, ToolNotFound
+from toolkernel.host._validate import compile_validator, validate_arguments
+from toolkernel.host._wasm import WasmTools
+
+if TYPE_CHECKING:
+    from toolkernel.registry import ToolRegistry, ToolVersion
+
+__all__ = ["LocalTools"]
+
+log = logging.getLogger("toolkernel.host")
+
+
+class LocalTools:
+    """The registry's tools, as the host serves them."""
+
+    def __init__(self, registry: ToolRegistry, *, cache_dir: Path) -> None:
+        """Serve the tools of `registry`; compiled code is cached under `cache_dir`."""
+        self._registry = registry
+        self._wasm = WasmTools(registry, cache_dir / "wasm")
+        self._current: dict[str, ToolVersion] = {}
+        self._namespaces: set[str] = set()
+        self._validators: dict[tuple[str, int, str], Any] = {}
+
+    @property
+    def namespaces(self) -> frozenset[str]:
+        """Every namespace that holds (or held) a registry tool."""
+        return frozenset(self._namespaces)
+
+    def load(self, namespaces: Mapping[str, object] | None = None) -> dict[str, list[ToolSpec]]:
+        """Read the current tools from the registry; return each namespace's specs.
+
+        A namespace whose last tool was deleted maps to an empty list, so its bindings
+        go away too.
+
+        Args:
+            namespaces: Names that belong to MCP servers; registry tools in them are
+                ignored (and logged), so a server's tools are never shadowed.
+        """
+        current = {}
+        for version in self._registry.registry_tools():
+            if namespaces is not None and version.namespace in namespaces:
+                log.warning("ignoring %s: its namespace is an MCP server's", version.name)
+                continue
+            current[version.name] = version
+        self._current = current
+        self._namespaces |= {v.namespace for v in current.values()}
+        catalogs: dict[str, list[ToolSpec]] = {ns: [] for ns in self._namespaces}
+        for version in current.values():
+            catalogs[version.namespace].append(version.spec())
+        return catalogs
+
+    def current(self, name: str) -> ToolVersion | None:
+        """Return the current version of registry tool `name`, if it is live."""
+        return self._current.get(name)
+
+    def pinned(self, name: str, version: int) -> ToolVersion:
+        """Return version `version` of `name` (for calls pinned to an old version).
+
+        Raises:
+            ToolNotFound: No such tool or version.
+        """
+        return self._registry.tool_version(name, version)
+
+    def check_wasm(self, name: str, wasm: bytes) -> None:
+        """Prove `wasm` loads as a WASI command before it is registered as `name`."""
+        self._wasm.check(name, wasm)
+
+    async def call(
+        self, name: str, arguments: dict[str, Any], *, version: int | None = None
+    ) -> ToolResult:
+        """Check `arguments` and run one call of registry tool `name` (or its `version`).
+
+        Raises:
+            ToolNotFound: No live tool `name`, or no such version.
+            ToolInputError: The arguments do not match the input schema (nothing ran).
+            SandboxError: The sandbox stopped or refused the tool (a `ToolError`).
+            ToolError: The tool's output broke the contract or its output schema.
+        """
+        found = self._current.get(name) if version is None else self.pinned(name, version)
+        if found is None:
+            raise self._not_found(name)
+        spec = found.spec()
+        validate_arguments(spec, self._validator(found, "input_schema"), arguments)
+        if found.kind != "wasm":
+            msg = f"{name} is a {found.kind} tool, which this toolkernel cannot run"
+            raise ToolError(msg, tool=name)
+        result = await asyncio.to_thread(self._wasm.run, found, arguments)
+        self._check_output(found, result)
+        return result
+
+    def close(self) -> None:
+        """Release the runners' native resources."""
+        self._wasm.close()
+
+    def _validator(self, version: ToolVersion, which: str) -> Any:
+        key = (version.name, version.version, which)
+        if key not in self._validators:
+            schema = version.manifest.get(which)
+            self._validators[key] = compile_validator(schema) if isinstance(schema, dict) else None
+        return self._validators[key]
+
+    def _check_output(self, version: ToolVersion, result: ToolResult) -> None:
+        validator = self._validator(version, "output_schema")
+        if result.is_error or validator is None:
+            return
+        error = next(iter(validator.iter_errors(result.structured)), None)
+        if error is not None:
+            where = "".join(f"[{p!r}]" for p in error.path) or "the result"
+            msg = (
+                f"{version.name} returned a result that does not match its output schema: "
+                f"{where}: {error.message}; fix the tool or its output_schema"
+            )
+            raise ToolError(msg, tool=version.name)
+
+    def _not_found(self, name: str) -> ToolNotFound:
+        namespace = name.partition(".")[0]
+        tools = sorted(n.partition(".")[2] for n in self._current if n.startswith(namespace + "."))
+        shown = ", ".join(tools[:20]) + (" ..." if len(tools) > 20 else "")
+        msg = f"namespace {namespace!r} has no tool {name.partition('.')[2]!r}; it offers: "
+        return ToolNotFound(msg + (shown or "no tools"), tool=name)

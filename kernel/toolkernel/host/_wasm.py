@@ -1,0 +1,230 @@
+"""Call WASM registry tools: load the module once, run each call under its limits.
+
+The module contract (DESIGN.md): a WASI command reads one JSON object (the arguments)
+on stdin and writes one JSON value (the result) on stdout; a non-zero exit is a failure
+reported with its stderr. Sandbox failures are translated here, where the tool's name
+is known, into `SandboxLimitExceeded` / `SandboxTimeout` / `SandboxError`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkernel._spec import ToolResult
+from toolkernel.errors import (
+    RegistryError,
+    SandboxError,
+    SandboxLimitExceeded,
+    SandboxTimeout,
+    ToolError,
+)
+
+if TYPE_CHECKING:
+    from toolkernel_sandbox.wasm import Mount, WasmLimits, WasmProgram, WasmRunner
+
+    from toolkernel.registry import ToolRegistry, ToolVersion
+
+__all__ = [
+    "WasmTools",
+    "check_wasm_limits",
+    "check_wasm_policy",
+    "result_from_output",
+    "sandbox_failure",
+]
+
+_STDERR_SHOWN = 2000
+_STDOUT_SHOWN = 200
+
+
+def check_wasm_limits(limits: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return `limits` as checked JSON, refusing unknown keys or bad values.
+
+    Raises:
+        RegistryError: A key is not a `WasmLimits` field, or a value is out of range.
+    """
+    from toolkernel_sandbox.wasm import WasmLimits  # noqa: PLC0415 - wasmtime loads lazily
+
+    given = dict(limits or {})
+    known = {f.name for f in fields(WasmLimits)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        msg = f"unknown WASM limit(s) {unknown}; the limits are: {', '.join(sorted(known))}"
+        raise RegistryError(msg)
+    try:
+        WasmLimits(**given)
+    except (TypeError, ValueError) as exc:
+        msg = f"invalid WASM limits {given}: {exc}"
+        raise RegistryError(msg) from exc
+    return given
+
+
+def check_wasm_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return a WASM tool's policy as checked JSON: `mounts` (host dirs) and `env`.
+
+    A mount is `{"host": "/abs/dir", "guest": "/data", "writable": false}`; it is
+    read-only unless `writable` is the boolean True. `env` maps names to strings.
+
+    Raises:
+        RegistryError: An unknown key, a relative or missing host dir, a guest path with
+            `..`, or a non-string variable.
+    """
+    given = dict(policy or {})
+    unknown = sorted(set(given) - {"mounts", "env"})
+    if unknown:
+        msg = f"unknown WASM policy key(s) {unknown}; a WASM policy has 'mounts' and 'env'"
+        raise RegistryError(msg)
+    mounts = [_check_mount(m) for m in given.get("mounts") or []]
+    env = given.get("env") or {}
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        msg = "a WASM policy's env must map variable names to string values"
+        raise RegistryError(msg)
+    return {"mounts": mounts, "env": dict(env)}
+
+
+def _check_mount(mount: Any) -> dict[str, Any]:
+    if not isinstance(mount, dict) or not {"host", "guest"} <= mount.keys():
+        msg = f'a mount is {{"host": "/dir", "guest": "/dir", "writable": false}}, not {mount!r}'
+        raise RegistryError(msg)
+    host, guest = Path(str(mount["host"])), str(mount["guest"])
+    if not host.is_absolute() or not host.is_dir():
+        msg = f"mount host {str(host)!r} must be an existing absolute directory"
+        raise RegistryError(msg)
+    if not guest.startswith("/") or ".." in guest.split("/"):
+        msg = f"mount guest path {guest!r} must be absolute and hold no '..'"
+        raise RegistryError(msg)
+    writable = mount.get("writable", False) is True
+    return {"host": str(host), "guest": guest, "writable": writable}
+
+
+class WasmTools:
+    """Runs WASM registry tools; compiled modules are cached on disk and in memory."""
+
+    def __init__(self, registry: ToolRegistry, cache_dir: Path) -> None:
+        """Load modules from `registry` blobs, caching compiled code under `cache_dir`."""
+        self._registry = registry
+        self._cache_dir = cache_dir
+        self._runner: WasmRunner | None = None
+        self._lock = threading.Lock()
+
+    def prepare(self, version: ToolVersion) -> WasmProgram:
+        """Load (compile or deserialize) the module of `version`, once per module."""
+        runner = self._get_runner()
+        sha = str(version.manifest.get("artifact") or "")
+        try:
+            wasm = self._registry.get_blob(sha)
+        except RegistryError as exc:
+            msg = f"{version.name} v{version.version}: its module is missing ({exc}); rebuild it"
+            raise ToolError(msg, tool=version.name) from exc
+        from toolkernel_sandbox import SandboxError as RawSandboxError  # noqa: PLC0415
+
+        try:
+            return runner.load(wasm)
+        except RawSandboxError as exc:
+            raise sandbox_failure(version.name, exc) from exc
+
+    def check(self, name: str, wasm: bytes) -> None:
+        """Load `wasm` as a WASI command (warming the compiled cache), or raise.
+
+        Raises:
+            SandboxError: It is not a valid WASI command module.
+        """
+        from toolkernel_sandbox import SandboxError as RawSandboxError  # noqa: PLC0415
+
+        try:
+            self._get_runner().load(wasm)
+        except RawSandboxError as exc:
+            raise sandbox_failure(name, exc) from exc
+
+    def run(self, version: ToolVersion, arguments: dict[str, Any]) -> ToolResult:
+        """Run one call of `version` (blocking; call it from a worker thread).
+
+        Raises:
+            SandboxLimitExceeded: A limit (fuel, memory, output) stopped the module.
+            SandboxTimeout: Its wall-clock limit stopped it.
+            SandboxError: It trapped, or could not be loaded.
+        """
+        program = self.prepare(version)
+        limits, mounts, env = self._settings(version)
+        stdin = json.dumps(arguments, ensure_ascii=False).encode()
+        from toolkernel_sandbox import SandboxError as RawSandboxError  # noqa: PLC0415
+
+        try:
+            outcome = program.run(stdin, limits=limits, mounts=mounts, env=env)
+        except RawSandboxError as exc:
+            raise sandbox_failure(version.name, exc) from exc
+        return result_from_output(version.name, outcome.exit_code, outcome.stdout, outcome.stderr)
+
+    def close(self) -> None:
+        """Stop the runner's epoch ticker and drop compiled modules."""
+        with self._lock:
+            if self._runner is not None:
+                self._runner.close()
+                self._runner = None
+
+    def _get_runner(self) -> WasmRunner:
+        with self._lock:
+            if self._runner is None:
+                from toolkernel_sandbox.wasm import WasmRunner  # noqa: PLC0415 - see check
+
+                self._runner = WasmRunner(cache_dir=self._cache_dir)
+            return self._runner
+
+    def _settings(self, version: ToolVersion) -> tuple[WasmLimits, list[Mount], dict[str, str]]:
+        from toolkernel_sandbox.wasm import Mount, WasmLimits  # noqa: PLC0415
+
+        manifest = version.manifest
+        limits = WasmLimits(**(manifest.get("limits") or {}))
+        policy = manifest.get("policy") or {}
+        mounts = [
+            Mount(Path(m["host"]), m["guest"], writable=bool(m.get("writable")))
+            for m in policy.get("mounts") or []
+        ]
+        return limits, mounts, dict(policy.get("env") or {})
+
+
+def sandbox_failure(name: str, exc: Exception) -> SandboxError:
+    """Translate a `toolkernel_sandbox` error into ours, naming the tool and the limit."""
+    from toolkernel_sandbox import LimitExceeded, TimeLimitExceeded  # noqa: PLC0415
+
+    msg = f"{name}: {exc}"
+    if isinstance(exc, TimeLimitExceeded):
+        return SandboxTimeout(msg, tool=name, limit=exc.limit, value=exc.value)
+    if isinstance(exc, LimitExceeded):
+        return SandboxLimitExceeded(msg, tool=name, limit=exc.limit, value=exc.value)
+    return SandboxError(msg, tool=name)
+
+
+def result_from_output(name: str, exit_code: int, stdout: bytes, stderr: bytes) -> ToolResult:
+    """Turn a tool's exit code and output into a result, as the module contract says.
+
+    A zero exit must come with one JSON value on stdout, which becomes the structured
+    result (`null` gives no content). A non-zero exit is an error result with stderr.
+
+    Raises:
+        ToolError: The tool exited 0 but its stdout is not one UTF-8 JSON value.
+    """
+    if exit_code != 0:
+        err = stderr.decode("utf-8", "replace").strip()[-_STDERR_SHOWN:]
+        text = f"{name} failed with exit code {exit_code}" + (f": {err}" if err else "")
+        return ToolResult(name, content=[{"type": "text", "text": text}], is_error=True)
+    try:
+        value = json.loads(stdout.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        shown = stdout[:_STDOUT_SHOWN].decode("utf-8", "replace")
+        what = "nothing" if not stdout.strip() else f"{shown!r}"
+        msg = (
+            f"{name} printed {what} on stdout, which is not one JSON value ({exc}); a tool "
+            "must print its result as JSON (and logs go to stderr)"
+        )
+        raise ToolError(msg, tool=name) from exc
+    if value is None:
+        return ToolResult(name)
+    text = json.dumps(value, ensure_ascii=False)
+    return ToolResult(name, content=[{"type": "text", "text": text}], structured=value)

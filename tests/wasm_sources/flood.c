@@ -1,0 +1,6 @@
+/* flood: writes to stdout forever. */
+#include <stdio.h>
+
+int main(void) {
+    for (;;) fputs("flooding the output with bytes that nobody asked for\n", stdout);
+}

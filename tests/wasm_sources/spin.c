@@ -1,0 +1,5 @@
+/* spin: never returns. */
+int main(void) {
+    volatile unsigned long counter = 0;
+    for (;;) counter++;
+}
