@@ -212,3 +212,18 @@ def summary(samples_ms: list[float]) -> dict[str, float]:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def json_from_fresh_kernel(work: Path, setup: str, cell: str, timeout: float = 600.0) -> Any:
+    """Start a toolkernel with no servers under `work/kernel`, run `setup`, then `cell`,
+    and return the JSON value `cell` printed last."""
+    folder = work / "kernel"
+    folder.mkdir()
+    config = write_config(folder / "mcp.json", {})
+    kernel = BenchKernel(env=kernel_env(folder / "home", config), cwd=folder)
+    try:
+        kernel.execute(setup, timeout=timeout)
+        out = kernel.execute(cell, timeout=timeout)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        kernel.shutdown()

@@ -22,3 +22,16 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
     return str(value)
+
+
+def latency_table(title: str, rows: dict[str, dict[str, float]], *, unit: str = "ms") -> None:
+    """Print p50 and p90 of each row of `summary()` results (in ms), in ms or us."""
+    scale, digits = (1000.0, 0) if unit == "us" else (1.0, 2)
+    print_table(
+        title,
+        ["path", f"p50 {unit}", f"p90 {unit}"],
+        [
+            [label, f"{s['p50'] * scale:.{digits}f}", f"{s['p90'] * scale:.{digits}f}"]
+            for label, s in rows.items()
+        ],
+    )

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import wasmtime
-from _bench_support import BenchKernel, kernel_env, summary, write_config
-from _report import print_table
+from _bench_support import json_from_fresh_kernel, summary, write_config
+from _report import latency_table, print_table
 
 REPO = Path(__file__).resolve().parents[1]
 ECHO_WAT = (REPO / "tests" / "wasm_sources" / "echo.wat").read_text(encoding="utf-8")
 ARGS = {"x": 1}
+SCHEMA = {"type": "object", "properties": {"x": {"type": "integer"}}}
 
 
 def time_calls(call: Any, calls: int) -> list[float]:
@@ -97,7 +98,7 @@ def host_calls(work: Path, calls: int) -> dict[str, list[float]]:
     toolbox = Toolbox(home=work / "home", config_path=write_config(work / "mcp.json", {}))
     toolbox.host.start()
     try:
-        toolbox.create_tool("echo_args", language="wat", source=ECHO_WAT)
+        toolbox.create_tool("echo_args", language="wat", source=ECHO_WAT, input_schema=SCHEMA)
         host = toolbox.host
 
         async def one() -> Any:
@@ -146,16 +147,10 @@ print(__import__("json").dumps({{"samples": _samples, "gather_s": _gather_s}}))
 
 
 def kernel_calls(work: Path, calls: int) -> dict[str, Any]:
-    folder = work / "kernel"
-    folder.mkdir()
-    config = write_config(folder / "mcp.json", {})
-    kernel = BenchKernel(env=kernel_env(folder / "home", config), cwd=folder)
-    try:
-        kernel.execute(f"create_tool('echo_args', language='wat', source={ECHO_WAT!r})")
-        out = kernel.execute(CELL.format(calls=calls), timeout=600)
-        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-    finally:
-        kernel.shutdown()
+    setup = (
+        f"create_tool('echo_args', language='wat', source={ECHO_WAT!r}, input_schema={SCHEMA!r})"
+    )
+    return dict(json_from_fresh_kernel(work, setup, CELL.format(calls=calls)))
 
 
 def main() -> None:
@@ -181,13 +176,9 @@ def main() -> None:
             measured = kernel_calls(work, args.calls)
             rows.setdefault("kernel cell, await binding", []).extend(measured["samples"])
             gathers.append(measured["gather_s"])
-    table = []
-    results: dict[str, Any] = {}
-    for label, samples in rows.items():
-        stats = summary(samples)
-        results[label] = stats
-        table.append([label, f"{stats['p50'] * 1000:.0f}", f"{stats['p90'] * 1000:.0f}"])
-    print_table("warm call of a trivial WASM tool", ["path", "p50 us", "p90 us"], table)
+    latencies = {label: summary(samples) for label, samples in rows.items()}
+    latency_table("warm call of a trivial WASM tool", latencies, unit="us")
+    results: dict[str, Any] = {"bench": "wasm", **latencies}
     cell = results["kernel cell, await binding"]
     sequential_per_s = 1000 / cell["mean"]
     gather_per_s = args.calls / statistics.median(gathers)

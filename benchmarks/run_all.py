@@ -9,7 +9,9 @@ its output is shown as it comes:
 - bench_kernel.py: per-call overhead, gather vs sequential, kernel start with 1,000
   cached tools, first call in a fresh kernel (goals in its docstring);
 - peers/compare.py: agent-codemode against the raw mcp SDK, shown beside toolkernel;
-- bench_tokens.py: tokens a model sees with direct tool calls against code mode.
+- bench_tokens.py: tokens a model sees with direct tool calls against code mode;
+- bench_wasm.py: warm WASM calls from a cell, cold loads from the compiled cache;
+- bench_scripts.py: script tools, cold under bwrap against a bare spawn, and warm workers.
 
 Exit status: 1 when a benchmark failed or timed out (or, with --strict, missed a goal).
 The last line is one JSON object with every benchmark's numbers and the goal rows.
@@ -200,6 +202,10 @@ def goal_rows(results: dict[str, Any]) -> list[list[Any]]:
     kernel = results.get("kernel") or {}
     for goal in kernel.get("goals", []):
         rows.append([goal["name"], goal["value"], goal["goal"], "pass" if goal["pass"] else "FAIL"])
+    for name in ("wasm", "scripts"):
+        for goal in (results.get(name) or {}).get("goals", []):
+            value = next(v for k, v in goal.items() if k.startswith("value"))
+            rows.append([goal["goal"], value, "(in name)", "pass" if goal["met"] else "FAIL"])
     return rows
 
 
@@ -235,7 +241,7 @@ def main() -> None:
         "--skip",
         nargs="*",
         default=[],
-        choices=["search", "bindings", "kernel", "peers", "tokens", "bridge"],
+        choices=["search", "bindings", "kernel", "peers", "tokens", "bridge", "wasm", "scripts"],
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
@@ -250,6 +256,8 @@ def main() -> None:
             1800,
         ),
         ("tokens", ["benchmarks/bench_tokens.py"], 600),
+        ("wasm", ["benchmarks/bench_wasm.py", "--rounds", str(max(1, args.rounds // 2))], 1800),
+        ("scripts", ["benchmarks/bench_scripts.py"], 1800),
     ]
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -263,8 +271,8 @@ def main() -> None:
             results[name] = parse_search(output)
         elif name == "kernel":
             results[name] = last_json_line(output, '{"bench": "kernel"')
-        elif name == "tokens":
-            results[name] = last_json_line(output, '{"bench": "tokens"')
+        elif name in ("tokens", "wasm", "scripts"):
+            results[name] = last_json_line(output, f'{{"bench": "{name}"')
         else:
             results[name] = json_block(output)
         if results[name] is None and name not in errors:

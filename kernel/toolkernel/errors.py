@@ -5,7 +5,9 @@ The tree::
     ToolkernelError
     ├── ConfigError            mcp.json or a trait is invalid (carries `server`)
     ├── RegistryError          the registry could not read or write
-    │   └── ToolNotFound       no such tool, or no such version (carries `tool`, `version`)
+    │   ├── ToolNotFound       no such tool, or no such version (carries `tool`, `version`)
+    │   └── MemoryLimitError   a memory key, value or ttl is invalid or over a limit;
+    │                          nothing was written (carries `namespace`, `key`)
     ├── BindingError           a binding could not be generated or loaded (carries `source`)
     ├── ToolError              a tool call failed (carries `tool`)
     │   ├── ToolInputError     the arguments do not match the tool's input schema;
@@ -18,6 +20,8 @@ The tree::
     ├── ToolBuildError         a tool's source did not build (carries `tool`, `language`,
     │   │                      `diagnostics`)
     │   └── ToolchainMissing   the compiler is not installed (carries `install`)
+    ├── DependencyError        a script tool's dependencies were refused or did not install
+    │                          (carries `kind`, `dependencies`, `output`, `tool`)
     └── BridgeError            the MCP bridge could not serve a request
 
 Every message says what happened and what to do next.
@@ -29,6 +33,8 @@ __all__ = [
     "BindingError",
     "BridgeError",
     "ConfigError",
+    "DependencyError",
+    "MemoryLimitError",
     "RegistryError",
     "SandboxError",
     "SandboxLimitExceeded",
@@ -76,6 +82,22 @@ class ToolNotFound(RegistryError, LookupError):
         super().__init__(message)
         self.tool = tool
         self.version = version
+
+
+class MemoryLimitError(RegistryError, ValueError):
+    """A memory namespace, key, value or ttl is invalid or over a limit; nothing was written.
+
+    Attributes:
+        namespace: The memory namespace asked for, when it is a str.
+        key: The key asked for, when it is a str.
+    """
+
+    def __init__(
+        self, message: str, *, namespace: str | None = None, key: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+        self.key = key
 
 
 class BindingError(ToolkernelError):
@@ -180,6 +202,32 @@ class ToolchainMissing(ToolBuildError):
     def __init__(self, message: str, *, tool: str, language: str, install: str) -> None:
         super().__init__(message, tool=tool, language=language)
         self.install = install
+
+
+class DependencyError(ToolkernelError):
+    """A script tool's dependencies were refused, or did not install; nothing was kept.
+
+    Attributes:
+        kind: The environment's kind, `python` (pip) or `node` (npm).
+        dependencies: The requirement or package strings asked for.
+        output: The installer's last meaningful lines, when it ran and failed.
+        tool: The tool whose environment it was, once a caller knows it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        dependencies: tuple[str, ...],
+        output: str = "",
+        tool: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.dependencies = dependencies
+        self.output = output
+        self.tool = tool
 
 
 class BridgeError(ToolkernelError):

@@ -325,3 +325,17 @@ def test_create_tool_with_a_compile_error_returns_the_compiler_message(bridge: A
     )
     assert created.is_error
     assert "ToolBuildError" in text_of(created)
+
+
+def test_the_memory_tool_shares_values_with_the_kernel(bridge: Any) -> None:
+    stored = call(
+        bridge, "memory", {"action": "set", "key": "city", "value": {"name": "Lyon"}, "ttl_s": 60}
+    )
+    assert not stored.is_error, text_of(stored)
+    assert text_of(call(bridge, "execute_code", {"code": "memory.get('city')"})) == (
+        "{'name': 'Lyon'}"
+    )
+    listed = call(bridge, "memory", {"action": "list", "key": "ci"})
+    assert "city" in text_of(listed)
+    bad = call(bridge, "memory", {"action": "explode"})
+    assert bad.is_error

@@ -47,6 +47,7 @@ def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
         "get_tool_details",
         "execute_code",
         "create_tool",
+        "memory",
         "tool_versions",
         "diff_tool",
         "rollback_tool",

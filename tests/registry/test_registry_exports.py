@@ -6,6 +6,7 @@ def test_exported_members() -> None:
         "SERVER_STATES",
         "STOP_WORDS",
         "TOOL_KINDS",
+        "USER_NAMESPACE",
         "BlobStore",
         "CatalogSnapshot",
         "SearchHit",
@@ -13,5 +14,6 @@ def test_exported_members() -> None:
         "ToolRegistry",
         "ToolVersion",
         "check_tool_name",
+        "tool_namespace",
     ]
     assert all(hasattr(toolkernel.registry, name) for name in toolkernel.registry.__all__)

@@ -27,7 +27,31 @@ _VERSION_ROW = (
 
 
 def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
-    """Add `tool_versions`, `diff_tool` and `rollback_tool` to the bridge's server."""
+    """Add `tool_versions`, `diff_tool`, `rollback_tool` and `memory` to the server."""
+
+    @server.tool(
+        description=(
+            "The persistent key-value memory shared with the kernel (`memory` there) and "
+            "with script tools (their own namespaces). action: get, set, delete or list; "
+            "values are JSON; ttl_s makes a set value expire."
+        )
+    )
+    async def memory(
+        action: Annotated[str, Field(description="get, set, delete or list.")],
+        key: Annotated[str, Field(description="The key (the prefix, for list).")] = "",
+        value: Annotated[Any, Field(description="The JSON value to set.")] = None,
+        ttl_s: Annotated[float | None, Field(description="Seconds until it expires.")] = None,
+    ) -> Any:
+        calls = {
+            "get": f"memory.get({key!r})",
+            "set": f"memory.set({key!r}, {value!r}, ttl={ttl_s!r}) or True",
+            "delete": f"memory.delete({key!r})",
+            "list": f"memory.list({key!r})",
+        }
+        if action not in calls:
+            msg = f"action must be get, set, delete or list, not {action!r}"
+            raise ToolError(msg)
+        return await _evaluate(session, calls[action])
 
     @server.tool(description="List a registry tool's versions, oldest first, with notes.")
     async def tool_versions(name: Annotated[str, _NAME]) -> list[dict[str, Any]]:

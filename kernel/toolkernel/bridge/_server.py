@@ -137,14 +137,18 @@ def build_server(
             "kind='wasm': a WASI program in rust, c, zig or wat (or a prebuilt wasm module "
             "as base64) that reads its arguments as one JSON object on stdin and prints "
             "one JSON value on stdout. It runs with no files, network or environment "
-            "unless its policy grants them, under fuel, memory, time and output limits."
+            "unless its policy grants them, under fuel, memory, time and output limits. "
+            "kind='script': a python, node, ruby or bash program speaking JSON-RPC 2.0 on "
+            "stdio (it reads an `execute` request line and prints a response line), run in "
+            "a sandbox with no network unless policy={'network': true}."
         )
     )
     async def create_tool(  # noqa: PLR0917 - the parameters are the MCP tool's schema
         ctx: Context,
         name: Annotated[str, Field(description="'name' (under `local`) or 'namespace.name'.")],
         language: Annotated[
-            Literal["rust", "c", "zig", "wat", "wasm"], Field(description="Source language.")
+            Literal["rust", "c", "zig", "wat", "wasm", "python", "node", "ruby", "bash"],
+            Field(description="WASM: rust, c, zig, wat, wasm. Script: python, node, ruby, bash."),
         ],
         source: Annotated[
             str | dict[str, str],
@@ -165,10 +169,27 @@ def build_server(
             dict[str, Any] | None,
             Field(description='{"mounts": [{"host", "guest", "writable"}], "env": {...}}'),
         ] = None,
-        kind: Literal["wasm"] = "wasm",
+        kind: Literal["wasm", "script"] = "wasm",
         note: Annotated[str, Field(description="Why this version was made.")] = "",
+        requirements: Annotated[
+            list[str] | None, Field(description="Script (python): pip requirements.")
+        ] = None,
+        packages: Annotated[
+            list[str] | None, Field(description="Script (node): npm packages.")
+        ] = None,
+        persistent: Annotated[
+            bool, Field(description="Script: keep one warm process for many calls.")
+        ] = False,
+        secrets: Annotated[
+            list[str] | None,
+            Field(description="Script: names X whose TOOLKERNEL_SECRET_X it receives."),
+        ] = None,
     ) -> CallToolResult:
         arguments = {
+            "requirements": requirements,
+            "packages": packages,
+            "persistent": persistent,
+            "secrets": secrets,
             "kind": kind,
             "language": language,
             "source": source,

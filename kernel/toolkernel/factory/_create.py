@@ -16,11 +16,12 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.errors import RegistryError, ToolBuildError, ToolchainMissing
+from toolkernel.factory._scripts import script_fields
 from toolkernel.host._validate import compile_validator
 from toolkernel.host._wasm import check_wasm_limits, check_wasm_policy
 from toolkernel.registry import check_tool_name
@@ -106,33 +107,65 @@ class ToolFactory:
         policy: Mapping[str, Any] | None = None,
         note: str = "",
         on_line: LineSink | None = None,
+        entry: str | None = None,
+        command: Sequence[str] | None = None,
+        requirements: Sequence[str] | None = None,
+        packages: Sequence[str] | None = None,
+        persistent: bool = False,
+        secrets: Sequence[str] | None = None,
     ) -> ToolVersion:
         """Build and register a tool; return its new (or unchanged) current version.
+
+        `entry`, `command`, `requirements`, `packages`, `persistent` and `secrets` are
+        for `kind="script"` (see `Toolbox.create_tool`).
 
         Raises:
             RegistryError: The name, schemas, limits or policy are invalid.
             ToolBuildError: The source did not compile (with the compiler's messages).
             ToolchainMissing: The language's compiler is not installed here.
+            DependencyError: A script's requirements or packages did not install.
         """
         qualified = self.qualify(name)
-        if kind != "wasm":
-            msg = f"kind {kind!r} cannot be created here yet; use kind='wasm'"
-            raise RegistryError(msg)
-        if language not in WASM_LANGUAGES:
-            msg = f"unknown WASM language {language!r}; use one of {', '.join(WASM_LANGUAGES)}"
-            raise RegistryError(msg)
         manifest: dict[str, Any] = {
             "description": _text(description, "description"),
             "input_schema": _check_schema(qualified, input_schema, "input_schema", required=True),
             "output_schema": _check_schema(qualified, output_schema, "output_schema"),
             "annotations": dict(annotations) if annotations else None,
-            "language": language,
-            "limits": check_wasm_limits(limits),
-            "policy": check_wasm_policy(policy),
         }
-        files = _source_files(language, source)
+        if kind == "script":
+            manifest |= script_fields(
+                qualified,
+                language=language,
+                entry=entry,
+                command=command,
+                requirements=requirements,
+                packages=packages,
+                persistent=persistent,
+                secrets=secrets,
+                policy=policy,
+                limits=limits,
+            )
+            files = _source_files(language, source, entry=manifest["entry"])
+            if manifest["entry"] not in files and language != "command":
+                msg = f"{qualified}: the entry file {manifest['entry']!r} is not in source"
+                raise RegistryError(msg)
+            self._host.install_script_deps(manifest, on_line)
+        elif kind == "wasm":
+            if language not in WASM_LANGUAGES:
+                msg = f"unknown WASM language {language!r}; use one of {', '.join(WASM_LANGUAGES)}"
+                raise RegistryError(msg)
+            manifest |= {
+                "language": language,
+                "limits": check_wasm_limits(limits),
+                "policy": check_wasm_policy(policy),
+            }
+            files = _source_files(language, source)
+        else:
+            msg = f"unknown tool kind {kind!r}; use kind='wasm' or kind='script'"
+            raise RegistryError(msg)
         manifest["source"] = {path: self._registry.put_blob(data) for path, data in files.items()}
-        manifest["artifact"] = self._build(qualified, language, files, on_line)
+        if kind == "wasm":
+            manifest["artifact"] = self._build(qualified, language, files, on_line)
         version = self._registry.add_version(
             qualified, kind=kind, manifest=manifest, note=note, author=self.author
         )
@@ -235,12 +268,16 @@ def _check_schema(
     return dict(checked)
 
 
-def _source_files(language: str, source: object) -> dict[str, bytes]:
+def _source_files(language: str, source: object, *, entry: str | None = None) -> dict[str, bytes]:
     """Normalize `source` to {relative path: bytes}, refusing unsafe paths."""
     if language == "wasm":
         return {"module.wasm": _wasm_bytes(source)}
     if isinstance(source, str):
-        return {_MAIN_FILE[language]: source.encode("utf-8")}
+        main = entry or _MAIN_FILE[language]
+        if not _safe_path(main):
+            msg = f"entry {main!r} must be a relative path inside the tool"
+            raise RegistryError(msg)
+        return {main: source.encode("utf-8")}
     if isinstance(source, Mapping) and source:
         files = {}
         for path, text in source.items():

@@ -31,7 +31,8 @@ from toolkernel.errors import (
 )
 from toolkernel.host._convert import result_from_mcp
 from toolkernel.host._failures import ConnectFailed
-from toolkernel.host._local import LocalTools
+from toolkernel.host._local import CallHooks, LocalTools
+from toolkernel.host._resources import serve_resources
 from toolkernel.host._status import ServerStatus
 from toolkernel.host._validate import compile_validator, validate_arguments, warm_validator
 
@@ -68,6 +69,7 @@ class ToolHost:
         connect_timeout: float = 30.0,
         on_log: Callable[[str, int, str], None] | None = None,
         cache_dir: Path | None = None,
+        sandbox_backend: str | None = None,
     ) -> None:
         """Create a host; nothing starts until `start()`.
 
@@ -81,6 +83,8 @@ class ToolHost:
                 the `toolkernel.server.<name>` loggers.
             cache_dir: Where compiled WASM modules are cached; defaults to
                 `<registry home>/cache`.
+            sandbox_backend: The process sandbox for script tools (`bwrap`,
+                `firejail`, `nsjail`, or the opt-in `rlimits`); default: the best one.
         """
         self._registry = registry
         self.connect_timeout = connect_timeout
@@ -98,7 +102,13 @@ class ToolHost:
         self._local: LocalTools | None = None
         self._local_lock = threading.Lock()
         if registry is not None:
-            self._local = LocalTools(registry, cache_dir=cache_dir or registry.home / "cache")
+            self._local = LocalTools(
+                registry,
+                cache_dir=cache_dir or registry.home / "cache",
+                sandbox_backend=sandbox_backend,
+            )
+            self._local.host_call = self._nested_call
+            self._local.resources = self._resources
             for namespace, specs in self._local.load(servers).items():
                 self._remember(namespace, specs)
         # Connections, and with them the MCP SDK (about 0.7 s to import), are made on the
@@ -158,6 +168,7 @@ class ToolHost:
         on_progress: ProgressCallback | None = None,
         version: int | None = None,
         relay: ClientRelay | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> ToolResult:
         """Call a tool by its qualified name (`server.tool`, the tool's original name).
 
@@ -169,8 +180,9 @@ class ToolHost:
             arguments: The arguments object, keyed by the tool's own argument names.
             on_progress: Receives the call's progress notifications.
             version: For a registry tool, call this version instead of the current one.
-            relay: Answers the sampling and elicitation requests the server sends
+            relay: Answers the sampling and elicitation requests the tool sends
                 while this call runs; without one they are refused.
+            on_output: Receives what a script tool streams (`stream/chunk`).
 
         Raises:
             ToolNotFound: No configured server or registry namespace offers that tool,
@@ -181,7 +193,8 @@ class ToolHost:
             SandboxError: The sandbox stopped a registry tool (a limit, a trap).
         """
         if self._local is not None and name.partition(".")[0] in self._local.namespaces:
-            return await self._local.call(name, dict(arguments or {}), version=version)
+            hooks = CallHooks(relay, on_progress, on_output, self._on_log)
+            return await self._local.call(name, dict(arguments or {}), version=version, hooks=hooks)
         if version is not None:
             msg = f"{name} is an MCP tool; only registry tools have versions to pin"
             raise ToolNotFound(msg, tool=name, version=version)
@@ -235,6 +248,17 @@ class ToolHost:
     def local_namespaces(self) -> frozenset[str]:
         """The registry namespaces (`local`, ...) whose tools this host serves."""
         return self._local.namespaces if self._local is not None else frozenset()
+
+    def install_script_deps(
+        self, manifest: Mapping[str, Any], on_line: Callable[[str], None] | None = None
+    ) -> None:
+        """Install a script tool's requirements or packages (cached by their hash).
+
+        Raises:
+            DependencyError: pip or npm failed; its message is in the error.
+        """
+        if self._local is not None:
+            self._local.install_script_deps(manifest, on_line)
 
     def check_wasm(self, name: str, wasm: bytes) -> None:
         """Load `wasm` the way calls will (warming its compiled cache), or raise.
@@ -330,7 +354,16 @@ class ToolHost:
             log.warning("%s", exc)
         self._publish_status(conn)
 
+    async def _nested_call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        return await self.call(name, arguments)
+
+    async def _resources(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._build_connections()
+        return await serve_resources(self._connections, method, params)
+
     async def _close_all(self) -> None:
+        if self._local is not None:
+            await self._local.aclose()
         await asyncio.gather(*(c.close() for c in self._connections.values()))
 
     def _resolve(self, name: str) -> tuple[ServerConnection, str]:

@@ -1,7 +1,8 @@
 """Registry tools inside the host: their catalogs, and the runner each kind uses.
 
-MCP tools are called over a session; registry tools (WASM today, scripts and pipelines
-beside them) are run here, on a worker thread so the host loop stays free. Both go
+MCP tools are called over a session; registry tools are run here: WASM modules on a
+worker thread (so the host loop stays free), scripts as sandboxed processes spoken to
+over JSON-RPC. Both go
 through `ToolHost.call`, the one path every front door uses.
 """
 
@@ -9,19 +10,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel._spec import ToolResult, ToolSpec
 from toolkernel.errors import ToolError, ToolNotFound
+from toolkernel.host._envs import EnvManager
+from toolkernel.host._peer import HostCall, HostPeer, Relay, Resources, call_depth
+from toolkernel.host._script import ScriptTools
 from toolkernel.host._validate import compile_validator, validate_arguments
 from toolkernel.host._wasm import WasmTools
 
 if TYPE_CHECKING:
     from toolkernel.registry import ToolRegistry, ToolVersion
 
-__all__ = ["LocalTools"]
+ProgressHook = Callable[[float, float | None, str | None], None]
+
+
+@dataclass(frozen=True)
+class CallHooks:
+    """Where one call's side channels go (each may be None).
+
+    Attributes:
+        relay: Answers sampling and elicitation requests the tool sends back.
+        on_progress: Receives progress (progress, total, message).
+        on_output: Receives streamed output (`stream/chunk`) as text.
+        on_log: Receives log messages (tool, level, text).
+    """
+
+    relay: Relay | None = None
+    on_progress: ProgressHook | None = None
+    on_output: Callable[[str], None] | None = None
+    on_log: Callable[[str, int, str], None] | None = None
+
+
+__all__ = ["CallHooks", "LocalTools"]
 
 log = logging.getLogger("toolkernel.host")
 
@@ -29,10 +55,36 @@ log = logging.getLogger("toolkernel.host")
 class LocalTools:
     """The registry's tools, as the host serves them."""
 
-    def __init__(self, registry: ToolRegistry, *, cache_dir: Path) -> None:
-        """Serve the tools of `registry`; compiled code is cached under `cache_dir`."""
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        cache_dir: Path,
+        sandbox_backend: str | None = None,
+        environ: Callable[[], Mapping[str, str]] = lambda: os.environ,
+    ) -> None:
+        """Serve the tools of `registry`.
+
+        Args:
+            registry: Where the tools' versions and blobs live.
+            cache_dir: Where compiled WASM modules are cached.
+            sandbox_backend: The process sandbox for script tools (default: the best
+                available of bwrap, firejail, nsjail).
+            environ: The environment `TOOLKERNEL_SECRET_*` values are read from.
+        """
         self._registry = registry
         self._wasm = WasmTools(registry, cache_dir / "wasm")
+        self._scripts = ScriptTools(
+            registry,
+            tools_dir=registry.home / "tools",
+            envs=EnvManager(registry.home / "envs"),
+            backend=sandbox_backend,
+            environ=environ,
+        )
+        self.host_call: HostCall | None = None
+        """Set by the host: how a script's `tools/call` reaches any tool."""
+        self.resources: Resources | None = None
+        """Set by the host: how a script's `resources/*` reach the MCP servers."""
         self._current: dict[str, ToolVersion] = {}
         self._namespaces: set[str] = set()
         self._validators: dict[tuple[str, int, str], Any] = {}
@@ -82,7 +134,12 @@ class LocalTools:
         self._wasm.check(name, wasm)
 
     async def call(
-        self, name: str, arguments: dict[str, Any], *, version: int | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        version: int | None = None,
+        hooks: CallHooks | None = None,
     ) -> ToolResult:
         """Check `arguments` and run one call of registry tool `name` (or its `version`).
 
@@ -90,19 +147,59 @@ class LocalTools:
             ToolNotFound: No live tool `name`, or no such version.
             ToolInputError: The arguments do not match the input schema (nothing ran).
             SandboxError: The sandbox stopped or refused the tool (a `ToolError`).
-            ToolError: The tool's output broke the contract or its output schema.
+            ToolError: The tool failed, or its output broke the contract or its schema.
         """
         found = self._current.get(name) if version is None else self.pinned(name, version)
         if found is None:
             raise self._not_found(name)
         spec = found.spec()
         validate_arguments(spec, self._validator(found, "input_schema"), arguments)
-        if found.kind != "wasm":
+        if found.kind == "wasm":
+            result = await asyncio.to_thread(self._wasm.run, found, arguments)
+        elif found.kind == "script":
+            result = await self._call_script(found, arguments, hooks or CallHooks())
+        else:
             msg = f"{name} is a {found.kind} tool, which this toolkernel cannot run"
             raise ToolError(msg, tool=name)
-        result = await asyncio.to_thread(self._wasm.run, found, arguments)
         self._check_output(found, result)
         return result
+
+    def install_script_deps(
+        self, manifest: Mapping[str, Any], on_line: Callable[[str], None] | None = None
+    ) -> None:
+        """Install what a script manifest needs, before the version is registered.
+
+        Raises:
+            DependencyError: The install failed (nothing half-made is left).
+        """
+        self._scripts.install(manifest, on_line)
+
+    async def _call_script(
+        self, version: ToolVersion, arguments: dict[str, Any], hooks: CallHooks
+    ) -> ToolResult:
+        if self.host_call is None:
+            msg = f"{version.name} needs a tool host to run"
+            raise ToolError(msg, tool=version.name)
+        peer = HostPeer(
+            tool=version.name,
+            host_call=self.host_call,
+            registry=self._registry,
+            secrets=self._scripts.secrets_of(version),
+            relay=hooks.relay,
+            resources=self.resources,
+            on_progress=hooks.on_progress,
+            on_output=hooks.on_output,
+            on_log=hooks.on_log,
+        )
+        token = call_depth.set(call_depth.get() + 1)
+        try:
+            return await self._scripts.call(version, arguments, peer)
+        finally:
+            call_depth.reset(token)
+
+    async def aclose(self) -> None:
+        """Stop persistent script workers (on the host loop)."""
+        await self._scripts.close()
 
     def close(self) -> None:
         """Release the runners' native resources."""

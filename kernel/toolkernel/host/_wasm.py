@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toolkernel._spec import ToolResult
 from toolkernel.errors import (
@@ -25,9 +25,8 @@ from toolkernel.errors import (
 )
 
 if TYPE_CHECKING:
-    from toolkernel_sandbox.wasm import Mount, WasmLimits, WasmProgram, WasmRunner
-
     from toolkernel.registry import ToolRegistry, ToolVersion
+    from toolkernel_sandbox.wasm import Mount, WasmLimits, WasmProgram, WasmRunner
 
 __all__ = [
     "WasmTools",
@@ -112,6 +111,8 @@ class WasmTools:
         self._cache_dir = cache_dir
         self._runner: WasmRunner | None = None
         self._lock = threading.Lock()
+        # Per version: the loaded program and its settings, so a warm call does no I/O.
+        self._prepared: dict[tuple[str, int], _Prepared] = {}
 
     def prepare(self, version: ToolVersion) -> WasmProgram:
         """Load (compile or deserialize) the module of `version`, once per module."""
@@ -150,8 +151,12 @@ class WasmTools:
             SandboxTimeout: Its wall-clock limit stopped it.
             SandboxError: It trapped, or could not be loaded.
         """
-        program = self.prepare(version)
-        limits, mounts, env = self._settings(version)
+        key = (version.name, version.version)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = _Prepared(self.prepare(version), *self._settings(version))
+            self._prepared[key] = prepared
+        program, limits, mounts, env = prepared
         stdin = json.dumps(arguments, ensure_ascii=False).encode()
         from toolkernel_sandbox import SandboxError as RawSandboxError  # noqa: PLC0415
 
@@ -167,6 +172,7 @@ class WasmTools:
             if self._runner is not None:
                 self._runner.close()
                 self._runner = None
+            self._prepared.clear()
 
     def _get_runner(self) -> WasmRunner:
         with self._lock:
@@ -187,6 +193,13 @@ class WasmTools:
             for m in policy.get("mounts") or []
         ]
         return limits, mounts, dict(policy.get("env") or {})
+
+
+class _Prepared(NamedTuple):
+    program: WasmProgram
+    limits: WasmLimits
+    mounts: list[Mount]
+    env: dict[str, str]
 
 
 def sandbox_failure(name: str, exc: Exception) -> SandboxError:

@@ -58,6 +58,12 @@ class ToolKernel(IPythonKernel):
         "and the ziglang package.",
     ).tag(config=True)
 
+    sandbox_backend = Unicode(
+        "",
+        help="The process sandbox of script tools: bwrap, firejail, nsjail, or rlimits "
+        "(no isolation; opt-in only). Default: the first of bwrap, firejail, nsjail found.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         skip_slow_format_checkers()
@@ -68,6 +74,7 @@ class ToolKernel(IPythonKernel):
             show_progress=self.show_progress,
             on_log=self._server_log,
             toolchain_path=self.toolchain_path or None,
+            sandbox_backend=self.sandbox_backend or None,
         )
         shell = self.shell
         if shell is None:  # pragma: no cover - IPythonKernel always creates one

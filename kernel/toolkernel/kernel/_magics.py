@@ -62,8 +62,16 @@ class ToolMagics(Magics):
         schema = _json_option(args.input_schema, "--input-schema")
         if schema is None:
             schema = params_schema(args.param)
+        kind = args.kind or ("script" if args.language in _SCRIPT_LANGUAGES else "wasm")
         return self._toolbox.create_tool(
             args.name,
+            kind=kind,
+            entry=args.entry,
+            command=_json_option(args.command, "--command"),
+            requirements=args.requirement or None,
+            packages=args.package or None,
+            secrets=args.secret or None,
+            persistent=args.persistent,
             language=args.language,
             source=cell,
             description=args.description,
@@ -112,9 +120,11 @@ class _MagicParser(argparse.ArgumentParser):
 
 
 def _tool_parser() -> argparse.ArgumentParser:
-    parser = _MagicParser(prog="%%tool", description="Create a WASM tool from this cell.")
+    parser = _MagicParser(prog="%%tool", description="Create a tool from this cell.")
     parser.add_argument("name", help="the tool's name: NAME (under `local`) or NAMESPACE.NAME")
-    parser.add_argument("--language", "-l", required=True, help="rust, c, zig or wat")
+    parser.add_argument(
+        "--language", "-l", required=True, help="rust, c, zig, wat; python, node, ruby, bash"
+    )
     parser.add_argument("--description", "-d", default="", help="what the tool does")
     parser.add_argument(
         "--param", "-p", action="append", default=[], help="NAME:TYPE[:description], repeated"
@@ -124,10 +134,18 @@ def _tool_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limits", help="JSON, e.g. '{\"timeout_s\": 2}'")
     parser.add_argument("--policy", help='JSON, e.g. \'{"mounts": [], "env": {}}\'')
     parser.add_argument("--note", default="", help="why this version was made")
+    parser.add_argument("--kind", default=None, help="wasm or script (default: by language)")
+    parser.add_argument("--entry", help="a script's main file name")
+    parser.add_argument("--command", help="a script's interpreter argv, as JSON")
+    parser.add_argument("--requirement", "-r", action="append", default=[], help="pip")
+    parser.add_argument("--package", action="append", default=[], help="npm")
+    parser.add_argument("--secret", action="append", default=[], help="secret NAME")
+    parser.add_argument("--persistent", action="store_true", help="keep one warm process")
     return parser
 
 
 _TOOL_PARSER = _tool_parser()
+_SCRIPT_LANGUAGES = ("python", "node", "ruby", "bash", "command")
 _JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 
 

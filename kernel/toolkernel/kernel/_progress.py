@@ -13,7 +13,7 @@ import html
 import threading
 from typing import Any
 
-__all__ = ["ProgressLine"]
+__all__ = ["CellOutput", "ProgressLine"]
 
 _BAR = 20
 
@@ -51,6 +51,22 @@ class ProgressLine:
             self._handle = display(bundle, raw=True, display_id=True)
         else:
             self._handle.update(bundle, raw=True)
+
+
+class CellOutput:
+    """Writes text a tool streams (from the host thread) into the calling cell's stdout."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()
+
+    def write(self, text: str) -> None:
+        """Queue `text` for the cell's output; safe to call from any thread."""
+        self._loop.call_soon_threadsafe(self._print, text, context=self._context)
+
+    @staticmethod
+    def _print(text: str) -> None:
+        print(text, end="" if text.endswith("\n") else "\n", flush=True)
 
 
 def render(label: str, progress: float, total: float | None, message: str | None) -> dict[str, str]:

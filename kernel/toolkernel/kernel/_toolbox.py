@@ -12,7 +12,7 @@ import getpass
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
 from toolkernel.factory import ToolFactory
 from toolkernel.host import ClientRelay, ServerStatus, ToolHost
 from toolkernel.kernel._discovery import Discovery, ToolDetails
-from toolkernel.kernel._progress import ProgressLine
+from toolkernel.kernel._memory import Memory
+from toolkernel.kernel._progress import CellOutput, ProgressLine
 from toolkernel.registry import ToolRegistry, ToolVersion
 
 __all__ = ["Toolbox"]
@@ -44,6 +45,7 @@ class Toolbox:
         show_progress: bool = False,
         on_log: Callable[[str, int, str], None] | None = None,
         toolchain_path: str | None = None,
+        sandbox_backend: str | None = None,
     ) -> None:
         """Open the registry and build bindings from the catalog cache (no server waits).
 
@@ -54,6 +56,7 @@ class Toolbox:
             show_progress: Show a live progress line in the calling cell.
             on_log: Receives server log messages (server, level, text).
             toolchain_path: Where `create_tool` looks for compilers (`PATH` style).
+            sandbox_backend: The process sandbox of script tools (default: the best).
         """
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
@@ -68,6 +71,7 @@ class Toolbox:
             logs_dir=home / "logs",
             connect_timeout=connect_timeout,
             on_log=on_log,
+            sandbox_backend=sandbox_backend,
         )
         self.factory = ToolFactory(
             self.registry,
@@ -108,9 +112,15 @@ class Toolbox:
         """
         progress = ProgressLine(f"{source}.{name}").report if self._show_progress else None
         relay = self.relay_factory() if self.relay_factory is not None else None
+        output = CellOutput() if self._show_progress else None
         future = self.host.submit(
             self.host.call(
-                f"{source}.{name}", arguments, on_progress=progress, relay=relay, version=version
+                f"{source}.{name}",
+                arguments,
+                on_progress=progress,
+                relay=relay,
+                version=version,
+                on_output=output.write if output is not None else None,
             )
         )
         result = await asyncio.wrap_future(future)
@@ -128,6 +138,7 @@ class Toolbox:
             "tool_versions": self.tool_versions,
             "diff_tool": self.diff_tool,
             "rollback_tool": self.rollback_tool,
+            "memory": Memory(self.registry),
         }
 
     def tool_versions(self, name: str) -> list[ToolVersion]:
@@ -168,30 +179,49 @@ class Toolbox:
         limits: Mapping[str, Any] | None = None,
         policy: Mapping[str, Any] | None = None,
         note: str = "",
+        entry: str | None = None,
+        command: Sequence[str] | None = None,
+        requirements: Sequence[str] | None = None,
+        packages: Sequence[str] | None = None,
+        persistent: bool = False,
+        secrets: Sequence[str] | None = None,
     ) -> ToolVersion:
-        """Build a tool from source and register it; its binding appears at once.
+        """Make a tool from source and register it; its binding appears at once.
 
         `await tools.local.<name>(...)` works as soon as this returns. Each change is a
         new immutable version (creating the same content again records nothing).
 
         Args:
             name: `tool` (put under `local`) or `namespace.tool`; identifiers only.
-            kind: `wasm`.
-            language: `rust`, `c`, `zig`, `wat`, or `wasm` (a prebuilt module, as
-                bytes or base64).
+            kind: `wasm` (compiled, run under wasmtime) or `script` (an interpreter,
+                run in the process sandbox, speaking JSON-RPC 2.0 over stdio).
+            language: WASM: `rust`, `c`, `zig`, `wat`, or `wasm` (a prebuilt module,
+                as bytes or base64). Script: `python`, `node`, `ruby`, `bash`, or
+                `command` (with `command=[interpreter, ...]`).
             source: The program's text, or a dict of relative path to text (a Rust
-                crate: `{"src/main.rs": ..., "Cargo.toml": ...}`). It reads the
-                arguments as one JSON object on stdin and prints one JSON value.
+                crate: `{"src/main.rs": ..., "Cargo.toml": ...}`). A WASM tool reads
+                its arguments as one JSON object on stdin and prints one JSON value;
+                a script answers an `execute` JSON-RPC request.
             description: What the tool does, for search and the docstring.
             input_schema: JSON Schema of the arguments (an object); typed parameters
                 of the binding come from it.
             output_schema: JSON Schema of the result; results are checked against it.
             annotations: MCP hints (`readOnlyHint`, `destructiveHint`, ...).
-            limits: WASM limits: `fuel`, `memory_bytes`, `timeout_s`, `stdout_bytes`,
+            limits: WASM: `fuel`, `memory_bytes`, `timeout_s`, `stdout_bytes`,
+                `stderr_bytes`. Script: `timeout_s`, `cpu_s`, `memory_bytes`,
+                `processes`, `file_size_bytes`, `open_files`, `stdout_bytes`,
                 `stderr_bytes`.
-            policy: `{"mounts": [{"host", "guest", "writable"}], "env": {...}}`; no
-                host directory or variable is visible unless listed.
+            policy: WASM: `{"mounts": [{"host", "guest", "writable"}], "env": {...}}`.
+                Script: `{"network": bool, "read_only": [...], "writable": [...]}`.
+                Nothing on the host is visible unless listed.
             note: Why this version was made.
+            entry: A script's main file (default `main.py`, `main.js`, ...).
+            command: The interpreter argv for `language="command"`.
+            requirements: pip requirements of a Python script (a cached venv).
+            packages: npm packages of a Node script (a cached `node_modules`).
+            persistent: Keep one warm process that answers many calls.
+            secrets: Names `X` whose host variable `TOOLKERNEL_SECRET_X` the script
+                gets as `X`; their values are redacted from everything it returns.
 
         Returns:
             The tool's current version.
@@ -200,6 +230,7 @@ class Toolbox:
             RegistryError: An invalid name, schema, limit or policy (nothing stored).
             ToolBuildError: The source did not build; the compiler's messages say why.
             ToolchainMissing: The compiler is not installed; the message says how.
+            DependencyError: pip or npm failed; their message says why.
         """
         return self.factory.create(
             name,
@@ -214,6 +245,12 @@ class Toolbox:
             policy=policy,
             note=note,
             on_line=_print_line,
+            entry=entry,
+            command=command,
+            requirements=requirements,
+            packages=packages,
+            persistent=persistent,
+            secrets=secrets,
         )
 
     def get_tool_details(self, name: str) -> ToolDetails:

@@ -8,6 +8,7 @@ blobs under `<home>/blobs/sha256/`.
 
 from toolkernel.registry._blobs import BlobStore
 from toolkernel.registry._catalog import CatalogSnapshot
+from toolkernel.registry._memory import USER_NAMESPACE, tool_namespace
 from toolkernel.registry._query import STOP_WORDS
 from toolkernel.registry._registry import ToolRegistry
 from toolkernel.registry._search import SearchHit
@@ -18,6 +19,7 @@ __all__ = [
     "SERVER_STATES",
     "STOP_WORDS",
     "TOOL_KINDS",
+    "USER_NAMESPACE",
     "BlobStore",
     "CatalogSnapshot",
     "SearchHit",
@@ -25,4 +27,5 @@ __all__ = [
     "ToolRegistry",
     "ToolVersion",
     "check_tool_name",
+    "tool_namespace",
 ]

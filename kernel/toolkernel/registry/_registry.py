@@ -6,10 +6,11 @@ import sqlite3
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from toolkernel._spec import JSONObject, ToolSpec
 from toolkernel.errors import RegistryError
-from toolkernel.registry import _catalog, _lookup, _search, _status, _versions
+from toolkernel.registry import _catalog, _lookup, _memory, _search, _status, _versions
 from toolkernel.registry._blobs import BlobStore
 from toolkernel.registry._catalog import CatalogSnapshot
 from toolkernel.registry._db import Database
@@ -25,9 +26,10 @@ __all__ = ["ToolRegistry"]
 class ToolRegistry:
     """The registry at `<home>/registry.db`, with blobs under `<home>/blobs/sha256/`.
 
-    It caches each MCP server's catalog as versioned snapshots, publishes server status,
-    and looks tools up by name or by BM25 search. Several processes may open the same
-    home at once; each sees the others' committed writes.
+    It keeps registry tools as immutable versions, caches each MCP server's catalog as
+    versioned snapshots, publishes server status, looks tools up by name or by BM25
+    search, and holds the memory store (JSON values per namespace). Several processes may
+    open the same home at once; each sees the others' committed writes.
 
     Attributes:
         home: The toolkernel home folder.
@@ -256,6 +258,57 @@ class ToolRegistry:
         """Return the last published status of every server, sorted by name."""
         with self._db.read() as conn:
             return _status.all_statuses(conn)
+
+    # -- memory -------------------------------------------------------------------------
+
+    def memory_set(
+        self, namespace: str, key: str, value: object, *, ttl: float | None = None
+    ) -> None:
+        """Store `value` under `key` in memory `namespace`, replacing what was there.
+
+        Args:
+            namespace: `user`, or `tool:<namespace.tool>` for a tool's own memory.
+            key: A non-empty str of at most 256 characters.
+            value: Anything JSON can hold, at most 1 MiB as compact JSON.
+            ttl: Seconds until the entry expires; None keeps it until deleted.
+
+        Raises:
+            MemoryLimitError: The key, value or ttl is invalid, or the namespace already
+                holds 10,000 keys and `key` is new. Nothing was written.
+        """
+        entry = _memory.encode_entry(namespace, key, value, ttl)
+        with self._db.write() as conn:
+            _memory.store_entry(conn, entry)
+
+    def memory_get(self, namespace: str, key: str, default: Any = None) -> Any:
+        """Return the value under `key` in `namespace`, or `default` if absent or expired.
+
+        Values come back as JSON gives them: tuples as lists, dict keys as str.
+
+        Raises:
+            MemoryLimitError: The namespace or key is invalid.
+        """
+        with self._db.read() as conn:
+            found, value = _memory.get_value(conn, namespace, key)
+        return value if found else default
+
+    def memory_delete(self, namespace: str, key: str) -> bool:
+        """Delete `key` from `namespace`; return whether a live entry was there."""
+        with self._db.write() as conn:
+            return _memory.delete_key(conn, namespace, key)
+
+    def memory_list(self, namespace: str, prefix: str = "") -> list[str]:
+        """Return the live keys of `namespace` that start with `prefix` (literally), sorted."""
+        with self._db.read() as conn:
+            return _memory.list_keys(conn, namespace, prefix)
+
+    def memory_purge(self) -> int:
+        """Delete the expired entries of every namespace; return how many went.
+
+        Writes already clear their own namespace, so this is only housekeeping.
+        """
+        with self._db.write() as conn:
+            return _memory.purge_expired(conn)
 
     # -- lookups ------------------------------------------------------------------------
 

@@ -1,0 +1,537 @@
+"""Isolated dependency environments for script tools: a venv, or a `node_modules`.
+
+    envs = EnvManager(home / "envs")
+    env = envs.python_env(["requests>=2"], on_line=print)    # pip's progress, line by line
+    env.bin_dirs, env.env, env.read_only                     # what the tool's sandbox needs
+
+An environment is cached by the sha256 of its normalized dependency list (stripped,
+deduplicated, sorted) and the interpreter's identity, at `<root>/python/<hash>/` or
+`<root>/node/<hash>/`; every tool (and version) with the same dependencies shares it.
+It is built in `<root>/<kind>/.tmp-<hash>-<random>/`, sealed with a `.complete` marker
+and moved into place with one `os.replace`, so a half-made environment is never seen:
+a directory without the marker counts as absent and is removed.
+
+pip and npm run under `toolkernel_sandbox.process` with the network on and only the
+build directory writable. They see no pip.conf or .npmrc of the host and share no
+download cache (an install script could poison it for other tools); of the host
+environment only proxy and registry settings (`_FORWARDED`) reach them, and the host's CA
+bundle is trusted, for TLS-inspecting proxies. Dependencies are plain registry names and
+versions; options, URLs, paths and VCS references are refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkernel.errors import DependencyError
+from toolkernel_sandbox import SandboxError, TimeLimitExceeded
+from toolkernel_sandbox.process import ProcessPolicy, host_layout, run, share_writable
+
+__all__ = ["EnvManager", "ToolEnv"]
+
+_MARKER = ".complete"
+_TAIL_LINES = 20
+_GIB = 2**30
+_SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+_FORWARDED = (
+    *(f"{name}_proxy" for name in ("http", "https", "no", "all")),
+    *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "NO", "ALL")),
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "PIP_DEFAULT_TIMEOUT",
+    "NPM_CONFIG_REGISTRY",
+    "npm_config_registry",
+)
+"""Host variables passed to pip and npm: how to reach a registry, never credentials
+files. Their values are visible to install scripts, which run sandboxed."""
+_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+)
+
+_PY_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PY_SPEC = r"(?:~=|===|==|!=|<=|>=|<|>)\s*[A-Za-z0-9][A-Za-z0-9.*+!_-]*"
+_PY_REQUIREMENT = re.compile(
+    rf"{_PY_NAME}\s*(?:\[\s*{_PY_NAME}(?:\s*,\s*{_PY_NAME})*\s*\])?"
+    rf"\s*(?:{_PY_SPEC}(?:\s*,\s*{_PY_SPEC})*)?"
+)
+_NPM_NAME = r"[A-Za-z0-9][A-Za-z0-9._~-]*"
+_NPM_PACKAGE = re.compile(rf"(?:@{_NPM_NAME}/)?{_NPM_NAME}(?:@[A-Za-z0-9.^~*+<>=_-]+)?")
+_ARCHIVE = re.compile(r"\.(?:whl|zip|tgz|tbz|txz|tlz|tar(?:\.(?:gz|bz2|xz|lz|lzma))?)$", re.I)
+_BLANK = re.compile(r"[\s━─╸╺]*")  # empty, or only a progress bar
+# npm lines that say nothing about this failure, or suggest specs we refuse.
+_NOISE = re.compile(r"npm error (?:404\s*$|404 Note that|404 tarball|Log files were not)")
+
+
+@dataclass(frozen=True)
+class ToolEnv:
+    """A ready dependency environment, and what a sandbox needs to use it.
+
+    Attributes:
+        kind: `python` (a venv) or `node` (a `node_modules` tree).
+        path: The environment's root directory.
+        bin_dirs: Directories to put first on the tool's `PATH` (the venv's `bin`, or
+            `node_modules/.bin`).
+        env: Variables the tool needs: `VIRTUAL_ENV`, or `NODE_PATH` (which `require`
+            honours and ES `import` does not).
+        read_only: Host paths to show the sandbox read-only: the environment, and the
+            interpreter installation it links to when that is outside the system dirs.
+    """
+
+    kind: str
+    path: Path
+    bin_dirs: tuple[Path, ...]
+    env: dict[str, str]
+    read_only: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class _Interpreter:
+    """What an environment is built with, and what it is keyed by."""
+
+    identity: str  # version, platform, real path: part of the cache key
+    command: tuple[str, ...]  # how to start the installer (python, or npm)
+    read_only: tuple[Path, ...]  # what the installer needs shown, outside the system dirs
+    runtime: tuple[Path, ...]  # what a tool using the environment needs shown
+    path_dirs: tuple[str, ...]  # directories the installer (and the tool) needs on PATH
+
+
+class EnvManager:
+    """Makes and caches per-dependency-set environments under one root directory.
+
+    Thread-safe: concurrent requests for one environment build it once. Separate
+    processes may race; the first to finish wins and the others use its environment.
+    """
+
+    def __init__(self, root: Path, *, python: str = sys.executable, npm: str | None = None) -> None:
+        """Keep environments under `root` (`<toolkernel home>/envs`).
+
+        Args:
+            root: Where environments live; created on first use.
+            python: The interpreter venvs are made from; its version is part of the key.
+            npm: The npm to install with; default the one on `PATH`. The `node` beside
+                it (else the one on `PATH`) is the one tools run with.
+        """
+        self.root = root
+        self._python = python
+        self._npm = npm
+        self._interpreters: dict[str, _Interpreter] = {}
+        self._ready: dict[Path, ToolEnv] = {}
+        self._lock = threading.Lock()
+        self._building: dict[Path, threading.Lock] = {}
+
+    def python_env(
+        self,
+        requirements: Sequence[str],
+        *,
+        on_line: Callable[[str], None] | None = None,
+        timeout_s: float = 600,
+    ) -> ToolEnv:
+        """The venv holding `requirements`, made (with pip) on first request.
+
+        A tool with no requirements needs no environment: callers run it on the plain
+        interpreter instead of calling this.
+
+        Args:
+            requirements: PEP 508 names with optional extras and versions, such as
+                `requests>=2` or `pandas[excel]==2.2.0`; at least one.
+            on_line: Called with each line of installer output as it arrives (on a
+                reader thread), for a live progress display.
+            timeout_s: Wall-clock seconds for the whole build.
+
+        Raises:
+            DependencyError: A requirement was refused, or the install failed (the
+                message ends with pip's last lines); nothing was left behind.
+            ValueError: `requirements` is empty.
+        """
+        deps = _normalized("python", requirements, _check_requirement)
+        return self._env("python", deps, on_line, timeout_s)
+
+    def node_env(
+        self,
+        packages: Sequence[str],
+        *,
+        on_line: Callable[[str], None] | None = None,
+        timeout_s: float = 600,
+    ) -> ToolEnv:
+        """The `node_modules` tree holding `packages`, made (with npm) on first request.
+
+        Args:
+            packages: npm names with optional versions or ranges, such as
+                `left-pad@1.3.0` or `@scope/pkg@^1`; at least one.
+            on_line: Called with each line of npm's output as it arrives.
+            timeout_s: Wall-clock seconds for the whole install.
+
+        Raises:
+            DependencyError: A package was refused, npm is missing, or the install
+                failed (the message ends with npm's last lines); nothing was left.
+            ValueError: `packages` is empty.
+        """
+        deps = _normalized("node", packages, _check_package)
+        return self._env("node", deps, on_line, timeout_s)
+
+    # -- cache -------------------------------------------------------------------------
+
+    def _env(
+        self,
+        kind: str,
+        deps: tuple[str, ...],
+        on_line: Callable[[str], None] | None,
+        timeout_s: float,
+    ) -> ToolEnv:
+        interpreter = self._interpreter(kind, deps)
+        record = {"kind": kind, "dependencies": list(deps), "interpreter": interpreter.identity}
+        key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
+        job = _Job(kind, deps, interpreter, self.root / kind / key, record, timeout_s)
+        with self._lock:
+            known = self._ready.get(job.final)
+            building = self._building.setdefault(job.final, threading.Lock())
+        if known is not None and (job.final / _MARKER).is_file():
+            return known
+        with building:
+            if not _is_complete(job.final, record):
+                _build(job, on_line)
+            env = _tool_env(job)
+            with self._lock:
+                self._ready[job.final] = env
+        return env
+
+    # -- interpreters ------------------------------------------------------------------
+
+    def _interpreter(self, kind: str, deps: tuple[str, ...]) -> _Interpreter:
+        with self._lock:
+            found = self._interpreters.get(kind)
+        if found is None:
+            probe = _python_interpreter if kind == "python" else _node_interpreter
+            found = probe(self._python if kind == "python" else self._npm, deps)
+            with self._lock:
+                self._interpreters[kind] = found
+        return found
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One environment to find or build."""
+
+    kind: str
+    deps: tuple[str, ...]
+    interpreter: _Interpreter
+    final: Path  # where it lives once complete
+    record: dict[str, Any]  # what its marker holds
+    timeout_s: float  # for the whole build
+
+    def error(self, message: str, output: str = "") -> DependencyError:
+        return DependencyError(message, kind=self.kind, dependencies=self.deps, output=output)
+
+
+def _python_interpreter(python: str | None, deps: tuple[str, ...]) -> _Interpreter:
+    path = shutil.which(python or "python3")
+    if path is None:
+        msg = f"the Python interpreter {python!r} was not found; pass EnvManager(python=...)"
+        raise DependencyError(msg, kind="python", dependencies=deps)
+    code = (
+        "import json, os, platform, sys; print(json.dumps([platform.python_implementation(),"
+        " sys.version, platform.machine(), sys.base_prefix, os.path.realpath("
+        "getattr(sys, '_base_executable', sys.executable))]))"
+    )
+    home = _shown(Path(path).parent.parent)
+    identity = json.loads(_probe([path, "-c", code], home, (), "python", deps))
+    base_prefix = _shown(Path(identity[3]))
+    return _Interpreter(" ".join(identity), (path,), _shown(*home, *base_prefix), base_prefix, ())
+
+
+def _node_interpreter(npm: str | None, deps: tuple[str, ...]) -> _Interpreter:
+    npm_path = shutil.which(npm or "npm")
+    node = npm_path and shutil.which("node", path=str(Path(npm_path).parent))
+    node = node or shutil.which("node")
+    if npm_path is None or node is None:
+        msg = (
+            f"{'npm' if npm_path is None else 'node'} was not found on PATH; install "
+            "Node.js 18 or newer with npm (Debian: apt-get install nodejs npm), or pass "
+            "EnvManager(npm=...)"
+        )
+        raise DependencyError(msg, kind="node", dependencies=deps)
+    node_home = _shown(Path(node).parent.parent)
+    npm_package = Path(os.path.realpath(npm_path)).parents[1]  # .../node_modules/npm
+    homes = _shown(*node_home, Path(npm_path).parent, npm_package)
+    path_dirs = (str(Path(node).parent),) if node_home else ()
+    code = "console.log([process.version, process.platform, process.arch].join(' '))"
+    version = _probe([node, "-e", code], homes, path_dirs, "node", deps)
+    identity = f"{version} {os.path.realpath(node)}"
+    return _Interpreter(identity, (npm_path,), homes, node_home, path_dirs)
+
+
+def _probe(
+    command: list[str],
+    read_only: tuple[Path, ...],
+    path_dirs: tuple[str, ...],
+    kind: str,
+    deps: tuple[str, ...],
+) -> str:
+    env = {"PATH": ":".join((*path_dirs, _SYSTEM_PATH))}
+    policy = ProcessPolicy(read_only=read_only, env=env, memory_bytes=4 * _GIB, timeout_s=30)
+    try:
+        done = run(command, policy=policy)
+    except SandboxError as exc:
+        msg = f"could not run {command[0]} in the sandbox to check its version: {exc}"
+        raise DependencyError(msg, kind=kind, dependencies=deps) from exc
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip()
+        msg = f"{command[0]} failed in the sandbox (exit {done.returncode}): {err}"
+        raise DependencyError(msg, kind=kind, dependencies=deps)
+    return done.stdout.decode().strip()
+
+
+def _shown(*paths: Path) -> tuple[Path, ...]:
+    """Those of `paths` the sandbox would hide: not in a system dir, nor inside another."""
+    layout = host_layout()
+    system = {p.name for p in layout.system_dirs} | {p.name for p, _ in layout.system_links}
+    hidden = [p for p in paths if len(p.parts) > 1 and p.parts[1] not in system]
+    return tuple(
+        dict.fromkeys(p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden))
+    )
+
+
+# -- building ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Step:
+    what: str  # "<what> failed for [...]"
+    command: list[str]
+    env: dict[str, str]
+    advice: str  # what to do when it fails
+
+
+def _build(job: _Job, on_line: Callable[[str], None] | None) -> None:
+    """Build `job` in a staging directory, seal it, and move it into place; or leave nothing."""
+    staging = job.final.parent / f".tmp-{job.final.name}-{secrets.token_hex(4)}"
+    deadline = time.monotonic() + job.timeout_s
+    try:
+        staging.mkdir(parents=True)
+        share_writable(staging)
+        steps = _python_steps if job.kind == "python" else _node_steps
+        for step in steps(job, staging):
+            policy = _install_policy(job, staging, step.env, deadline - time.monotonic())
+            _run_step(job, step, policy, on_line)
+        _relocate(job, staging)
+        (staging / _MARKER).write_text(json.dumps(job.record, indent=1), encoding="utf-8")
+        _publish(staging, job.final, job.record)
+    except OSError as exc:
+        msg = f"could not write the {job.kind} environment in {job.final.parent}: {exc}"
+        raise job.error(msg) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _python_steps(job: _Job, staging: Path) -> list[_Step]:
+    python = str(staging / "bin" / "python")
+    venv = [*job.interpreter.command, "-m", "venv", "--prompt", job.final.name, str(staging)]
+    pip = [python, "-m", "pip", "install", "--no-input", "--progress-bar=off", "--no-compile"]
+    env = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1"}
+    env |= {"PIP_DISABLE_PIP_VERSION_CHECK": "1", **_network_env("PIP_CERT")}
+    # pyc files record their source path: compile them for where the venv will live.
+    compile_all = [python, "-m", "compileall", "-q", "-f", "-s", str(staging)]
+    compile_all += ["-p", str(job.final), str(staging / "lib")]
+    return [
+        _Step("python -m venv", venv, {}, _VENV_ADVICE),
+        _Step("pip install", [*pip, "--", *job.deps], env, _PIP_ADVICE),
+        _Step("python -m compileall", compile_all, {}, "it said"),
+    ]
+
+
+def _node_steps(job: _Job, staging: Path) -> list[_Step]:
+    npm = [*job.interpreter.command, "install", "--no-audit", "--no-fund", "--no-package-lock"]
+    env = {"npm_config_cache": str(staging / ".npm-cache"), "npm_config_update_notifier": "false"}
+    env |= {"npm_config_logs_max": "0", **_network_env("NODE_EXTRA_CA_CERTS")}
+    command = [*npm, "--prefix", str(staging), "--", *job.deps]
+    return [_Step("npm install", command, env, _NPM_ADVICE)]
+
+
+_VENV_ADVICE = "is Python's venv module there (Debian: apt-get install python3-venv)? It said"
+_PIP_ADVICE = "check each name and version on https://pypi.org. pip said"
+_NPM_ADVICE = "check each name and version on https://www.npmjs.com. npm said"
+
+
+def _network_env(ca_variable: str) -> dict[str, str]:
+    """Forwarded proxy and registry settings, and the host's CA bundle."""
+    env = {name: os.environ[name] for name in _FORWARDED if name in os.environ}
+    for candidate in (os.environ.get("SSL_CERT_FILE"), *_CA_BUNDLES):
+        if candidate and Path(candidate).is_file():
+            return {**env, ca_variable: candidate, "SSL_CERT_FILE": candidate}
+    return env
+
+
+def _install_policy(
+    job: _Job, staging: Path, env: dict[str, str], remaining_s: float
+) -> ProcessPolicy:
+    timeout_s = max(remaining_s, 0.01)
+    path = ":".join((str(staging / "bin"), *job.interpreter.path_dirs, _SYSTEM_PATH))
+    bundle = env.get("SSL_CERT_FILE", "/etc/ssl/")
+    certs = () if bundle.startswith("/etc/ssl/") else _shown(Path(bundle))  # /etc/ssl is shown
+    return ProcessPolicy(
+        network=True,
+        read_only=(*job.interpreter.read_only, *certs),
+        writable=(staging,),
+        env={**env, "PATH": path},
+        cpu_s=int(timeout_s) + 1,
+        memory_bytes=4 * _GIB,
+        processes=256,
+        file_size_bytes=4 * _GIB,
+        open_files=4096,
+        timeout_s=timeout_s,
+        stdout_bytes=64 * 2**20,
+        stderr_bytes=64 * 2**20,
+    )
+
+
+def _run_step(
+    job: _Job, step: _Step, policy: ProcessPolicy, on_line: Callable[[str], None] | None
+) -> None:
+    lines = _Lines(on_line)
+    failed = f"{step.what} failed for {list(job.deps)}"
+    try:
+        done = run(step.command, policy=policy, on_stdout_line=lines, on_stderr_line=lines)
+    except TimeLimitExceeded as exc:
+        msg = (
+            f"{failed}: the build ran past its {job.timeout_s:g} s limit and was stopped; "
+            f"pass a larger timeout_s"
+        )
+        raise job.error(msg, lines.tail()) from exc
+    except SandboxError as exc:
+        msg = f"{failed}: {exc}"
+        raise job.error(msg, lines.tail()) from exc
+    if done.returncode != 0:
+        tail = lines.tail()
+        msg = f"{failed} (exit code {done.returncode}); {step.advice}:\n{tail}"
+        raise job.error(msg, tail)
+
+
+class _Lines:
+    """Forwards installer output to `on_line`, and keeps its last meaningful lines."""
+
+    def __init__(self, on_line: Callable[[str], None] | None) -> None:
+        self._on_line = on_line
+        self._lock = threading.Lock()  # stdout and stderr arrive on two threads
+        self._tail: deque[str] = deque(maxlen=_TAIL_LINES)
+
+    def __call__(self, line: str) -> None:
+        text = line.rstrip()
+        if _BLANK.fullmatch(text):
+            return
+        with self._lock:
+            if not _NOISE.match(text):
+                self._tail.append(text)
+            if self._on_line is not None:
+                self._on_line(text)
+
+    def tail(self) -> str:
+        with self._lock:
+            return "\n".join(self._tail)
+
+
+def _relocate(job: _Job, staging: Path) -> None:
+    """Point the venv's scripts (shebangs, activate) at where it will live."""
+    if job.kind != "python":
+        shutil.rmtree(staging / ".npm-cache", ignore_errors=True)
+        return
+    old, new = str(staging).encode(), str(job.final).encode()
+    for path in [*(staging / "bin").iterdir(), staging / "pyvenv.cfg"]:
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if old in data:
+            path.write_bytes(data.replace(old, new))
+
+
+def _publish(staging: Path, final: Path, record: dict[str, Any]) -> None:
+    """Move `staging` to `final` in one step, unless another process got there first."""
+    try:
+        staging.replace(final)
+    except OSError:
+        if _is_complete(final, record):
+            return  # another process won the race: use theirs
+        staging.replace(final)  # the leftover in the way is gone now
+
+
+def _is_complete(final: Path, record: dict[str, Any]) -> bool:
+    """Whether `final` is a finished environment for `record`; a leftover is removed."""
+    try:
+        found = json.loads((final / _MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = None
+    if found == record:
+        return True
+    if final.exists():
+        shutil.rmtree(final, ignore_errors=True)
+    return False
+
+
+def _tool_env(job: _Job) -> ToolEnv:
+    final, read_only = job.final, (job.final, *job.interpreter.runtime)
+    if job.kind == "python":
+        return ToolEnv("python", final, (final / "bin",), {"VIRTUAL_ENV": str(final)}, read_only)
+    bins = (final / "node_modules" / ".bin", *map(Path, job.interpreter.path_dirs))
+    return ToolEnv("node", final, bins, {"NODE_PATH": str(final / "node_modules")}, read_only)
+
+
+# -- checking ------------------------------------------------------------------------
+
+
+def _normalized(
+    kind: str, specs: Sequence[str], check: Callable[[str], str | None]
+) -> tuple[str, ...]:
+    """`specs` checked, stripped of whitespace, deduplicated and sorted."""
+    if isinstance(specs, str):
+        specs = [specs]
+    given = tuple(str(spec).strip() for spec in specs)
+    if not given:
+        msg = f"a {kind} environment needs at least one dependency; run the tool without one"
+        raise ValueError(msg)
+    for spec in given:
+        advice = check(spec)
+        if advice is not None:
+            msg = f"the {kind} dependency {spec!r} is refused: {advice}"
+            raise DependencyError(msg, kind=kind, dependencies=given)
+    # The patterns allow whitespace only between tokens, so dropping it keeps the meaning.
+    return tuple(sorted({re.sub(r"\s+", "", spec) for spec in given}))
+
+
+def _check_requirement(spec: str) -> str | None:
+    if _PY_REQUIREMENT.fullmatch(spec) and _plain(spec, spec):
+        return None
+    return (
+        "give a PyPI project name with optional extras and versions, such as "
+        "'requests>=2' or 'pandas[excel]==2.2.0'; options, URLs, paths, VCS references "
+        "and environment markers are not allowed"
+    )
+
+
+def _check_package(spec: str) -> str | None:
+    if _NPM_PACKAGE.fullmatch(spec) and _plain(spec, spec.rpartition("@")[0] or spec):
+        return None
+    return (
+        "give an npm package name with an optional version or range, such as "
+        "'left-pad@1.3.0' or '@scope/pkg@^1'; options, URLs, paths, git and alias "
+        "specs are not allowed"
+    )
+
+
+def _plain(spec: str, name: str) -> bool:
+    """Not too long, no `..`, and a name that pip or npm would not take for an archive."""
+    return len(spec) <= 214 and ".." not in spec and not _ARCHIVE.search(name)

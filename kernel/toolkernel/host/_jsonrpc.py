@@ -1,0 +1,207 @@
+"""One `execute` conversation with a script tool, in JSON-RPC 2.0 over its stdio.
+
+The host sends `{"jsonrpc": "2.0", "method": "execute", "params": {"arguments": ...,
+"context": ...}, "id": N}` as one line. While the script runs it may send:
+
+- notifications: `log`, `progress` (or `progress/update`), `stream/chunk`;
+- requests: `tools/call`, `memory/get|set|list|delete`, `elicitation/create`,
+  `sampling/createMessage`, `resources/list`, `resources/read`, which the `ScriptPeer`
+  answers on the script's stdin.
+
+The answer is the line holding `result` or `error` for our id (for a one-shot script,
+the last such line before it exits). Lines that are not JSON are kept as noise and
+shown if the script never answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from typing import Any, Protocol
+
+from toolkernel.errors import ToolError, ToolkernelError
+
+__all__ = ["NoAnswer", "RpcFailure", "ScriptPeer", "converse", "method_not_found"]
+
+log = logging.getLogger("toolkernel.host")
+
+_NOISE_LINES = 10
+_METHOD_NOT_FOUND = -32601
+_INVALID_PARAMS = -32602
+_INTERNAL_ERROR = -32603
+
+
+class RpcFailure(ToolkernelError):
+    """A script's request failed; sent back to it as a JSON-RPC error.
+
+    Attributes:
+        code: The JSON-RPC error code.
+    """
+
+    def __init__(self, message: str, *, code: int = _INVALID_PARAMS) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ScriptPeer(Protocol):
+    """What serves a running script: its notifications and its requests."""
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        """Handle a notification (`log`, `progress`, `stream/chunk`)."""
+
+    async def request(self, method: str, params: dict[str, Any]) -> Any:
+        """Answer a request; raise `RpcFailure` (or `ToolkernelError`) to refuse it."""
+
+
+class _Worker(Protocol):
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+    async def readline(self) -> bytes: ...
+
+
+async def converse(
+    worker: _Worker,
+    request_id: int,
+    params: dict[str, Any],
+    peer: ScriptPeer,
+    *,
+    name: str,
+    until_eof: bool,
+) -> Any:
+    """Send one `execute` request and serve the script until it answers.
+
+    Args:
+        worker: The running script (a `SandboxedProcess`).
+        request_id: The id of our request.
+        params: `{"arguments": ..., "context": ...}`.
+        peer: Serves the script's requests and notifications.
+        name: The tool's name, for messages.
+        until_eof: Keep reading until the script exits and take the last answer (a
+            one-shot script); otherwise return at the first answer (a persistent one).
+
+    Returns:
+        The `result` value, or a `NoAnswer` when the script closed stdout unanswered.
+
+    Raises:
+        ToolError: The script answered with a JSON-RPC error.
+    """
+    await _send(worker, {"jsonrpc": "2.0", "method": "execute", "params": params, "id": request_id})
+    noise: deque[str] = deque(maxlen=_NOISE_LINES)
+    answer: dict[str, Any] | None = None
+    pending: set[asyncio.Task[None]] = set()
+    try:
+        while line := await worker.readline():
+            message = _parse(line, noise)
+            if message is None:
+                continue
+            if "method" in message:
+                _dispatch(worker, message, peer, pending)
+            elif message.get("id") == request_id and ("result" in message or "error" in message):
+                answer = message
+                if not until_eof:
+                    break
+            else:
+                noise.append(line.decode("utf-8", "replace").strip()[:200])
+    finally:
+        for task in pending:
+            task.cancel()
+    if answer is None:
+        return NoAnswer(list(noise))
+    return _outcome(name, answer)
+
+
+class NoAnswer:
+    """The script closed its stdout without answering.
+
+    Attributes:
+        noise: The last lines it printed that were not JSON-RPC.
+    """
+
+    def __init__(self, noise: list[str]) -> None:
+        self.noise = noise
+
+    def describe(self) -> str:
+        """`; it printed: a | b` (empty when it printed nothing else)."""
+        return "; it printed: " + " | ".join(self.noise) if self.noise else ""
+
+
+def _parse(line: bytes, noise: deque[str]) -> dict[str, Any] | None:
+    text = line.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        noise.append(text[:200])
+        return None
+    if not isinstance(message, dict):
+        noise.append(text[:200])
+        return None
+    return message
+
+
+def _dispatch(
+    worker: _Worker, message: dict[str, Any], peer: ScriptPeer, pending: set[asyncio.Task[None]]
+) -> None:
+    method = str(message["method"])
+    params = message.get("params")
+    params = params if isinstance(params, dict) else {}
+    if "id" not in message:
+        try:
+            peer.notify(method, params)
+        except Exception:
+            log.exception("a script's %s notification failed", method)
+        return
+    task = asyncio.get_running_loop().create_task(
+        _answer(worker, message["id"], method, params, peer)
+    )
+    pending.add(task)
+    task.add_done_callback(pending.discard)
+
+
+async def _answer(
+    worker: _Worker, request_id: Any, method: str, params: dict[str, Any], peer: ScriptPeer
+) -> None:
+    reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+    try:
+        reply["result"] = await peer.request(method, params)
+    except RpcFailure as exc:
+        reply["error"] = {"code": exc.code, "message": str(exc)}
+    except ToolkernelError as exc:
+        reply["error"] = {"code": _INTERNAL_ERROR, "message": str(exc)}
+    except Exception as exc:
+        log.exception("answering a script's %s request failed", method)
+        reply["error"] = {"code": _INTERNAL_ERROR, "message": f"{method} failed: {exc}"}
+    try:
+        await _send(worker, reply)
+    except (ConnectionError, RuntimeError):
+        log.debug("the script exited before its %s request was answered", method)
+
+
+async def _send(worker: _Worker, message: dict[str, Any]) -> None:
+    worker.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
+    await worker.drain()
+
+
+def _outcome(name: str, answer: dict[str, Any]) -> Any:
+    if "error" not in answer:
+        return answer["result"]
+    error = answer["error"]
+    if isinstance(error, dict):
+        message = str(error.get("message") or "no message")
+        code = error.get("code")
+        data = error.get("data")
+        detail = f" ({json.dumps(data)[:500]})" if data is not None else ""
+        msg = f"{name}: {message}{detail} [JSON-RPC error {code}]"
+        raise ToolError(msg, tool=name)
+    msg = f"{name}: {error}"
+    raise ToolError(msg, tool=name)
+
+
+def method_not_found(method: str) -> RpcFailure:
+    """The error for a request method the host does not serve."""
+    known = "tools/call, memory/get|set|list|delete, elicitation/create, "
+    known += "sampling/createMessage, resources/list, resources/read"
+    return RpcFailure(f"unknown method {method!r}; the host serves {known}", code=_METHOD_NOT_FOUND)

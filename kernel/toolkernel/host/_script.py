@@ -1,0 +1,451 @@
+"""Call script tools: programs in any interpreter, JSON-RPC over stdio, in the sandbox.
+
+A version's files are written once to `<home>/tools/<content hash>/` (bound read-only
+as the tool's own directory and working directory). Each call starts the script under
+`toolkernel_sandbox.process` with the version's policy: no network, no host files, an
+environment of a minimal PATH, LANG and the declared secrets only. A `persistent` tool
+keeps one warm process that answers one `execute` at a time, and is restarted if it
+dies. Secret values are redacted from everything the tool sends back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkernel._spec import ToolResult
+from toolkernel.errors import RegistryError, SandboxError, ToolError
+from toolkernel.host._jsonrpc import NoAnswer, ScriptPeer, converse
+from toolkernel.host._wasm import result_from_output, sandbox_failure
+
+if TYPE_CHECKING:
+    from toolkernel.host._envs import EnvManager, ToolEnv
+    from toolkernel.registry import ToolRegistry, ToolVersion
+    from toolkernel_sandbox.process import ProcessPolicy, SandboxedProcess
+
+__all__ = [
+    "SCRIPT_LANGUAGES",
+    "SECRET_PREFIX",
+    "ScriptTools",
+    "check_script_limits",
+    "check_script_policy",
+    "redact",
+]
+
+SCRIPT_LANGUAGES = {
+    "python": ("python3", "main.py"),
+    "node": ("node", "main.js"),
+    "ruby": ("ruby", "main.rb"),
+    "bash": ("bash", "main.sh"),
+}
+"""Language -> (interpreter, entry file). Any other interpreter is given as `command`."""
+
+SECRET_PREFIX = "TOOLKERNEL_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
+"""A host variable `TOOLKERNEL_SECRET_<NAME>` is forwarded as `<NAME>` to tools that
+declare `secrets: ["<NAME>"]`, and to no other tool."""
+
+_LIMIT_KEYS = (
+    "timeout_s",
+    "cpu_s",
+    "memory_bytes",
+    "processes",
+    "file_size_bytes",
+    "open_files",
+    "stdout_bytes",
+    "stderr_bytes",
+)
+_REDACTED = "[redacted]"
+
+
+def check_script_limits(limits: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return a script tool's limits as checked JSON (keys of `ProcessPolicy`).
+
+    Raises:
+        RegistryError: An unknown key or a value the sandbox refuses.
+    """
+    given = dict(limits or {})
+    unknown = sorted(set(given) - set(_LIMIT_KEYS))
+    if unknown:
+        msg = f"unknown script limit(s) {unknown}; the limits are: {', '.join(_LIMIT_KEYS)}"
+        raise RegistryError(msg)
+    _policy_or_error({"limits": given, "policy": {}}, Path("/"), {})
+    return given
+
+
+def check_script_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return a script tool's policy: `network` (bool), `read_only`, `writable` paths.
+
+    Anything else is refused: a policy may open the network or name host paths, and
+    nothing more.
+
+    Raises:
+        RegistryError: An unknown key, a non-bool `network`, or a relative or missing path.
+    """
+    given = dict(policy or {})
+    unknown = sorted(set(given) - {"network", "read_only", "writable"})
+    if unknown:
+        msg = (
+            f"unknown script policy key(s) {unknown}; a policy may set 'network' (true or "
+            "false), 'read_only' and 'writable' (lists of absolute host paths), nothing else"
+        )
+        raise RegistryError(msg)
+    network = given.get("network", False)
+    if type(network) is not bool:
+        msg = f"policy network must be true or false (a JSON boolean), not {network!r}"
+        raise RegistryError(msg)
+    checked: dict[str, Any] = {"network": network}
+    for key in ("read_only", "writable"):
+        paths = given.get(key) or []
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            msg = f"policy {key} must be a list of absolute paths"
+            raise RegistryError(msg)
+        for path in paths:
+            if not Path(path).is_absolute() or not Path(path).exists():
+                msg = f"policy {key} path {path!r} must be absolute and exist on this machine"
+                raise RegistryError(msg)
+        checked[key] = list(paths)
+    return checked
+
+
+def redact(text: str, secrets: Mapping[str, str]) -> str:
+    """Replace every secret value in `text` with `[redacted]`."""
+    for value in sorted(secrets.values(), key=len, reverse=True):
+        if value:
+            # The value as written, and as it looks inside a JSON string.
+            text = text.replace(value, _REDACTED)
+            text = text.replace(json.dumps(value)[1:-1], _REDACTED)
+    return text
+
+
+@dataclass
+class _Call:
+    """One running call's callbacks (set by the host)."""
+
+    peer: ScriptPeer
+    secrets: dict[str, str]
+
+
+class ScriptTools:
+    """Runs script registry tools, one-shot or as persistent workers."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        tools_dir: Path,
+        envs: EnvManager,
+        backend: str | None = None,
+        environ: Callable[[], Mapping[str, str]] = lambda: os.environ,
+    ) -> None:
+        """Serve script tools of `registry`.
+
+        Args:
+            registry: Where versions and their source blobs live.
+            tools_dir: Where each version's files are written (by content hash).
+            envs: Makes and caches dependency environments.
+            backend: The sandbox backend (`bwrap`, `firejail`, `nsjail`, or the
+                opt-in `rlimits`); by default the best one available.
+            environ: The host environment secrets are read from.
+        """
+        self._registry = registry
+        self._tools_dir = tools_dir
+        self._envs = envs
+        self._backend = backend
+        self._environ = environ
+        self._workers: dict[tuple[str, int], _Worker] = {}
+        self._env_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], ToolEnv | None] = {}
+        self._next_id = 0
+
+    def install(
+        self, manifest: Mapping[str, Any], on_line: Callable[[str], None] | None = None
+    ) -> None:
+        """Make the dependency environment a manifest needs (before it is registered).
+
+        Raises:
+            DependencyError: Its requirements or packages could not be installed; no
+                half-made environment is left behind.
+        """
+        self._env_for(manifest, on_line)
+
+    def secrets_of(self, version: ToolVersion) -> dict[str, str]:
+        """The secret values `version` declared, read from the host environment.
+
+        Raises:
+            ToolError: A declared secret is not set (the message names the variable).
+        """
+        return self._secrets(version)
+
+    async def call(
+        self, version: ToolVersion, arguments: dict[str, Any], peer: ScriptPeer
+    ) -> ToolResult:
+        """Run one `execute` of `version` and return its result.
+
+        Raises:
+            SandboxTimeout: It ran past `timeout_s` (it was killed).
+            SandboxError: The sandbox refused or stopped it.
+            ToolError: It answered with an error, exited without answering, or broke
+                the protocol.
+        """
+        secrets = self._secrets(version)
+        call = _Call(peer, secrets)
+        params = {"arguments": arguments, "context": self._context(version, call)}
+        self._next_id += 1
+        request_id = self._next_id
+        try:
+            if version.manifest.get("persistent"):
+                value = await self._call_worker(version, request_id, params, call)
+            else:
+                value = await self._call_once(version, request_id, params, call)
+        except ToolError as exc:
+            raise type(exc)(redact(str(exc), secrets), tool=version.name) from None
+        return _result(version.name, value, secrets)
+
+    async def close(self) -> None:
+        """Stop every persistent worker."""
+        workers, self._workers = self._workers, {}
+        await asyncio.gather(*(w.process.aclose() for w in workers.values()))
+
+    # -- running -------------------------------------------------------------------
+
+    async def _call_once(
+        self, version: ToolVersion, request_id: int, params: dict[str, Any], call: _Call
+    ) -> Any:
+        policy = self._policy(version, call.secrets)
+        process = await self._spawn(version, policy)
+        async with process:
+            try:
+                async with asyncio.timeout(policy.timeout_s):
+                    value = await converse(
+                        process, request_id, params, call.peer, name=version.name, until_eof=True
+                    )
+                    code = await process.wait(policy.timeout_s)
+            except TimeoutError as exc:
+                raise _timed_out(version.name, policy.timeout_s) from exc
+            except _sandbox_errors() as exc:
+                raise sandbox_failure(version.name, exc) from exc
+        if isinstance(value, NoAnswer):
+            raise _unanswered(version.name, code, process.stderr_tail(), value, call.secrets)
+        return value
+
+    async def _call_worker(
+        self, version: ToolVersion, request_id: int, params: dict[str, Any], call: _Call
+    ) -> Any:
+        key = (version.name, version.version)
+        worker = self._workers.get(key)
+        if worker is None or worker.process.returncode is not None:
+            policy = self._policy(version, call.secrets)
+            worker = _Worker(await self._spawn(version, policy), policy)
+            self._workers[key] = worker
+        async with worker.lock:
+            try:
+                async with asyncio.timeout(worker.policy.timeout_s):
+                    value = await converse(
+                        worker.process,
+                        request_id,
+                        params,
+                        call.peer,
+                        name=version.name,
+                        until_eof=False,
+                    )
+            except TimeoutError as exc:
+                await self._drop(key, worker)
+                raise _timed_out(version.name, worker.policy.timeout_s) from exc
+            except _sandbox_errors() as exc:
+                await self._drop(key, worker)
+                raise sandbox_failure(version.name, exc) from exc
+            except asyncio.CancelledError:
+                await self._drop(key, worker)
+                raise
+        if isinstance(value, NoAnswer):
+            await self._drop(key, worker)
+            code = worker.process.returncode
+            tail = worker.process.stderr_tail()
+            raise _unanswered(version.name, code, tail, value, call.secrets)
+        return value
+
+    async def _drop(self, key: tuple[str, int], worker: _Worker) -> None:
+        if self._workers.get(key) is worker:
+            del self._workers[key]
+        await worker.process.aclose()
+
+    async def _spawn(self, version: ToolVersion, policy: ProcessPolicy) -> SandboxedProcess:
+        from toolkernel_sandbox.process import spawn  # noqa: PLC0415 - loaded on first use
+
+        command = self._command(version)
+        try:
+            return await spawn(command, policy=policy, backend=self._backend, cwd=policy.tool_dir)
+        except _sandbox_errors() as exc:
+            raise sandbox_failure(version.name, exc) from exc
+
+    # -- what a call runs with -------------------------------------------------------
+
+    def _command(self, version: ToolVersion) -> list[str]:
+        manifest = version.manifest
+        entry = str(manifest.get("entry") or "")
+        command = manifest.get("command")
+        if command:
+            return [*map(str, command), entry] if entry else list(map(str, command))
+        interpreter, default_entry = SCRIPT_LANGUAGES[str(manifest["language"])]
+        env = self._env(version, None)
+        if env is not None and manifest["language"] == "python":
+            interpreter = str(env.bin_dirs[0] / "python")
+        return [interpreter, entry or default_entry]
+
+    def _policy(self, version: ToolVersion, secrets: Mapping[str, str]) -> ProcessPolicy:
+        return _policy_or_error(
+            version.manifest,
+            self._tool_dir(version),
+            {
+                **self._env_vars(version),
+                **secrets,
+            },
+            env_paths=self._env_paths(version),
+        )
+
+    def _env(self, version: ToolVersion, on_line: Callable[[str], None] | None) -> ToolEnv | None:
+        return self._env_for(version.manifest, on_line)
+
+    def _env_for(
+        self, manifest: Mapping[str, Any], on_line: Callable[[str], None] | None
+    ) -> ToolEnv | None:
+        requirements = tuple(manifest.get("requirements") or ())
+        packages = tuple(manifest.get("packages") or ())
+        key = (requirements, packages)
+        if key in self._env_cache:
+            return self._env_cache[key]
+        env = None
+        if requirements:
+            env = self._envs.python_env(requirements, on_line=on_line)
+        elif packages:
+            env = self._envs.node_env(packages, on_line=on_line)
+        self._env_cache[key] = env
+        return env
+
+    def _env_vars(self, version: ToolVersion) -> dict[str, str]:
+        env = self._env(version, None)
+        if env is None:
+            return {}
+        path = ":".join([*map(str, env.bin_dirs), "/usr/local/bin:/usr/bin:/bin"])
+        return {**env.env, "PATH": path}
+
+    def _env_paths(self, version: ToolVersion) -> tuple[Path, ...]:
+        env = self._env(version, None)
+        return env.read_only if env is not None else ()
+
+    def _tool_dir(self, version: ToolVersion) -> Path:
+        target = self._tools_dir / version.content_hash
+        if target.is_dir():
+            return target
+        staging = self._tools_dir / f".tmp-{version.content_hash}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        for relative, sha in (version.manifest.get("source") or {}).items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            path.write_bytes(self._registry.get_blob(sha))
+            path.chmod(0o755 if relative == version.manifest.get("entry") else 0o644)
+        staging.mkdir(parents=True, exist_ok=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(target)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another process made it first
+        return target
+
+    def _secrets(self, version: ToolVersion) -> dict[str, str]:
+        environ = self._environ()
+        found = {}
+        for name in version.manifest.get("secrets") or []:
+            value = environ.get(SECRET_PREFIX + name)
+            if value is None:
+                msg = (
+                    f"{version.name} needs the secret {name}: set {SECRET_PREFIX}{name} in "
+                    "the kernel's environment (it is passed to this tool only)"
+                )
+                raise ToolError(msg, tool=version.name)
+            found[name] = value
+        return found
+
+    def _context(self, version: ToolVersion, call: _Call) -> dict[str, Any]:
+        return {
+            "tool_name": version.name,
+            "version": version.version,
+            "working_directory": str(self._tool_dir(version)),
+            "tools_dir": str(self._tools_dir),
+            "roots": [],
+            "capabilities": {"sampling": True, "elicitation": True},
+        }
+
+
+@dataclass
+class _Worker:
+    process: SandboxedProcess
+    policy: ProcessPolicy
+    lock: asyncio.Lock = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.lock = asyncio.Lock()
+
+
+def _policy_or_error(
+    manifest: Mapping[str, Any],
+    tool_dir: Path,
+    env: Mapping[str, str],
+    *,
+    env_paths: tuple[Path, ...] = (),
+) -> ProcessPolicy:
+    from toolkernel_sandbox.process import ProcessPolicy  # noqa: PLC0415
+
+    policy = manifest.get("policy") or {}
+    limits = manifest.get("limits") or {}
+    try:
+        return ProcessPolicy(
+            network=policy.get("network", False),
+            read_only=(*env_paths, *(Path(p) for p in policy.get("read_only") or [])),
+            writable=tuple(Path(p) for p in policy.get("writable") or []),
+            tool_dir=tool_dir,
+            env=dict(env),
+            **limits,
+        )
+    except (TypeError, ValueError) as exc:
+        msg = f"invalid script limits or policy: {exc}"
+        raise RegistryError(msg) from exc
+
+
+def _sandbox_errors() -> type[Exception]:
+    from toolkernel_sandbox import SandboxError as RawSandboxError  # noqa: PLC0415
+
+    return RawSandboxError
+
+
+def _timed_out(name: str, seconds: float) -> SandboxError:
+    from toolkernel_sandbox import TimeLimitExceeded  # noqa: PLC0415
+
+    msg = (
+        f"the tool ran past its wall-clock limit of {seconds:g} s and was killed; raise "
+        "limits.timeout_s or make it faster"
+    )
+    return sandbox_failure(name, TimeLimitExceeded(msg, limit="time", value=seconds))
+
+
+def _unanswered(
+    name: str, code: int | None, stderr: str, value: NoAnswer, secrets: Mapping[str, str]
+) -> ToolError:
+    tail = redact(stderr.strip()[-1500:], secrets)
+    how = f"exited with code {code}" if code is not None else "closed its output"
+    detail = f"; stderr: {tail}" if tail else ""
+    msg = (
+        f"{name} {how} without answering{redact(value.describe(), secrets)}{detail}. A "
+        "script must print one JSON-RPC response line holding `result` or `error`"
+    )
+    return ToolError(msg, tool=name)
+
+
+def _result(name: str, value: Any, secrets: Mapping[str, str]) -> ToolResult:
+    text = redact(json.dumps(value, ensure_ascii=False), secrets)
+    return result_from_output(name, 0, text.encode(), b"")

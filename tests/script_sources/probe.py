@@ -1,0 +1,142 @@
+"""probe: a script tool that tries one thing (its `mode`) and reports what happened.
+
+It speaks JSON-RPC 2.0 on stdio: it reads the `execute` request, may send its own
+requests and notifications, and answers with one response line.
+"""
+
+import json
+import os
+import socket
+import sys
+
+_next_id = 1000
+
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def ask(method, params):
+    """Send a request to the host and return its result (or raise with its error)."""
+    global _next_id
+    _next_id += 1
+    send({"jsonrpc": "2.0", "method": method, "params": params, "id": _next_id})
+    while True:
+        reply = json.loads(sys.stdin.readline())
+        if reply.get("id") == _next_id:
+            if "error" in reply:
+                raise RuntimeError(reply["error"]["message"])
+            return reply["result"]
+
+
+def attempt(action):
+    try:
+        return {"ok": True, "value": action()}
+    except Exception as exc:  # the point is to report what the sandbox did
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def read(path):
+    with open(path) as file:
+        return file.read(100)
+
+
+def write(path):
+    with open(path, "w") as file:
+        file.write("escaped")
+    return path
+
+
+def connect(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        return conn.recv(100).decode()
+
+
+def fork_bomb():
+    children = 0
+    try:
+        for _ in range(500):
+            if os.fork() == 0:  # each child lingers, so the processes add up
+                __import__("time").sleep(30)
+                os._exit(0)
+            children += 1
+    except OSError as exc:
+        return f"fork failed after {children} children: {exc}"
+    return f"forked {children} children"
+
+
+def memory_bomb():
+    hog = []
+    while True:
+        hog.append(bytearray(50 * 2**20))
+
+
+def spin():
+    while True:
+        pass
+
+
+def run(mode, args):
+    if mode == "echo":
+        return args
+    if mode == "read":
+        return attempt(lambda: read(args["path"]))
+    if mode == "write":
+        return attempt(lambda: write(args["path"]))
+    if mode == "connect":
+        return attempt(lambda: connect(args["port"]))
+    if mode == "env":
+        return dict(os.environ)
+    if mode == "fork":
+        return fork_bomb()
+    if mode == "memory":
+        return attempt(memory_bomb)
+    if mode == "spin":
+        return spin()
+    if mode == "secret":
+        return f"the token is {os.environ.get('API_TOKEN')}"
+    if mode == "call":
+        return ask("tools/call", {"name": args["tool"], "arguments": args["arguments"]})
+    if mode == "memory_roundtrip":
+        ask("memory/set", {"key": "seen", "value": {"n": args["n"]}, "ttl": 60})
+        return ask("memory/get", {"key": "seen"})
+    if mode == "memory_read":
+        return ask("memory/get", {"key": "seen"})
+    if mode == "chatty":
+        send({"jsonrpc": "2.0", "method": "log", "params": {"level": "info", "message": "hello log"}})
+        for step in (1, 2):
+            send({"jsonrpc": "2.0", "method": "progress", "params": {"progress": step, "total": 2}})
+        send({"jsonrpc": "2.0", "method": "stream/chunk", "params": {"chunk": "streamed text\n"}})
+        return "done"
+    if mode == "elicit":
+        schema = {"type": "object", "properties": {"color": {"type": "string", "description": "Colour"}}}
+        return ask("elicitation/create", {"message": "Pick one", "requestedSchema": schema})
+    if mode == "sample":
+        return ask("sampling/createMessage", {
+            "messages": [{"role": "user", "content": {"type": "text", "text": args["prompt"]}}],
+            "maxTokens": 20,
+        })
+    if mode == "garbage":
+        print("this is not JSON-RPC at all", flush=True)
+        return "answered after garbage"
+    if mode == "silent":
+        print("no answer from me", flush=True)
+        sys.exit(3)
+    if mode == "malformed":
+        sys.stdout.write('{"jsonrpc": "2.0", "result": \n')
+        sys.stdout.flush()
+        sys.exit(0)
+    if mode == "fail":
+        raise_error = {"code": -32000, "message": args.get("message", "it failed")}
+        return ("__error__", raise_error)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+request = json.loads(sys.stdin.readline())
+arguments = request["params"]["arguments"]
+value = run(arguments.get("mode", "echo"), arguments)
+if isinstance(value, tuple) and value[0] == "__error__":
+    send({"jsonrpc": "2.0", "error": value[1], "id": request["id"]})
+else:
+    send({"jsonrpc": "2.0", "result": value, "id": request["id"]})
