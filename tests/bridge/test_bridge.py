@@ -339,3 +339,22 @@ def test_the_memory_tool_shares_values_with_the_kernel(bridge: Any) -> None:
     assert "city" in text_of(listed)
     bad = call(bridge, "memory", {"action": "explode"})
     assert bad.is_error
+
+
+def test_a_script_tools_sampling_request_reaches_the_bridge_client(bridge: Any) -> None:
+    source = (Path(__file__).parents[1] / "script_sources" / "probe.py").read_text("utf-8")
+    created = call(
+        bridge,
+        "create_tool",
+        {"name": "script_probe", "kind": "script", "language": "python", "source": source},
+    )
+    assert not created.is_error, text_of(created)
+
+    async def sampling(context: Any, params: Any) -> types.CreateMessageResult:
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="pong"), model="m"
+        )
+
+    code = "(await tools.local.script_probe({'mode': 'sample', 'prompt': 'ping'}))['content']"
+    result = relay_call(bridge, code, sampling_callback=sampling)
+    assert text_of(result) == "{'type': 'text', 'text': 'pong'}"
