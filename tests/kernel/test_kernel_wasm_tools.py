@@ -284,3 +284,35 @@ def test_a_missing_toolchain_names_the_install_command(tmp_path: Path) -> None:
         assert driver.value("1 + 1") == 2
     finally:
         driver.shutdown()
+
+
+def test_a_rollback_from_the_cli_reaches_the_live_kernel(kernel: Any, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for number in (21, 22):
+        kernel.execute(f"create_tool('followed', language='wat', source={answer_wat(number)!r})")
+    assert kernel.value("await tools.local.followed()") == {"answer": 22}
+    home = kernel.value("str(__import__('toolkernel').config.toolkernel_home())")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "toolkernel"),
+            "--home",
+            home,
+            "tools",
+            "rollback",
+            "local.followed",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "is now version 3" in done.stdout
+    # The kernel notices another process's commit within its poll interval; each check
+    # is a full kernel round trip, bounded by the deadline.
+    deadline = time.monotonic() + 5
+    while kernel.value("await tools.local.followed()") != {"answer": 21}:
+        assert time.monotonic() < deadline, "the kernel did not follow the rollback in 5 s"

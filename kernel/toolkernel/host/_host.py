@@ -51,6 +51,8 @@ ProgressCallback = Callable[[float, float | None, str | None], None]
 """Receives progress of one call: (progress, total or None, message or None)."""
 CatalogListener = Callable[[str, list[ToolSpec]], None]
 """Receives a source's new tool list when it changed: (source, specs)."""
+REGISTRY_POLL_S = 0.25
+"""How often the host checks whether another process changed the registry's tools."""
 ClientRelay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 """Answers a request a tool sends back during a call (`sampling/createMessage`,
 `elicitation/create`): (method, params) -> result JSON. It raises `ToolkernelError`,
@@ -100,6 +102,7 @@ class ToolHost:
             if name in cached:
                 self._remember(name, cached[name])
         self._local: LocalTools | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._local_lock = threading.Lock()
         if registry is not None:
             self._local = LocalTools(
@@ -341,7 +344,24 @@ class ToolHost:
             for name, config in self._servers.items()
         }
 
+    async def _watch_registry(self) -> None:
+        """Follow registry tool changes other processes make (polled, cheap)."""
+        registry = self._registry
+        if registry is None or self._local is None:
+            return
+        seen = registry.change_count()
+        while True:
+            await asyncio.sleep(REGISTRY_POLL_S)
+            try:
+                now = registry.change_count()
+                if now != seen:
+                    seen = now
+                    await asyncio.to_thread(self.refresh_local)
+            except Exception:
+                log.exception("could not follow registry changes; retrying")
+
     async def _start_all(self) -> None:
+        self._watcher = asyncio.get_running_loop().create_task(self._watch_registry())
         self._build_connections()
         for conn in self._connections.values():
             self._publish_status(conn)
@@ -362,6 +382,8 @@ class ToolHost:
         return await serve_resources(self._connections, method, params)
 
     async def _close_all(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._local is not None:
             await self._local.aclose()
         await asyncio.gather(*(c.close() for c in self._connections.values()))

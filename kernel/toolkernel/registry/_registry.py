@@ -219,6 +219,15 @@ class ToolRegistry:
         with self._db.read() as conn:
             return _versions.current_versions(conn, namespace, include_deleted=include_deleted)
 
+    def change_count(self) -> int:
+        """A number that changes whenever another connection (any process) commits.
+
+        Cheap to poll (no table is read): a host compares it to notice tools created,
+        rolled back or deleted elsewhere (the CLI, another kernel, the bridge's kernel).
+        """
+        with self._db.read() as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
     def namespaces(self) -> list[str]:
         """Return every namespace that has held a registry tool, sorted."""
         with self._db.read() as conn:
