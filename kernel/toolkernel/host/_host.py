@@ -159,6 +159,16 @@ class ToolHost:
         """Return the tools known right now (live or cached), without waiting; any thread."""
         return {name: list(specs.values()) for name, specs in self._specs.items()}
 
+    def spec(self, name: str) -> ToolSpec | None:
+        """The catalog entry of `source.tool` right now (any thread), or None."""
+        source, _, tool = name.partition(".")
+        return self._specs.get(source, {}).get(tool)
+
+    def registry_version(self, name: str) -> int | None:
+        """The current version number of registry tool `name`, or None."""
+        found = self._local.current(name) if self._local is not None else None
+        return found.version if found is not None else None
+
     async def catalog(self) -> dict[str, list[ToolSpec]]:
         """Return every server's tools: live when connected, else from the catalog cache."""
         return self.snapshot()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from toolkernel.kernel._lock import notebook_path, write_lock
 
 if TYPE_CHECKING:
     from toolkernel.host import ServerStatus
@@ -21,7 +24,9 @@ _MARKS = {"connected": "✓", "connecting": "…", "failed": "✗"}
 _USAGE = """\
 %tools                 each server's status, and how many tools it offers
 %tools search QUERY    the best matching tools (BM25)
-%tools show NAME       the signature and docstring of one tool (server.tool)"""
+%tools show NAME       the signature and docstring of one tool (server.tool)
+%tools lock [PATH]     write the tool versions this session used into the notebook
+                       (PATH, or the notebook Jupyter started this kernel for)"""
 
 
 @magics_class
@@ -45,8 +50,28 @@ class ToolMagics(Magics):
                     print(f"{row['name']}  {row['description']}")
         elif words[0] == "show" and len(words) == 2:
             print(self._toolbox.get_tool_details(words[1]))
+        elif words[0] == "lock" and len(words) <= 2:
+            self._lock(words[1] if len(words) == 2 else None)
         else:
             print(_USAGE)
+
+    def _lock(self, path: str | None) -> None:
+        target = Path(path) if path else notebook_path()
+        lock = self._toolbox.lock.snapshot()
+        if target is None:
+            print(
+                "This kernel does not know its notebook (Jupyter Server sets "
+                "$JPY_SESSION_NAME); give the path: %tools lock path/to/notebook.ipynb\n"
+                + json.dumps(lock, indent=1)
+            )
+            return
+        try:
+            write_lock(target, lock)
+        except (OSError, ValueError) as exc:
+            msg = f"could not write the lock into {target}: {exc}"
+            raise UsageError(msg) from exc
+        print(f"Locked {len(lock['tools'])} tool(s) into {target}:\n{_lock_summary(lock)}")
+        print("Reload the notebook in JupyterLab before saving it, or the lock is overwritten.")
 
     @cell_magic
     def tool(self, line: str, cell: str) -> Any:
@@ -157,6 +182,14 @@ def _json_option(text: str | None, option: str) -> Any:
     except ValueError as exc:
         msg = f"{option} must be JSON (quote it in the magic line): {exc}"
         raise UsageError(msg) from exc
+
+
+def _lock_summary(lock: dict[str, Any]) -> str:
+    rows = [
+        f"  {name}: " + (f"version {e['version']}" if "version" in e else f"schema {e['schema']}")
+        for name, e in lock["tools"].items()
+    ]
+    return "\n".join(rows) or "  (no tool has been called yet)"
 
 
 def format_status(statuses: list[ServerStatus], config_error: str | None = None) -> str:

@@ -23,6 +23,7 @@ from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
 from toolkernel.factory import ToolFactory
 from toolkernel.host import ClientRelay, ServerStatus, ToolHost
 from toolkernel.kernel._discovery import Discovery, ToolDetails
+from toolkernel.kernel._lock import ToolLock, notebook_path, read_lock, schema_hash
 from toolkernel.kernel._memory import Memory
 from toolkernel.kernel._progress import CellOutput, ProgressLine
 from toolkernel.registry import ToolRegistry, ToolVersion
@@ -86,6 +87,11 @@ class Toolbox:
             self._set_source(source, specs)
         self.discovery = Discovery(self.registry, self.namespace, self._sources)
         self._show_progress = show_progress
+        self.lock = ToolLock()
+        """What this session called (for `%tools lock`) and the versions it is pinned to."""
+        locked = notebook_path()
+        if locked is not None:
+            self.lock.load(read_lock(locked) or {})
         self.relay_factory: Callable[[], ClientRelay] | None = None
         """Called in the calling cell to get who answers servers' sampling/elicitation."""
         self.host.subscribe(self._set_source)
@@ -110,12 +116,16 @@ class Toolbox:
         Cancelling the awaiting task cancels the call on the server. `version` pins a
         registry tool to an old version.
         """
-        progress = ProgressLine(f"{source}.{name}").report if self._show_progress else None
+        qualified = f"{source}.{name}"
+        if version is None:
+            version = self.lock.pins.get(qualified)
+        self._record_use(qualified, version)
+        progress = ProgressLine(qualified).report if self._show_progress else None
         relay = self.relay_factory() if self.relay_factory is not None else None
         output = CellOutput() if self._show_progress else None
         future = self.host.submit(
             self.host.call(
-                f"{source}.{name}",
+                qualified,
                 arguments,
                 on_progress=progress,
                 relay=relay,
@@ -163,6 +173,7 @@ class Toolbox:
             qualified, version, note=note, author=self.factory.author
         )
         self.host.refresh_local()
+        self.lock.pins.pop(qualified, None)
         return restored
 
     def create_tool(
@@ -232,7 +243,7 @@ class Toolbox:
             ToolchainMissing: The compiler is not installed; the message says how.
             DependencyError: pip or npm failed; their message says why.
         """
-        return self.factory.create(
+        created = self.factory.create(
             name,
             kind=kind,
             language=language,
@@ -252,6 +263,8 @@ class Toolbox:
             persistent=persistent,
             secrets=secrets,
         )
+        self.lock.pins.pop(created.name, None)  # a tool made here is used as made
+        return created
 
     def get_tool_details(self, name: str) -> ToolDetails:
         """Describe one tool: its binding's signature, docstring and schemas."""
@@ -332,6 +345,18 @@ class Toolbox:
             waiters, self._waiters = self._waiters, []
         for loop, event in waiters:
             loop.call_soon_threadsafe(event.set)
+
+    def _record_use(self, name: str, version: int | None) -> None:
+        """Note what a call used, for `%tools lock`; warn if a locked schema drifted."""
+        if name.partition(".")[0] in self.host.local_namespaces:
+            used = version if version is not None else self.host.registry_version(name)
+            if used is not None:
+                self.lock.record(name, {"version": used})
+            return
+        spec = self.host.spec(name)
+        if spec is not None:
+            self.lock.check_drift(spec)
+            self.lock.record(name, {"schema": schema_hash(spec)})
 
     def _sources(self) -> list[str]:
         """Configured servers, then registry namespaces (the tools discovery covers)."""

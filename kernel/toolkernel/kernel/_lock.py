@@ -1,0 +1,135 @@
+"""Reproducible notebooks: record the tools a session used, lock them, pin them on open.
+
+The kernel records every tool a cell calls: for a registry tool, the version that ran;
+for an MCP tool, a hash of its schema and of its server's catalog. `%tools lock` writes
+that record into the notebook's metadata (`metadata.toolkernel.lock`). A kernel started
+for a locked notebook (Jupyter Server names it in `$JPY_SESSION_NAME`) pins each
+registry tool to its locked version, and warns, naming the tool, when an MCP server's
+live schema drifted from the locked one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from toolkernel._spec import ToolSpec
+
+__all__ = [
+    "LOCK_KEY",
+    "SchemaDrift",
+    "ToolLock",
+    "notebook_path",
+    "read_lock",
+    "schema_hash",
+    "write_lock",
+]
+
+log = logging.getLogger("toolkernel.kernel")
+
+LOCK_KEY = "toolkernel"
+"""The notebook metadata key; the lock is `metadata[LOCK_KEY]["lock"]`."""
+
+
+class SchemaDrift(UserWarning):
+    """An MCP tool's live schema differs from the one the notebook was locked with."""
+
+
+def notebook_path() -> Path | None:
+    """The notebook this kernel runs for, when Jupyter Server says (`$JPY_SESSION_NAME`)."""
+    name = os.environ.get("JPY_SESSION_NAME", "")
+    path = Path(name)
+    return path if name.endswith(".ipynb") and path.is_file() else None
+
+
+def schema_hash(spec: ToolSpec) -> str:
+    """A short hash of what a binding depends on: the input and output schemas."""
+    data = json.dumps([spec.input_schema, spec.output_schema], sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+class ToolLock:
+    """What this session used, and the pins it was started with."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.used: dict[str, dict[str, Any]] = {}
+        """Qualified name -> `{"version": n}` (registry) or `{"schema": hash}` (MCP)."""
+        self.pins: dict[str, int] = {}
+        """Registry tool -> the version a locked notebook asks for."""
+        self._locked_schemas: dict[str, str] = {}
+        self._warned: set[str] = set()
+
+    # -- recording -------------------------------------------------------------------
+
+    def record(self, name: str, entry: dict[str, Any]) -> None:
+        """Remember that `name` was called (`{"version": n}` or `{"schema": h}`)."""
+        with self._lock:
+            self.used[name] = entry
+
+    def snapshot(self) -> dict[str, Any]:
+        """The lock to write: every tool used so far, sorted by name."""
+        with self._lock:
+            return {"tools": dict(sorted(self.used.items()))}
+
+    # -- pinning ---------------------------------------------------------------------
+
+    def load(self, lock: dict[str, Any]) -> None:
+        """Take the pins and locked schemas of a notebook's lock."""
+        for name, entry in (lock.get("tools") or {}).items():
+            if isinstance(entry, dict) and isinstance(entry.get("version"), int):
+                self.pins[name] = entry["version"]
+            elif isinstance(entry, dict) and isinstance(entry.get("schema"), str):
+                self._locked_schemas[name] = entry["schema"]
+
+    def check_drift(self, spec: ToolSpec) -> None:
+        """Warn once if `spec`'s live schema differs from the locked one."""
+        name = spec.qualified_name
+        locked = self._locked_schemas.get(name)
+        if locked is None or name in self._warned or locked == schema_hash(spec):
+            return
+        self._warned.add(name)
+        warnings.warn(
+            f"{name}: the server's tool schema changed since this notebook was locked; "
+            "results may differ. Run `%tools lock` again to accept the new schema.",
+            SchemaDrift,
+            stacklevel=2,
+        )
+
+
+def read_lock(path: Path) -> dict[str, Any] | None:
+    """The lock stored in notebook `path`, or None (no lock, or unreadable)."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("could not read %s for a tool lock: %s", path, exc)
+        return None
+    lock = ((notebook.get("metadata") or {}).get(LOCK_KEY) or {}).get("lock")
+    return lock if isinstance(lock, dict) else None
+
+
+def write_lock(path: Path, lock: dict[str, Any]) -> None:
+    """Store `lock` in notebook `path`'s metadata, atomically (a temp file renamed).
+
+    Raises:
+        OSError: The notebook cannot be read or written.
+        ValueError: The file is not a notebook (not JSON).
+    """
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    notebook.setdefault("metadata", {}).setdefault(LOCK_KEY, {})["lock"] = lock
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".lock-", suffix=".ipynb")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump(notebook, file, indent=1, ensure_ascii=False)
+            file.write("\n")
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

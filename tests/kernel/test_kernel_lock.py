@@ -1,0 +1,74 @@
+"""Reproducible notebooks: `%tools lock` records versions; a locked notebook pins them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from tk_support import TESTS, python_server, start_kernel
+
+pytestmark = pytest.mark.timeout(300)
+
+ANSWER = (TESTS / "wasm_sources" / "answer.wat").read_text(encoding="utf-8")
+
+
+def answer(number: int) -> str:
+    return ANSWER.replace("42", str(number))
+
+
+def test_a_locked_notebook_pins_versions_and_warns_on_schema_drift(tmp_path: Path) -> None:
+    notebook = tmp_path / "report.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), notebook)
+    servers = {"echo": python_server("echo_server.py")}
+    first = start_kernel(tmp_path, servers)
+    try:
+        first.execute("await wait_for_servers(30)")
+        first.execute(f"create_tool('answer', language='wat', source={answer(31)!r})")
+        assert first.value("await tools.local.answer()") == {"answer": 31}
+        assert first.value("await tools.echo.add(a=1, b=2)") == 3
+        out = first.execute(f"%tools lock {notebook}")
+        assert "Locked 2 tool(s)" in out.stdout
+        first.execute(f"create_tool('answer', language='wat', source={answer(32)!r})")
+        assert first.value("await tools.local.answer()") == {"answer": 32}
+    finally:
+        first.shutdown()
+
+    lock = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["toolkernel"]["lock"]
+    assert lock["tools"]["local.answer"] == {"version": 1}
+    assert set(lock["tools"]["echo.add"]) == {"schema"}
+
+    second = start_kernel(tmp_path, servers, extra_env={"JPY_SESSION_NAME": str(notebook)})
+    try:
+        assert second.value("await tools.local.answer()") == {"answer": 31}
+        assert second.value("(await tools.local.answer.at(2)())['answer']") == 32
+        out = second.execute("await wait_for_servers(30)\nawait tools.echo.add(a=1, b=2)")
+        assert "SchemaDrift" not in out.stderr
+    finally:
+        second.shutdown()
+
+    lock["tools"]["echo.add"]["schema"] = "0" * 16
+    data: dict[str, Any] = json.loads(notebook.read_text(encoding="utf-8"))
+    data["metadata"]["toolkernel"]["lock"] = lock
+    notebook.write_text(json.dumps(data), encoding="utf-8")
+    third = start_kernel(tmp_path, servers, extra_env={"JPY_SESSION_NAME": str(notebook)})
+    try:
+        out = third.execute("await wait_for_servers(30)\nawait tools.echo.add(a=1, b=2)")
+        assert "SchemaDrift: echo.add: the server's tool schema changed" in out.stderr
+    finally:
+        third.shutdown()
+
+
+def test_lock_without_a_known_notebook_prints_the_lock_and_how_to_save_it(
+    tmp_path: Path,
+) -> None:
+    kernel = start_kernel(tmp_path, {})
+    try:
+        out = kernel.execute("%tools lock")
+        assert "give the path: %tools lock path/to/notebook.ipynb" in out.stdout
+        assert '"tools": {}' in out.stdout
+    finally:
+        kernel.shutdown()
