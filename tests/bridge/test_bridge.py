@@ -358,3 +358,22 @@ def test_a_script_tools_sampling_request_reaches_the_bridge_client(bridge: Any) 
     code = "(await tools.local.script_probe({'mode': 'sample', 'prompt': 'ping'}))['content']"
     result = relay_call(bridge, code, sampling_callback=sampling)
     assert text_of(result) == "{'type': 'text', 'text': 'pong'}"
+
+
+def test_a_script_tools_log_messages_reach_the_bridge_client_as_mcp_logs(bridge: Any) -> None:
+    source = (Path(__file__).parents[1] / "script_sources" / "probe.py").read_text("utf-8")
+    call(
+        bridge,
+        "create_tool",
+        {"name": "script_logger", "kind": "script", "language": "python", "source": source},
+    )
+    logged: list[str] = []
+
+    async def on_log(params: Any) -> None:
+        logged.append(str(params.data))
+
+    result = relay_call(
+        bridge, "await tools.local.script_logger({'mode': 'chatty'})", logging_callback=on_log
+    )
+    assert text_of(result).endswith("'done'")
+    assert any("[local.script_logger info] hello log" in line for line in logged)

@@ -182,6 +182,7 @@ class ToolHost:
         version: int | None = None,
         relay: ClientRelay | None = None,
         on_output: Callable[[str], None] | None = None,
+        on_log: Callable[[str, int, str], None] | None = None,
     ) -> ToolResult:
         """Call a tool by its qualified name (`server.tool`, the tool's original name).
 
@@ -196,6 +197,8 @@ class ToolHost:
             relay: Answers the sampling and elicitation requests the tool sends
                 while this call runs; without one they are refused.
             on_output: Receives what a script tool streams (`stream/chunk`).
+            on_log: Also receives a script tool's `log` messages (they always go to
+                the host's log sink too).
 
         Raises:
             ToolNotFound: No configured server or registry namespace offers that tool,
@@ -206,7 +209,7 @@ class ToolHost:
             SandboxError: The sandbox stopped a registry tool (a limit, a trap).
         """
         if self._local is not None and name.partition(".")[0] in self._local.namespaces:
-            hooks = CallHooks(relay, on_progress, on_output, self._on_log)
+            hooks = CallHooks(relay, on_progress, on_output, _both(self._on_log, on_log))
             return await self._local.call(name, dict(arguments or {}), version=version, hooks=hooks)
         if version is not None:
             msg = f"{name} is an MCP tool; only registry tools have versions to pin"
@@ -489,6 +492,19 @@ def _progress_adapter(on_progress: ProgressCallback) -> Any:
         on_progress(progress, total, message)
 
     return forward
+
+
+def _both(
+    first: Callable[[str, int, str], None], second: Callable[[str, int, str], None] | None
+) -> Callable[[str, int, str], None]:
+    if second is None:
+        return first
+
+    def both(tool: str, level: int, text: str) -> None:
+        first(tool, level, text)
+        second(tool, level, text)
+
+    return both
 
 
 def _log_to_logging(server: str, level: int, text: str) -> None:

@@ -17,7 +17,7 @@ from toolkernel.config import toolkernel_home
 from toolkernel.errors import ToolkernelError
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._magics import ToolMagics
-from toolkernel.kernel._relay import make_relay_factory, make_sample
+from toolkernel.kernel._relay import make_relay_factory, make_sample, relay_capabilities
 from toolkernel.kernel._toolbox import Toolbox
 from toolkernel.kernel._tracebacks import install_short_tracebacks
 
@@ -86,6 +86,7 @@ class ToolKernel(IPythonKernel):
         shell.register_magics(ToolMagics(shell, self.toolbox))
         install_short_tracebacks(shell, ToolkernelError, self.toolbox.home / "bindings")
         self.toolbox.relay_factory = make_relay_factory(self)
+        self.toolbox.logs_to_cell = lambda: relay_capabilities(self) is not None
         self.toolbox.start()
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import html
+import logging
+import sys
 import threading
 from typing import Any
 
@@ -56,17 +58,23 @@ class ProgressLine:
 class CellOutput:
     """Writes text a tool streams (from the host thread) into the calling cell's stdout."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: str = "stdout") -> None:
+        """Write to the cell's `stream` (`stdout` or `stderr`)."""
         self._loop = asyncio.get_running_loop()
         self._context = contextvars.copy_context()
+        self._stream = stream
 
     def write(self, text: str) -> None:
         """Queue `text` for the cell's output; safe to call from any thread."""
         self._loop.call_soon_threadsafe(self._print, text, context=self._context)
 
-    @staticmethod
-    def _print(text: str) -> None:
-        print(text, end="" if text.endswith("\n") else "\n", flush=True)
+    def log(self, tool: str, level: int, text: str) -> None:
+        """Queue a tool's log message as a `[tool LEVEL] text` line."""
+        self.write(f"[{tool} {logging.getLevelName(level).lower()}] {text}")
+
+    def _print(self, text: str) -> None:
+        out = sys.stderr if self._stream == "stderr" else sys.stdout
+        print(text, end="" if text.endswith("\n") else "\n", file=out, flush=True)
 
 
 def render(label: str, progress: float, total: float | None, message: str | None) -> dict[str, str]:

@@ -92,6 +92,9 @@ class Toolbox:
         locked = notebook_path()
         if locked is not None:
             self.lock.load(read_lock(locked) or {})
+        self.logs_to_cell: Callable[[], bool] = lambda: False
+        """Called in the calling cell: should a script tool's log messages appear in it
+        (the kernel says yes for cells the MCP bridge runs, so they become MCP logs)?"""
         self.relay_factory: Callable[[], ClientRelay] | None = None
         """Called in the calling cell to get who answers servers' sampling/elicitation."""
         self.host.subscribe(self._set_source)
@@ -131,6 +134,7 @@ class Toolbox:
                 relay=relay,
                 version=version,
                 on_output=output.write if output is not None else None,
+                on_log=CellOutput(stream="stderr").log if self.logs_to_cell() else None,
             )
         )
         result = await asyncio.wrap_future(future)
