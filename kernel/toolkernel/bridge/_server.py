@@ -138,6 +138,7 @@ def build_server(
             "as base64) that reads its arguments as one JSON object on stdin and prints "
             "one JSON value on stdout. It runs with no files, network or environment "
             "unless its policy grants them, under fuel, memory, time and output limits. "
+            "kind='pipeline': `steps` that call other tools, no source. "
             "kind='script': a python, node, ruby or bash program speaking JSON-RPC 2.0 on "
             "stdio (it reads an `execute` request line and prints a response line), run in "
             "a sandbox with no network unless policy={'network': true}."
@@ -147,13 +148,13 @@ def build_server(
         ctx: Context,
         name: Annotated[str, Field(description="'name' (under `local`) or 'namespace.name'.")],
         language: Annotated[
-            Literal["rust", "c", "zig", "wat", "wasm", "python", "node", "ruby", "bash"],
+            Literal["rust", "c", "zig", "wat", "wasm", "python", "node", "ruby", "bash"] | None,
             Field(description="WASM: rust, c, zig, wat, wasm. Script: python, node, ruby, bash."),
-        ],
+        ] = None,
         source: Annotated[
             str | dict[str, str],
             Field(description="The program, or {relative path: text} (a Rust crate)."),
-        ],
+        ] = "",
         description: Annotated[str, Field(description="What the tool does.")] = "",
         input_schema: Annotated[
             dict[str, Any] | None, Field(description="JSON Schema of the arguments object.")
@@ -169,7 +170,7 @@ def build_server(
             dict[str, Any] | None,
             Field(description='{"mounts": [{"host", "guest", "writable"}], "env": {...}}'),
         ] = None,
-        kind: Literal["wasm", "script"] = "wasm",
+        kind: Literal["wasm", "script", "pipeline"] = "wasm",
         note: Annotated[str, Field(description="Why this version was made.")] = "",
         requirements: Annotated[
             list[str] | None, Field(description="Script (python): pip requirements.")
@@ -184,14 +185,22 @@ def build_server(
             list[str] | None,
             Field(description="Script: names X whose TOOLKERNEL_SECRET_X it receives."),
         ] = None,
+        steps: Annotated[
+            list[dict[str, Any]] | None,
+            Field(
+                description="Pipeline: [{id, tool, args, when?}]; args may use ${input.x} "
+                "and ${steps.<id>.result...}."
+            ),
+        ] = None,
     ) -> CallToolResult:
         arguments = {
+            "steps": steps,
             "requirements": requirements,
             "packages": packages,
             "persistent": persistent,
             "secrets": secrets,
             "kind": kind,
-            "language": language,
+            "language": language or "",
             "source": source,
             "description": description,
             "input_schema": input_schema,

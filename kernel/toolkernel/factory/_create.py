@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.errors import RegistryError, ToolBuildError, ToolchainMissing
+from toolkernel.factory._pipelines import check_pipeline
 from toolkernel.factory._scripts import script_fields
 from toolkernel.host._validate import compile_validator
 from toolkernel.host._wasm import check_wasm_limits, check_wasm_policy
@@ -97,8 +98,8 @@ class ToolFactory:
         name: str,
         *,
         kind: str = "wasm",
-        language: str,
-        source: str | bytes | Mapping[str, str],
+        language: str = "",
+        source: str | bytes | Mapping[str, str] = "",
         description: str = "",
         input_schema: Mapping[str, Any] | None = None,
         output_schema: Mapping[str, Any] | None = None,
@@ -113,11 +114,14 @@ class ToolFactory:
         packages: Sequence[str] | None = None,
         persistent: bool = False,
         secrets: Sequence[str] | None = None,
+        steps: Sequence[Mapping[str, Any]] | None = None,
+        output: Any = None,
     ) -> ToolVersion:
         """Build and register a tool; return its new (or unchanged) current version.
 
         `entry`, `command`, `requirements`, `packages`, `persistent` and `secrets` are
-        for `kind="script"` (see `Toolbox.create_tool`).
+        for `kind="script"`; `steps` and `output` for `kind="pipeline"` (see
+        `Toolbox.create_tool`).
 
         Raises:
             RegistryError: The name, schemas, limits or policy are invalid.
@@ -132,6 +136,9 @@ class ToolFactory:
             "output_schema": _check_schema(qualified, output_schema, "output_schema"),
             "annotations": dict(annotations) if annotations else None,
         }
+        if kind == "pipeline":
+            manifest |= self._pipeline_fields(qualified, steps, output)
+            return self._store(qualified, kind, manifest, note)
         if kind == "script":
             manifest |= script_fields(
                 qualified,
@@ -161,16 +168,40 @@ class ToolFactory:
             }
             files = _source_files(language, source)
         else:
-            msg = f"unknown tool kind {kind!r}; use kind='wasm' or kind='script'"
+            msg = f"unknown tool kind {kind!r}; use kind='wasm', 'script' or 'pipeline'"
             raise RegistryError(msg)
         manifest["source"] = {path: self._registry.put_blob(data) for path, data in files.items()}
         if kind == "wasm":
             manifest["artifact"] = self._build(qualified, language, files, on_line)
+        return self._store(qualified, kind, manifest, note)
+
+    def _store(self, name: str, kind: str, manifest: dict[str, Any], note: str) -> ToolVersion:
         version = self._registry.add_version(
-            qualified, kind=kind, manifest=manifest, note=note, author=self.author
+            name, kind=kind, manifest=manifest, note=note, author=self.author
         )
         self._host.refresh_local()
         return version
+
+    def _pipeline_fields(
+        self, name: str, steps: Sequence[Mapping[str, Any]] | None, output: Any
+    ) -> dict[str, Any]:
+        known = {spec.qualified_name for specs in self._host.snapshot().values() for spec in specs}
+
+        def pipeline_steps(tool: str) -> list[dict[str, Any]] | None:
+            spec = self._host.spec(tool)
+            if spec is None or spec.kind != "pipeline":
+                return None
+            found: list[dict[str, Any]] = self._registry.tool_version(tool).manifest["steps"]
+            return found
+
+        return check_pipeline(
+            name,
+            steps,
+            output=output,
+            tool_exists=lambda tool: tool in known,
+            pipeline_steps=pipeline_steps,
+            known_tools=known,
+        )
 
     def _build(
         self, name: str, language: str, files: dict[str, bytes], on_line: LineSink | None

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from toolkernel._spec import ToolResult, ToolSpec
 from toolkernel.errors import ToolError, ToolNotFound
 from toolkernel.host._envs import EnvManager
-from toolkernel.host._peer import HostCall, HostPeer, Relay, Resources, call_depth
+from toolkernel.host._peer import MAX_DEPTH, HostCall, HostPeer, Relay, Resources, call_depth
+from toolkernel.host._pipeline import run_pipeline
 from toolkernel.host._script import ScriptTools
 from toolkernel.host._validate import compile_validator, validate_arguments
-from toolkernel.host._wasm import WasmTools
+from toolkernel.host._wasm import WasmTools, json_result
 
 if TYPE_CHECKING:
     from toolkernel.registry import ToolRegistry, ToolVersion
@@ -158,6 +159,8 @@ class LocalTools:
             result = await asyncio.to_thread(self._wasm.run, found, arguments)
         elif found.kind == "script":
             result = await self._call_script(found, arguments, hooks or CallHooks())
+        elif found.kind == "pipeline":
+            result = await self._call_pipeline(found, arguments)
         else:
             msg = f"{name} is a {found.kind} tool, which this toolkernel cannot run"
             raise ToolError(msg, tool=name)
@@ -173,6 +176,27 @@ class LocalTools:
             DependencyError: The install failed (nothing half-made is left).
         """
         self._scripts.install(manifest, on_line)
+
+    async def _call_pipeline(self, version: ToolVersion, arguments: dict[str, Any]) -> ToolResult:
+        if self.host_call is None:
+            msg = f"{version.name} needs a tool host to run"
+            raise ToolError(msg, tool=version.name)
+        manifest = version.manifest
+        token = call_depth.set(call_depth.get() + 1)
+        try:
+            if call_depth.get() > MAX_DEPTH:
+                msg = f"{version.name}: pipelines nest deeper than {MAX_DEPTH}; is there a loop?"
+                raise ToolError(msg, tool=version.name)
+            value = await run_pipeline(
+                version.name,
+                manifest["steps"],
+                arguments,
+                self.host_call,
+                output=manifest.get("output"),
+            )
+        finally:
+            call_depth.reset(token)
+        return json_result(version.name, value)
 
     async def _call_script(
         self, version: ToolVersion, arguments: dict[str, Any], hooks: CallHooks

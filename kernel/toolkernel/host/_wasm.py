@@ -32,6 +32,7 @@ __all__ = [
     "WasmTools",
     "check_wasm_limits",
     "check_wasm_policy",
+    "json_result",
     "result_from_output",
     "sandbox_failure",
 ]
@@ -214,6 +215,14 @@ def sandbox_failure(name: str, exc: Exception) -> SandboxError:
     return SandboxError(msg, tool=name)
 
 
+def json_result(name: str, value: Any) -> ToolResult:
+    """A successful result holding the JSON value `value` (None gives no content)."""
+    if value is None:
+        return ToolResult(name)
+    text = json.dumps(value, ensure_ascii=False)
+    return ToolResult(name, content=[{"type": "text", "text": text}], structured=value)
+
+
 def result_from_output(name: str, exit_code: int, stdout: bytes, stderr: bytes) -> ToolResult:
     """Turn a tool's exit code and output into a result, as the module contract says.
 
@@ -237,7 +246,4 @@ def result_from_output(name: str, exit_code: int, stdout: bytes, stderr: bytes) 
             "must print its result as JSON (and logs go to stderr)"
         )
         raise ToolError(msg, tool=name) from exc
-    if value is None:
-        return ToolResult(name)
-    text = json.dumps(value, ensure_ascii=False)
-    return ToolResult(name, content=[{"type": "text", "text": text}], structured=value)
+    return json_result(name, value)

@@ -185,8 +185,8 @@ class Toolbox:
         name: str,
         *,
         kind: str = "wasm",
-        language: str,
-        source: str | bytes | Mapping[str, str],
+        language: str = "",
+        source: str | bytes | Mapping[str, str] = "",
         description: str = "",
         input_schema: Mapping[str, Any] | None = None,
         output_schema: Mapping[str, Any] | None = None,
@@ -200,16 +200,19 @@ class Toolbox:
         packages: Sequence[str] | None = None,
         persistent: bool = False,
         secrets: Sequence[str] | None = None,
+        steps: Sequence[Mapping[str, Any]] | None = None,
+        output: Any = None,
     ) -> ToolVersion:
-        """Make a tool from source and register it; its binding appears at once.
+        """Make a tool (from source, or from steps) and register it; it is callable at once.
 
         `await tools.local.<name>(...)` works as soon as this returns. Each change is a
         new immutable version (creating the same content again records nothing).
 
         Args:
             name: `tool` (put under `local`) or `namespace.tool`; identifiers only.
-            kind: `wasm` (compiled, run under wasmtime) or `script` (an interpreter,
-                run in the process sandbox, speaking JSON-RPC 2.0 over stdio).
+            kind: `wasm` (compiled, run under wasmtime), `script` (an interpreter,
+                run in the process sandbox, speaking JSON-RPC 2.0 over stdio), or
+                `pipeline` (declarative `steps` calling other tools).
             language: WASM: `rust`, `c`, `zig`, `wat`, or `wasm` (a prebuilt module,
                 as bytes or base64). Script: `python`, `node`, `ruby`, `bash`, or
                 `command` (with `command=[interpreter, ...]`).
@@ -237,6 +240,11 @@ class Toolbox:
             persistent: Keep one warm process that answers many calls.
             secrets: Names `X` whose host variable `TOOLKERNEL_SECRET_X` the script
                 gets as `X`; their values are redacted from everything it returns.
+            steps: A pipeline's steps: `{"id": "a", "tool": "server.tool", "args":
+                {...}, "when": "${input.flag}"}`. Args may hold `${input.x}` and
+                `${steps.a.result.items[0]}`; a string that is only a reference keeps
+                the value's type. Unknown tools, bad references and cycles are refused.
+            output: A pipeline's result template (default: the last step's result).
 
         Returns:
             The tool's current version.
@@ -266,6 +274,8 @@ class Toolbox:
             packages=packages,
             persistent=persistent,
             secrets=secrets,
+            steps=steps,
+            output=output,
         )
         self.lock.pins.pop(created.name, None)  # a tool made here is used as made
         return created
