@@ -1,5 +1,19 @@
 """The tool factory: create registry tools from source at run time."""
 
 from toolkernel.factory._create import DEFAULT_NAMESPACE, WASM_LANGUAGES, ToolFactory
+from toolkernel.factory._skills import (
+    SKILL_LANGUAGES,
+    SKILL_NAMESPACE,
+    SkillDocument,
+    parse_skill_md,
+)
 
-__all__ = ["DEFAULT_NAMESPACE", "WASM_LANGUAGES", "ToolFactory"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "SKILL_LANGUAGES",
+    "SKILL_NAMESPACE",
+    "WASM_LANGUAGES",
+    "SkillDocument",
+    "ToolFactory",
+    "parse_skill_md",
+]

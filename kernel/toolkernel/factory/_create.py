@@ -23,6 +23,14 @@ from typing import TYPE_CHECKING, Any
 from toolkernel.errors import RegistryError, ToolBuildError, ToolchainMissing
 from toolkernel.factory._pipelines import check_pipeline
 from toolkernel.factory._scripts import script_fields
+from toolkernel.factory._skills import (
+    SKILL_LANGUAGES,
+    SKILL_NAMESPACE,
+    markdown_skill_files,
+    python_skill_fields,
+    safe_relative_path,
+    skill_tool_name,
+)
 from toolkernel.host._validate import compile_validator
 from toolkernel.host._wasm import check_wasm_limits, check_wasm_policy
 from toolkernel.registry import check_tool_name
@@ -95,7 +103,7 @@ class ToolFactory:
 
     def create(
         self,
-        name: str,
+        name: str | None,
         *,
         kind: str = "wasm",
         language: str = "",
@@ -121,7 +129,10 @@ class ToolFactory:
 
         `entry`, `command`, `requirements`, `packages`, `persistent` and `secrets` are
         for `kind="script"`; `steps` and `output` for `kind="pipeline"` (see
-        `Toolbox.create_tool`).
+        `Toolbox.create_tool`). `kind="skill"` takes `language="python"` with the source
+        of an `async def` named `entry` (default: the skill's name), or
+        `language="markdown"` with an Agent Skills folder as {path: text or bytes}
+        holding `SKILL.md`, whose front matter gives the name when `name` is None.
 
         Raises:
             RegistryError: The name, schemas, limits or policy are invalid.
@@ -129,7 +140,23 @@ class ToolFactory:
             ToolchainMissing: The language's compiler is not installed here.
             DependencyError: A script's requirements or packages did not install.
         """
+        if kind == "skill":
+            return self._create_skill(
+                name,
+                language=language,
+                source=source,
+                entry=entry,
+                description=description,
+                input_schema=input_schema,
+                note=note,
+            )
+        if name is None:
+            msg = f"a {kind} tool needs a name, e.g. 'local.word_count'"
+            raise RegistryError(msg)
         qualified = self.qualify(name)
+        if qualified.startswith(f"{SKILL_NAMESPACE}."):
+            msg = f"{qualified}: the {SKILL_NAMESPACE!r} namespace holds skills only; use 'local'"
+            raise RegistryError(msg)
         manifest: dict[str, Any] = {
             "description": _text(description, "description"),
             "input_schema": _check_schema(qualified, input_schema, "input_schema", required=True),
@@ -168,12 +195,64 @@ class ToolFactory:
             }
             files = _source_files(language, source)
         else:
-            msg = f"unknown tool kind {kind!r}; use kind='wasm', 'script' or 'pipeline'"
+            msg = f"unknown tool kind {kind!r}; use kind='wasm', 'script', 'pipeline' or 'skill'"
             raise RegistryError(msg)
         manifest["source"] = {path: self._registry.put_blob(data) for path, data in files.items()}
         if kind == "wasm":
             manifest["artifact"] = self._build(qualified, language, files, on_line)
         return self._store(qualified, kind, manifest, note)
+
+    def _create_skill(
+        self,
+        name: str | None,
+        *,
+        language: str,
+        source: object,
+        entry: str | None,
+        description: str,
+        input_schema: Mapping[str, Any] | None,
+        note: str,
+    ) -> ToolVersion:
+        if language not in SKILL_LANGUAGES:
+            msg = f"a skill's language is 'python' or 'markdown' (an Agent Skill), not {language!r}"
+            raise RegistryError(msg)
+        files: dict[str, bytes]
+        if language == "python":
+            if name is None:
+                msg = "a Python skill needs a name, e.g. 'summarize'"
+                raise RegistryError(msg)
+            qualified = self._skill_name(name)
+            manifest = python_skill_fields(qualified, source, entry)
+            files = {"skill.py": str(source).encode("utf-8")}
+        else:
+            document, files = markdown_skill_files(source)
+            qualified = self._skill_name(name) if name else skill_tool_name(document.name)
+            manifest = {
+                "description": document.description,
+                "input_schema": {"type": "object", "properties": {}},
+                "language": "markdown",
+                "entry": "SKILL.md",
+                "title": document.name,
+                "metadata": json.loads(json.dumps(document.metadata, default=str)),
+            }
+        if description:
+            manifest["description"] = _text(description, "description")
+        if input_schema is not None:
+            manifest["input_schema"] = _check_schema(
+                qualified, input_schema, "input_schema", required=True
+            )
+        manifest |= {"output_schema": None, "annotations": None}
+        manifest["source"] = {path: self._registry.put_blob(data) for path, data in files.items()}
+        return self._store(qualified, "skill", manifest, note)
+
+    def _skill_name(self, name: str) -> str:
+        qualified = name if "." in name else f"{SKILL_NAMESPACE}.{name}"
+        check_tool_name(qualified)
+        if not qualified.startswith(f"{SKILL_NAMESPACE}."):
+            tool = qualified.split(".", 1)[1]
+            msg = f"skills live in the {SKILL_NAMESPACE!r} namespace; name it 'skills.{tool}'"
+            raise RegistryError(msg)
+        return self.qualify(qualified)
 
     def _store(self, name: str, kind: str, manifest: dict[str, Any], note: str) -> ToolVersion:
         version = self._registry.add_version(
@@ -305,14 +384,15 @@ def _source_files(language: str, source: object, *, entry: str | None = None) ->
         return {"module.wasm": _wasm_bytes(source)}
     if isinstance(source, str):
         main = entry or _MAIN_FILE[language]
-        if not _safe_path(main):
+        if not safe_relative_path(main):
             msg = f"entry {main!r} must be a relative path inside the tool"
             raise RegistryError(msg)
         return {main: source.encode("utf-8")}
     if isinstance(source, Mapping) and source:
         files = {}
         for path, text in source.items():
-            if not isinstance(path, str) or not isinstance(text, str) or not _safe_path(path):
+            safe = isinstance(path, str) and safe_relative_path(path)
+            if not safe or not isinstance(text, str):
                 msg = f"source file {path!r} must be a relative path with str content"
                 raise RegistryError(msg)
             files[path] = text.encode("utf-8")
@@ -335,11 +415,6 @@ def _wasm_bytes(source: object) -> bytes:
             raise RegistryError(msg) from exc
     msg = f"a prebuilt module is given as bytes, or as base64 text, not {type(source).__name__}"
     raise RegistryError(msg)
-
-
-def _safe_path(path: str) -> bool:
-    parts = path.replace("\\", "/").split("/")
-    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)
 
 
 def _build_key(language: str, files: dict[str, bytes]) -> str:

@@ -107,6 +107,8 @@ class LocalTools:
         """
         current = {}
         for version in self._registry.registry_tools():
+            if version.kind == "skill":
+                continue  # skills run in the kernel (`from skills import x`), not here
             if namespaces is not None and version.namespace in namespaces:
                 log.warning("ignoring %s: its namespace is an MCP server's", version.name)
                 continue

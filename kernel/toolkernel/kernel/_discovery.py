@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from toolkernel.errors import ToolNotFound
+from toolkernel.factory import SKILL_NAMESPACE
 
 if TYPE_CHECKING:
     from toolkernel._spec import ToolSpec
     from toolkernel.bindings import ToolsNamespace
+    from toolkernel.kernel._skills import SkillLibrary
     from toolkernel.registry import ToolRegistry
 
 __all__ = ["Detail", "Discovery", "ToolDetails"]
@@ -66,10 +68,19 @@ class ToolDetails:
         return f"async def {self.signature}\n\n{self.doc}".rstrip()
 
     def __repr__(self) -> str:
-        return f"await tools.{self.source_path}\n\n{self.doc}".rstrip()
+        return f"{self.call}\n\n{self.doc}".rstrip()
 
     def _repr_markdown_(self) -> str:
-        return f"```python\nawait tools.{self.source_path}\n```\n\n```text\n{self.doc}\n```"
+        return f"```python\n{self.call}\n```\n\n```text\n{self.doc}\n```"
+
+    @property
+    def call(self) -> str:
+        """How a cell uses it: `await tools.server.f(...)`, `await skills.f(...)`, ..."""
+        if self.signature.startswith("load_skill("):
+            return self.signature
+        if self.source == SKILL_NAMESPACE:
+            return f"await {self.source_path}"
+        return f"await tools.{self.source_path}"
 
     @property
     def source_path(self) -> str:
@@ -85,11 +96,14 @@ class Discovery:
         registry: ToolRegistry,
         namespace: ToolsNamespace,
         sources: list[str] | Callable[[], list[str]],
+        skills: SkillLibrary | None = None,
     ) -> None:
         """Discover the tools of `sources`: a list, or a function giving the current one.
 
         A function lets registry namespaces created after start (`create_tool`) appear.
+        `skills` describes skills (`skills.<name>`), which have no binding under `tools`.
         """
+        self._skills = skills
         self._registry = registry
         self._namespace = namespace
         self._get_sources = sources if callable(sources) else lambda: list(sources)
@@ -152,7 +166,11 @@ class Discovery:
         """Build the details of a spec from its generated binding."""
         path = self._python_path(spec)
         function = self._binding(spec)
-        if function is None:
+        if spec.kind == "skill" and not callable(function):
+            name = spec.title or spec.name
+            signature = f"load_skill({name!r})"
+            doc = f"{spec.description}\n\nAn Agent Skill: {signature}.instructions holds its text."
+        elif function is None:
             signature, doc = f"{path.split('.', 1)[1]}(**arguments)", spec.description
         else:
             signature = f"{path.split('.', 1)[1]}{inspect.signature(function)}"
@@ -169,12 +187,19 @@ class Discovery:
         )
 
     def _binding(self, spec: ToolSpec) -> Any:
+        if spec.kind == "skill" and self._skills is not None:
+            try:
+                return self._skills.load(spec.name)
+            except ToolNotFound:
+                return None
         module = getattr(self._namespace, self._namespace.python_source(spec.source), None)
         if module is None:
             return None
         return getattr(module, self._namespace.python_name(spec.source, spec.name), None)
 
     def _python_path(self, spec: ToolSpec) -> str:
+        if spec.kind == "skill":
+            return f"{SKILL_NAMESPACE}.{spec.name}"
         source = self._namespace.python_source(spec.source)
         return f"{source}.{self._namespace.python_name(spec.source, spec.name)}"
 

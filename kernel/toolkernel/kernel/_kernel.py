@@ -81,6 +81,7 @@ class ToolKernel(IPythonKernel):
             msg = "the IPython shell was not created; the kernel cannot preload tools"
             raise RuntimeError(msg)
         preloads = {**self.toolbox.preloads(), "sample": make_sample(self)}
+        self.toolbox.skill_scope["sample"] = preloads["sample"]
         shell.user_ns.update(preloads)
         shell.user_ns_hidden.update(preloads)
         shell.register_magics(ToolMagics(shell, self.toolbox))

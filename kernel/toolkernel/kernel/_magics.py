@@ -1,4 +1,4 @@
-"""`%tools` (status, search, details) and `%%tool` (create a tool from the cell's source)."""
+"""`%tools` (status, search, details, lock), `%%tool` (a tool from the cell) and `%%skill`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ _USAGE = """\
 
 @magics_class
 class ToolMagics(Magics):
-    """The `%tools` line magic and the `%%tool` cell magic."""
+    """The `%tools` line magic and the `%%tool` and `%%skill` cell magics."""
 
     def __init__(self, shell: InteractiveShell, toolbox: Toolbox) -> None:
         super().__init__(shell=shell)
@@ -107,6 +107,30 @@ class ToolMagics(Magics):
             note=args.note,
         )
 
+    @cell_magic
+    def skill(self, line: str, cell: str) -> Any:
+        """Save the cell as a skill; its `async def` becomes `from skills import name`.
+
+        The whole cell is the skill's module, so imports and helpers in it come along.
+        The function is also defined in the notebook under the skill's name.
+
+        Example::
+
+            %%skill summarize --note "first cut"
+            async def summarize(path: str) -> str:
+                \"\"\"Summarize a file.\"\"\"
+                return (await tools.filesystem.read_text_file(path=path))[:200]
+        """
+        args = _SKILL_PARSER.parse_args(shlex.split(line))
+        skill = self._toolbox.save_skill(
+            cell, name=args.name, description=args.description, note=args.note
+        )
+        version = skill.version
+        if self.shell is not None:
+            self.shell.user_ns[version.tool] = skill
+        print(f"saved {version.name} v{version.version}: from skills import {version.tool}")
+        return None
+
 
 def params_schema(params: list[str]) -> dict[str, Any]:
     """Build an input schema from `name:type[:description]` items (`type?` = optional).
@@ -169,7 +193,16 @@ def _tool_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _skill_parser() -> argparse.ArgumentParser:
+    parser = _MagicParser(prog="%%skill", description="Save this cell's async def as a skill.")
+    parser.add_argument("name", nargs="?", help="the skill's name (default: the function's)")
+    parser.add_argument("--description", "-d", default="", help="instead of the docstring")
+    parser.add_argument("--note", default="", help="why this version was made")
+    return parser
+
+
 _TOOL_PARSER = _tool_parser()
+_SKILL_PARSER = _skill_parser()
 _SCRIPT_LANGUAGES = ("python", "node", "ruby", "bash", "command")
 _JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 

@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,12 +21,19 @@ from toolkernel._spec import catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
 from toolkernel.config import McpConfig, load_config
 from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
-from toolkernel.factory import ToolFactory
+from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
 from toolkernel.host import ClientRelay, ServerStatus, ToolHost
 from toolkernel.kernel._discovery import Discovery, ToolDetails
 from toolkernel.kernel._lock import ToolLock, notebook_path, read_lock, schema_hash
 from toolkernel.kernel._memory import Memory
 from toolkernel.kernel._progress import CellOutput, ProgressLine
+from toolkernel.kernel._skills import (
+    AgentSkill,
+    PythonSkill,
+    SkillLibrary,
+    skill_entry,
+    skill_source,
+)
 from toolkernel.registry import ToolRegistry, ToolVersion
 
 __all__ = ["Toolbox"]
@@ -85,13 +93,22 @@ class Toolbox:
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
         for source, specs in self.host.snapshot().items():
             self._set_source(source, specs)
-        self.discovery = Discovery(self.registry, self.namespace, self._sources)
         self._show_progress = show_progress
         self.lock = ToolLock()
         """What this session called (for `%tools lock`) and the versions it is pinned to."""
         locked = notebook_path()
         if locked is not None:
             self.lock.load(read_lock(locked) or {})
+        self.skill_scope: dict[str, Any] = {}
+        """The globals a Python skill's module starts with: the preloads."""
+        self.skills = SkillLibrary(
+            self.registry,
+            scope=lambda: dict(self.skill_scope),
+            pins=self.lock.pins,
+            record=lambda name, version: self.lock.record(name, {"version": version}),
+        )
+        """The `skills` module: `from skills import summarize`."""
+        self.discovery = Discovery(self.registry, self.namespace, self._sources, self.skills)
         self.logs_to_cell: Callable[[], bool] = lambda: False
         """Called in the calling cell: should a script tool's log messages appear in it
         (the kernel says yes for cells the MCP bridge runs, so they become MCP logs)?"""
@@ -102,12 +119,15 @@ class Toolbox:
     def start(self) -> None:
         """Install `tools` and the caller, and start connecting servers in the background."""
         self.namespace.install()
+        sys.modules[SKILL_NAMESPACE] = self.skills
         set_caller(self.call)
         self.host.start()
 
     def stop(self) -> None:
         """Disconnect every server and release the registry."""
         set_caller(None)
+        if sys.modules.get(SKILL_NAMESPACE) is self.skills:
+            del sys.modules[SKILL_NAMESPACE]
         self.host.stop()
         self.registry.close()
 
@@ -141,8 +161,8 @@ class Toolbox:
         return to_python(result)
 
     def preloads(self) -> dict[str, Any]:
-        """Return the names a kernel puts into the user namespace."""
-        return {
+        """Return the names a kernel puts into the user namespace (skills see them too)."""
+        self.skill_scope = {
             "tools": self.namespace,
             "list_tool_names": self.discovery.list_tool_names,
             "search_tools": self.discovery.search_tools,
@@ -153,7 +173,72 @@ class Toolbox:
             "diff_tool": self.diff_tool,
             "rollback_tool": self.rollback_tool,
             "memory": Memory(self.registry),
+            "skills": self.skills,
+            "save_skill": self.save_skill,
+            "load_skill": self.load_skill,
         }
+        return dict(self.skill_scope)
+
+    def save_skill(
+        self,
+        function: Callable[..., Any] | str | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str = "",
+        note: str = "",
+    ) -> Any:
+        """Save an `async def` that composes tools as a skill: `from skills import name`.
+
+        Use it as a call (`save_skill(summarize)`), a decorator (`@save_skill`, or
+        `@save_skill(note="...")`), or with a cell's source text. The function must
+        stand alone: modules it uses become imports, other notebook globals are refused.
+        Each save is a new version, found by `search_tools`.
+
+        Args:
+            function: The `async def`, or the source text that defines it.
+            name: The skill's name (default: the function's), under `skills.`.
+            description: Overrides the docstring as the description.
+            note: Why this version was made.
+
+        Returns:
+            The skill (`await skill(...)` runs it), or a decorator when `function` is
+            omitted.
+
+        Raises:
+            RegistryError: Not an `async def`, unavailable source, a notebook global it
+                depends on, or an invalid name.
+        """
+        if function is None:
+            return lambda found: self.save_skill(
+                found, name=name, description=description, note=note
+            )
+        if isinstance(function, str):
+            source, entry = function, skill_entry(function, name)
+        else:
+            source, entry = skill_source(function, self.skill_scope), function.__name__
+        created = self.factory.create(
+            name or entry,
+            kind="skill",
+            language="python",
+            source=source,
+            entry=entry,
+            description=description,
+            note=note,
+        )
+        self.lock.pins.pop(created.name, None)
+        return self.skills.load(created.name)
+
+    def load_skill(self, name: str) -> PythonSkill | AgentSkill:
+        """Return a skill: an Agent Skill's instructions and files, or a Python skill.
+
+        `load_skill("pdf-processing").instructions` is the whole `SKILL.md`;
+        `.read(path)` returns one of its files.
+
+        Raises:
+            ToolNotFound: No such skill; the message lists the skills there are.
+        """
+        return self.skills.load(name)
 
     def tool_versions(self, name: str) -> list[ToolVersion]:
         """Return every version of registry tool `name` (`local.fetch`), oldest first."""
@@ -182,7 +267,7 @@ class Toolbox:
 
     def create_tool(
         self,
-        name: str,
+        name: str | None,
         *,
         kind: str = "wasm",
         language: str = "",
@@ -210,9 +295,12 @@ class Toolbox:
 
         Args:
             name: `tool` (put under `local`) or `namespace.tool`; identifiers only.
+                None only for an Agent Skill, named by its `SKILL.md`.
             kind: `wasm` (compiled, run under wasmtime), `script` (an interpreter,
-                run in the process sandbox, speaking JSON-RPC 2.0 over stdio), or
-                `pipeline` (declarative `steps` calling other tools).
+                run in the process sandbox, speaking JSON-RPC 2.0 over stdio),
+                `pipeline` (declarative `steps` calling other tools), or `skill`
+                (`language="markdown"`: an Agent Skills folder as `source`; Python
+                skills are easier with `save_skill`).
             language: WASM: `rust`, `c`, `zig`, `wat`, or `wasm` (a prebuilt module,
                 as bytes or base64). Script: `python`, `node`, `ruby`, `bash`, or
                 `command` (with `command=[interpreter, ...]`).
@@ -375,7 +463,10 @@ class Toolbox:
     def _sources(self) -> list[str]:
         """Configured servers, then registry namespaces (the tools discovery covers)."""
         servers = list(self.config.servers)
-        return servers + sorted(ns for ns in self.host.local_namespaces if ns not in servers)
+        local = set(self.host.local_namespaces)
+        if SKILL_NAMESPACE in self.registry.namespaces():
+            local.add(SKILL_NAMESPACE)
+        return servers + sorted(ns for ns in local if ns not in servers)
 
     def _has_binding(self, source: str, tool: str) -> bool:
         if source not in self.namespace.sources():
