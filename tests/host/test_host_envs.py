@@ -238,18 +238,18 @@ def test_refused_packages_raise_before_anything_runs(tmp_path: Path, spec: str) 
     ],
 )
 def test_registry_requirements_pass_the_check(spec: str) -> None:
-    from toolkernel.host._envs import _check_requirement
+    from toolkernel.host._depspecs import check_requirement
 
-    assert _check_requirement(spec) is None
+    assert check_requirement(spec) is None
 
 
 @pytest.mark.parametrize(
     "spec", ["left-pad@1.3.0", "@scope/pkg@^1", "is-number", "@types/node", "lodash@latest"]
 )
 def test_registry_packages_pass_the_check(spec: str) -> None:
-    from toolkernel.host._envs import _check_package
+    from toolkernel.host._depspecs import check_package
 
-    assert _check_package(spec) is None
+    assert check_package(spec) is None
 
 
 def test_no_dependencies_means_no_environment(tmp_path: Path) -> None:

@@ -37,15 +37,22 @@ from pathlib import Path
 from typing import Any
 
 from toolkernel.errors import DependencyError
+from toolkernel.host._depspecs import check_package, check_requirement, normalized
+from toolkernel.host._interpreters import (
+    GIB,
+    SYSTEM_PATH,
+    Interpreter,
+    node_interpreter,
+    python_interpreter,
+    sandbox_hidden,
+)
 from toolkernel_sandbox import SandboxError, TimeLimitExceeded
-from toolkernel_sandbox.process import ProcessPolicy, host_layout, run, share_writable
+from toolkernel_sandbox.process import ProcessPolicy, run, share_writable
 
 __all__ = ["EnvManager", "ToolEnv"]
 
 _MARKER = ".complete"
 _TAIL_LINES = 20
-_GIB = 2**30
-_SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 _FORWARDED = (
     *(f"{name}_proxy" for name in ("http", "https", "no", "all")),
     *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "NO", "ALL")),
@@ -64,15 +71,6 @@ _CA_BUNDLES = (
     "/etc/ssl/cert.pem",
 )
 
-_PY_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_PY_SPEC = r"(?:~=|===|==|!=|<=|>=|<|>)\s*[A-Za-z0-9][A-Za-z0-9.*+!_-]*"
-_PY_REQUIREMENT = re.compile(
-    rf"{_PY_NAME}\s*(?:\[\s*{_PY_NAME}(?:\s*,\s*{_PY_NAME})*\s*\])?"
-    rf"\s*(?:{_PY_SPEC}(?:\s*,\s*{_PY_SPEC})*)?"
-)
-_NPM_NAME = r"[A-Za-z0-9][A-Za-z0-9._~-]*"
-_NPM_PACKAGE = re.compile(rf"(?:@{_NPM_NAME}/)?{_NPM_NAME}(?:@[A-Za-z0-9.^~*+<>=_-]+)?")
-_ARCHIVE = re.compile(r"\.(?:whl|zip|tgz|tbz|txz|tlz|tar(?:\.(?:gz|bz2|xz|lz|lzma))?)$", re.I)
 _BLANK = re.compile(r"[\s━─╸╺]*")  # empty, or only a progress bar
 # npm lines that say nothing about this failure, or suggest specs we refuse.
 _NOISE = re.compile(r"npm error (?:404\s*$|404 Note that|404 tarball|Log files were not)")
@@ -100,17 +98,6 @@ class ToolEnv:
     read_only: tuple[Path, ...]
 
 
-@dataclass(frozen=True)
-class _Interpreter:
-    """What an environment is built with, and what it is keyed by."""
-
-    identity: str  # version, platform, real path: part of the cache key
-    command: tuple[str, ...]  # how to start the installer (python, or npm)
-    read_only: tuple[Path, ...]  # what the installer needs shown, outside the system dirs
-    runtime: tuple[Path, ...]  # what a tool using the environment needs shown
-    path_dirs: tuple[str, ...]  # directories the installer (and the tool) needs on PATH
-
-
 class EnvManager:
     """Makes and caches per-dependency-set environments under one root directory.
 
@@ -130,7 +117,7 @@ class EnvManager:
         self.root = root
         self._python = python
         self._npm = npm
-        self._interpreters: dict[str, _Interpreter] = {}
+        self._interpreters: dict[str, Interpreter] = {}
         self._ready: dict[Path, ToolEnv] = {}
         self._lock = threading.Lock()
         self._building: dict[Path, threading.Lock] = {}
@@ -159,7 +146,7 @@ class EnvManager:
                 message ends with pip's last lines); nothing was left behind.
             ValueError: `requirements` is empty.
         """
-        deps = _normalized("python", requirements, _check_requirement)
+        deps = normalized("python", requirements, check_requirement)
         return self._env("python", deps, on_line, timeout_s)
 
     def node_env(
@@ -182,7 +169,7 @@ class EnvManager:
                 failed (the message ends with npm's last lines); nothing was left.
             ValueError: `packages` is empty.
         """
-        deps = _normalized("node", packages, _check_package)
+        deps = normalized("node", packages, check_package)
         return self._env("node", deps, on_line, timeout_s)
 
     # -- cache -------------------------------------------------------------------------
@@ -213,11 +200,11 @@ class EnvManager:
 
     # -- interpreters ------------------------------------------------------------------
 
-    def _interpreter(self, kind: str, deps: tuple[str, ...]) -> _Interpreter:
+    def _interpreter(self, kind: str, deps: tuple[str, ...]) -> Interpreter:
         with self._lock:
             found = self._interpreters.get(kind)
         if found is None:
-            probe = _python_interpreter if kind == "python" else _node_interpreter
+            probe = python_interpreter if kind == "python" else node_interpreter
             found = probe(self._python if kind == "python" else self._npm, deps)
             with self._lock:
                 self._interpreters[kind] = found
@@ -230,81 +217,13 @@ class _Job:
 
     kind: str
     deps: tuple[str, ...]
-    interpreter: _Interpreter
+    interpreter: Interpreter
     final: Path  # where it lives once complete
     record: dict[str, Any]  # what its marker holds
     timeout_s: float  # for the whole build
 
     def error(self, message: str, output: str = "") -> DependencyError:
         return DependencyError(message, kind=self.kind, dependencies=self.deps, output=output)
-
-
-def _python_interpreter(python: str | None, deps: tuple[str, ...]) -> _Interpreter:
-    path = shutil.which(python or "python3")
-    if path is None:
-        msg = f"the Python interpreter {python!r} was not found; pass EnvManager(python=...)"
-        raise DependencyError(msg, kind="python", dependencies=deps)
-    code = (
-        "import json, os, platform, sys; print(json.dumps([platform.python_implementation(),"
-        " sys.version, platform.machine(), sys.base_prefix, os.path.realpath("
-        "getattr(sys, '_base_executable', sys.executable))]))"
-    )
-    home = _shown(Path(path).parent.parent)
-    identity = json.loads(_probe([path, "-c", code], home, (), "python", deps))
-    base_prefix = _shown(Path(identity[3]))
-    return _Interpreter(" ".join(identity), (path,), _shown(*home, *base_prefix), base_prefix, ())
-
-
-def _node_interpreter(npm: str | None, deps: tuple[str, ...]) -> _Interpreter:
-    npm_path = shutil.which(npm or "npm")
-    node = npm_path and shutil.which("node", path=str(Path(npm_path).parent))
-    node = node or shutil.which("node")
-    if npm_path is None or node is None:
-        msg = (
-            f"{'npm' if npm_path is None else 'node'} was not found on PATH; install "
-            "Node.js 18 or newer with npm (Debian: apt-get install nodejs npm), or pass "
-            "EnvManager(npm=...)"
-        )
-        raise DependencyError(msg, kind="node", dependencies=deps)
-    node_home = _shown(Path(node).parent.parent)
-    npm_package = Path(os.path.realpath(npm_path)).parents[1]  # .../node_modules/npm
-    homes = _shown(*node_home, Path(npm_path).parent, npm_package)
-    path_dirs = (str(Path(node).parent),) if node_home else ()
-    code = "console.log([process.version, process.platform, process.arch].join(' '))"
-    version = _probe([node, "-e", code], homes, path_dirs, "node", deps)
-    identity = f"{version} {os.path.realpath(node)}"
-    return _Interpreter(identity, (npm_path,), homes, node_home, path_dirs)
-
-
-def _probe(
-    command: list[str],
-    read_only: tuple[Path, ...],
-    path_dirs: tuple[str, ...],
-    kind: str,
-    deps: tuple[str, ...],
-) -> str:
-    env = {"PATH": ":".join((*path_dirs, _SYSTEM_PATH))}
-    policy = ProcessPolicy(read_only=read_only, env=env, memory_bytes=4 * _GIB, timeout_s=30)
-    try:
-        done = run(command, policy=policy)
-    except SandboxError as exc:
-        msg = f"could not run {command[0]} in the sandbox to check its version: {exc}"
-        raise DependencyError(msg, kind=kind, dependencies=deps) from exc
-    if done.returncode != 0:
-        err = done.stderr.decode(errors="replace").strip()
-        msg = f"{command[0]} failed in the sandbox (exit {done.returncode}): {err}"
-        raise DependencyError(msg, kind=kind, dependencies=deps)
-    return done.stdout.decode().strip()
-
-
-def _shown(*paths: Path) -> tuple[Path, ...]:
-    """Those of `paths` the sandbox would hide: not in a system dir, nor inside another."""
-    layout = host_layout()
-    system = {p.name for p in layout.system_dirs} | {p.name for p, _ in layout.system_links}
-    hidden = [p for p in paths if len(p.parts) > 1 and p.parts[1] not in system]
-    return tuple(
-        dict.fromkeys(p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden))
-    )
 
 
 # -- building ------------------------------------------------------------------------
@@ -381,18 +300,20 @@ def _install_policy(
     job: _Job, staging: Path, env: dict[str, str], remaining_s: float
 ) -> ProcessPolicy:
     timeout_s = max(remaining_s, 0.01)
-    path = ":".join((str(staging / "bin"), *job.interpreter.path_dirs, _SYSTEM_PATH))
+    path = ":".join((str(staging / "bin"), *job.interpreter.path_dirs, SYSTEM_PATH))
     bundle = env.get("SSL_CERT_FILE", "/etc/ssl/")
-    certs = () if bundle.startswith("/etc/ssl/") else _shown(Path(bundle))  # /etc/ssl is shown
+    certs = (
+        () if bundle.startswith("/etc/ssl/") else sandbox_hidden(Path(bundle))
+    )  # /etc/ssl is shown
     return ProcessPolicy(
         network=True,
         read_only=(*job.interpreter.read_only, *certs),
         writable=(staging,),
         env={**env, "PATH": path},
         cpu_s=int(timeout_s) + 1,
-        memory_bytes=4 * _GIB,
+        memory_bytes=4 * GIB,
         processes=256,
-        file_size_bytes=4 * _GIB,
+        file_size_bytes=4 * GIB,
         open_files=4096,
         timeout_s=timeout_s,
         stdout_bytes=64 * 2**20,
@@ -491,47 +412,3 @@ def _tool_env(job: _Job) -> ToolEnv:
 
 
 # -- checking ------------------------------------------------------------------------
-
-
-def _normalized(
-    kind: str, specs: Sequence[str], check: Callable[[str], str | None]
-) -> tuple[str, ...]:
-    """`specs` checked, stripped of whitespace, deduplicated and sorted."""
-    if isinstance(specs, str):
-        specs = [specs]
-    given = tuple(str(spec).strip() for spec in specs)
-    if not given:
-        msg = f"a {kind} environment needs at least one dependency; run the tool without one"
-        raise ValueError(msg)
-    for spec in given:
-        advice = check(spec)
-        if advice is not None:
-            msg = f"the {kind} dependency {spec!r} is refused: {advice}"
-            raise DependencyError(msg, kind=kind, dependencies=given)
-    # The patterns allow whitespace only between tokens, so dropping it keeps the meaning.
-    return tuple(sorted({re.sub(r"\s+", "", spec) for spec in given}))
-
-
-def _check_requirement(spec: str) -> str | None:
-    if _PY_REQUIREMENT.fullmatch(spec) and _plain(spec, spec):
-        return None
-    return (
-        "give a PyPI project name with optional extras and versions, such as "
-        "'requests>=2' or 'pandas[excel]==2.2.0'; options, URLs, paths, VCS references "
-        "and environment markers are not allowed"
-    )
-
-
-def _check_package(spec: str) -> str | None:
-    if _NPM_PACKAGE.fullmatch(spec) and _plain(spec, spec.rpartition("@")[0] or spec):
-        return None
-    return (
-        "give an npm package name with an optional version or range, such as "
-        "'left-pad@1.3.0' or '@scope/pkg@^1'; options, URLs, paths, git and alias "
-        "specs are not allowed"
-    )
-
-
-def _plain(spec: str, name: str) -> bool:
-    """Not too long, no `..`, and a name that pip or npm would not take for an archive."""
-    return len(spec) <= 214 and ".." not in spec and not _ARCHIVE.search(name)
