@@ -11,6 +11,7 @@ from toolkernel._version import __version__
 from toolkernel.errors import (
     BindingError,
     BridgeError,
+    BundleError,
     ConfigError,
     DependencyError,
     MemoryLimitError,
@@ -31,6 +32,7 @@ from toolkernel.errors import (
 __all__ = [
     "BindingError",
     "BridgeError",
+    "BundleError",
     "ConfigError",
     "DependencyError",
     "JSONObject",

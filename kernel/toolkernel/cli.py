@@ -6,6 +6,8 @@
     toolkernel tools versions NAME [--json]
     toolkernel tools diff NAME A [B]
     toolkernel tools rollback NAME VERSION [--note TEXT]
+    toolkernel tools export NAME... -o PATH [--history]
+    toolkernel tools import SOURCE [--overwrite] [--namespace NS] [--no-history]
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
@@ -124,6 +126,19 @@ def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
     rollback.add_argument("version", type=int, help="the version to restore")
     rollback.add_argument("--note", help="why (default: 'rollback to version N')")
     rollback.set_defaults(run=_tools_rollback)
+    export = tools.add_parser("export", help="write tools as a bundle (folder or .tar.gz)")
+    export.add_argument("names", nargs="+", help="namespace.tool, or a whole namespace")
+    export.add_argument("-o", "--output", type=Path, required=True, help="folder or .tar.gz")
+    export.add_argument("--history", action="store_true", help="include every old version")
+    export.set_defaults(run=_tools_export)
+    load = tools.add_parser(
+        "import", help="import tools: a folder, bundle, .tar.gz, git or gist URL, Skillz folder"
+    )
+    load.add_argument("source", help="a path or a git URL (optionally #branch)")
+    load.add_argument("--overwrite", action="store_true", help="new versions of existing tools")
+    load.add_argument("--namespace", help="import every tool (but skills) under this namespace")
+    load.add_argument("--no-history", action="store_true", help="skip a bundle's old versions")
+    load.set_defaults(run=_tools_import)
     return versions
 
 
@@ -226,6 +241,43 @@ def _tools_rollback(args: argparse.Namespace) -> int:
         f"{restored.name} is now version {restored.version} (the content of version "
         f"{args.version}); running kernels pick it up when they next reload tools"
     )
+    return 0
+
+
+def _tools_export(args: argparse.Namespace) -> int:
+    from toolkernel.bundles import export_tools  # noqa: PLC0415
+
+    path = export_tools(_registry(args), args.names, args.output, history=args.history)
+    print(f"exported {', '.join(args.names)} to {path}")
+    return 0
+
+
+def _tools_import(args: argparse.Namespace) -> int:
+    from toolkernel.bundles import import_tools  # noqa: PLC0415
+    from toolkernel.config import load_config, toolkernel_home  # noqa: PLC0415
+    from toolkernel.factory import ToolFactory  # noqa: PLC0415
+    from toolkernel.host import ToolHost  # noqa: PLC0415
+    from toolkernel.registry import ToolRegistry  # noqa: PLC0415
+
+    home: Path = args.home or toolkernel_home()
+    servers = load_config(home).servers
+    with ToolRegistry(home) as registry:
+        # The host is never started: it only re-reads the registry and installs deps.
+        host = ToolHost(servers, registry=registry, logs_dir=home / "logs")
+        factory = ToolFactory(
+            registry, host, reserved=servers, cache_dir=home / "cache", author=_user()
+        )
+        imported = import_tools(
+            factory,
+            args.source,
+            overwrite=args.overwrite,
+            namespace=args.namespace,
+            history=not args.no_history,
+            on_line=lambda line: print(line, file=sys.stderr),
+        )
+    for tool in imported:
+        replayed = f", {tool.replayed} old versions replayed" if tool.replayed else ""
+        print(f"{tool.name} v{tool.version} ({tool.status}{replayed})")
     return 0
 
 

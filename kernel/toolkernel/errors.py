@@ -6,8 +6,10 @@ The tree::
     ├── ConfigError            mcp.json or a trait is invalid (carries `server`)
     ├── RegistryError          the registry could not read or write
     │   ├── ToolNotFound       no such tool, or no such version (carries `tool`, `version`)
-    │   └── MemoryLimitError   a memory key, value or ttl is invalid or over a limit;
-    │                          nothing was written (carries `namespace`, `key`)
+    │   ├── MemoryLimitError   a memory key, value or ttl is invalid or over a limit;
+    │   │                      nothing was written (carries `namespace`, `key`)
+    │   └── BundleError        a tool folder, bundle, archive or repository to import was
+    │                          refused or unreadable; nothing was written (carries `path`)
     ├── BindingError           a binding could not be generated or loaded (carries `source`)
     ├── ToolError              a tool call failed (carries `tool`)
     │   ├── ToolInputError     the arguments do not match the tool's input schema;
@@ -32,6 +34,7 @@ from __future__ import annotations
 __all__ = [
     "BindingError",
     "BridgeError",
+    "BundleError",
     "ConfigError",
     "DependencyError",
     "MemoryLimitError",
@@ -98,6 +101,20 @@ class MemoryLimitError(RegistryError, ValueError):
         super().__init__(message)
         self.namespace = namespace
         self.key = key
+
+
+class BundleError(RegistryError):
+    """A tool folder, bundle, archive or repository was refused or unreadable.
+
+    Nothing was written to the registry.
+
+    Attributes:
+        path: The file, member or URL at fault, when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class BindingError(ToolkernelError):

@@ -81,6 +81,11 @@ class ToolFactory:
         self.author = author
         self._toolchain_path = toolchain_path
 
+    @property
+    def registry(self) -> ToolRegistry:
+        """The registry new versions are stored in."""
+        return self._registry
+
     def qualify(self, name: str, *, reserved_ok: bool = False) -> str:
         """Return `namespace.tool` for `name`, adding the default namespace when absent.
 

@@ -1,0 +1,297 @@
+"""Import tools from a folder, a bundle, a `.tar.gz`, a git or gist URL, or Skillz folders.
+
+Everything is read and checked before anything is written: paths and archive members,
+sizes, `tool.json` keys, and name collisions (a tool that exists is refused unless
+`overwrite=True`, which makes a new version of it). Each tool then goes through
+`ToolFactory.create`, the one path that validates, builds and stores tools, so an
+imported tool is exactly what `create_tool` would have made. A bundle's history is
+replayed oldest first, each version noting where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkernel.bundles._export import BUNDLE_FILE, BUNDLE_FORMAT, HISTORY_DIR
+from toolkernel.bundles._folder import (
+    ToolSource,
+    find_tool_folders,
+    is_tool_folder,
+    read_tool_folder,
+)
+from toolkernel.bundles._git import clone, git_source
+from toolkernel.bundles._paths import BundleLimits, extract_archive, safe_member
+from toolkernel.bundles._skillz import is_skillz_folder, read_skillz_folder
+from toolkernel.errors import BundleError, ToolchainMissing, ToolkernelError
+from toolkernel.factory import SKILL_NAMESPACE, parse_skill_md
+from toolkernel.factory._skills import skill_tool_name
+from toolkernel.registry import check_tool_name
+
+if TYPE_CHECKING:
+    from toolkernel.factory import ToolFactory
+    from toolkernel.registry import ToolVersion
+
+__all__ = ["ImportedTool", "import_tools"]
+
+LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImportedTool:
+    """One tool an import wrote.
+
+    Attributes:
+        name: Its qualified name.
+        version: Its current version after the import.
+        status: `created`, `updated` (a new version of an existing tool) or `unchanged`.
+        origin: The folder it came from.
+        replayed: How many earlier versions of its history were replayed.
+    """
+
+    name: str
+    version: int
+    status: str
+    origin: str
+    replayed: int = 0
+
+
+@dataclass(frozen=True)
+class _Plan:
+    current: ToolSource
+    history: list[tuple[ToolSource, dict[str, Any]]]
+
+
+def import_tools(
+    factory: ToolFactory,
+    source: str | Path,
+    *,
+    overwrite: bool = False,
+    namespace: str | None = None,
+    history: bool = True,
+    on_line: LineSink | None = None,
+    limits: BundleLimits | None = None,
+) -> list[ImportedTool]:
+    """Import every tool `source` holds; return what was written.
+
+    Args:
+        factory: Builds and stores each tool (the kernel's, or the CLI's).
+        source: A tool folder, a folder of tool folders, a bundle folder or `.tar.gz`,
+            a Skillz tool folder (`manifest.json`), a git URL (`https://...git`,
+            `git@host:repo`, `file:///path`, optionally `#branch`) or a gist
+            (`https://gist.github.com/<user>/<id>`, `gist:<id>`).
+        overwrite: Make a new version of tools that exist (default: refuse them).
+        namespace: Put every tool (but skills) in this namespace instead.
+        history: Replay a bundle's earlier versions for tools that are new here.
+        on_line: Receives progress lines (builds, dependency installs).
+        limits: Size and count limits for files and archives.
+
+    Raises:
+        BundleError: The source is unreadable or unsafe, or names collide (nothing
+            was written).
+        RegistryError, ToolBuildError, DependencyError: A tool was refused or did not
+            build; the tools imported before it stay, and the message names it.
+    """
+    limits = limits or BundleLimits()
+    with tempfile.TemporaryDirectory(prefix="toolkernel-import-") as temp:
+        work = Path(temp)
+        root = _materialize(source, work, limits)
+        plans = [_rehome(plan, namespace) for plan in _plans(root, limits, history)]
+        if root.is_relative_to(work):  # name origins by the source, not the temp copy
+            plans = [_relabel(plan, root, str(source)) for plan in plans]
+        plans = _ordered(plans)
+        existing = {v.name: v.version for v in factory.registry.registry_tools()}
+        _check_collisions(plans, set(existing), overwrite, str(source))
+        done: list[ImportedTool] = []
+        for plan in plans:
+            name = _name_of(plan.current)
+            try:
+                done.append(_import_one(factory, plan, name, existing.get(name), on_line))
+            except ToolkernelError as exc:
+                so_far = ", ".join(t.name for t in done) or "none"
+                exc.add_note(f"while importing {name} from {plan.current.origin}")
+                exc.add_note(f"imported before it, and kept: {so_far}")
+                raise
+        return done
+
+
+def _materialize(source: str | Path, work: Path, limits: BundleLimits) -> Path:
+    """The local folder that holds what `source` names (cloned or extracted into `work`)."""
+    if isinstance(source, str):
+        repository = git_source(source)
+        if repository is not None:
+            return clone(repository, work / "repository", limits)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_file():
+        extract_archive(path, work / "archive", limits)
+        return work / "archive"
+    msg = (
+        f"nothing to import at {source!r}: give a folder, a .tar.gz bundle, a git URL "
+        "(https://...git, git@host:repo, file:///path) or a gist URL"
+    )
+    raise BundleError(msg, path=str(source))
+
+
+def _plans(root: Path, limits: BundleLimits, history: bool) -> list[_Plan]:
+    if (root / BUNDLE_FILE).is_file():
+        return _bundle_plans(root, limits, history)
+    if is_skillz_folder(root):
+        return [_Plan(read_skillz_folder(root, limits=limits), [])]
+    if is_tool_folder(root):
+        return [_Plan(read_tool_folder(root, limits=limits), [])]
+    plans = [
+        _Plan(read_tool_folder(folder, limits=limits), []) for folder in find_tool_folders(root)
+    ]
+    skillz = [
+        child for child in sorted(root.iterdir()) if child.is_dir() and is_skillz_folder(child)
+    ]
+    plans += [_Plan(read_skillz_folder(folder, limits=limits), []) for folder in skillz]
+    if not plans:
+        msg = (
+            f"no tools found in {root}: expected a tool folder (tool.json or SKILL.md), "
+            f"folders of them, a bundle ({BUNDLE_FILE}) or Skillz folders (manifest.json)"
+        )
+        raise BundleError(msg, path=str(root))
+    return plans
+
+
+def _bundle_plans(root: Path, limits: BundleLimits, history: bool) -> list[_Plan]:
+    try:
+        manifest = json.loads((root / BUNDLE_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        msg = f"{root / BUNDLE_FILE} is not valid JSON: {exc}"
+        raise BundleError(msg, path=str(root / BUNDLE_FILE)) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        msg = f"{root / BUNDLE_FILE} is not a toolkernel bundle manifest"
+        raise BundleError(msg, path=str(root / BUNDLE_FILE))
+    plans = []
+    for entry in manifest.get("tools") or []:
+        folder = root / safe_member(str(entry.get("path", "")))
+        current = read_tool_folder(folder, limits=limits)
+        old = _history(folder / HISTORY_DIR, limits) if history else []
+        plans.append(_Plan(current, old))
+    return plans
+
+
+def _history(folder: Path, limits: BundleLimits) -> list[tuple[ToolSource, dict[str, Any]]]:
+    if not folder.is_dir():
+        return []
+    numbers = sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+    found = []
+    for number in numbers:
+        record_path = folder / f"{number}.json"
+        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+        found.append((read_tool_folder(folder / str(number), limits=limits), record))
+    return found
+
+
+def _relabel(plan: _Plan, root: Path, source: str) -> _Plan:
+    relative = Path(plan.current.origin).relative_to(root).as_posix()
+    origin = f"{source}#{relative}" if relative != "." else source
+    return replace(plan, current=replace(plan.current, origin=origin))
+
+
+def _ordered(plans: list[_Plan]) -> list[_Plan]:
+    """Tools first, then pipelines, each after the imported pipelines its steps call."""
+    ordered = [plan for plan in plans if plan.current.kind != "pipeline"]
+    waiting = [plan for plan in plans if plan.current.kind == "pipeline"]
+    pending = {_name_of(plan.current) for plan in waiting}
+    while waiting:
+        ready = [plan for plan in waiting if not (_step_tools(plan.current) & pending)]
+        batch = ready or waiting  # a cycle: the factory refuses it with a clear message
+        for plan in batch:
+            ordered.append(plan)
+            pending.discard(_name_of(plan.current))
+        waiting = [plan for plan in waiting if plan not in batch]
+    return ordered
+
+
+def _step_tools(found: ToolSource) -> set[str]:
+    steps = found.kwargs.get("steps") or []
+    return {str(step.get("tool")) for step in steps if isinstance(step, dict)}
+
+
+def _rehome(plan: _Plan, namespace: str | None) -> _Plan:
+    if namespace is None:
+        return plan
+
+    def moved(found: ToolSource) -> ToolSource:
+        if found.kind == "skill" or found.name is None:
+            return found
+        return replace(found, name=f"{namespace}.{found.name.partition('.')[2]}")
+
+    return _Plan(moved(plan.current), [(moved(s), r) for s, r in plan.history])
+
+
+def _name_of(found: ToolSource) -> str:
+    """The qualified name a tool will get (an Agent Skill's comes from its SKILL.md)."""
+    if found.name is not None:
+        name = found.name if "." in found.name else f"local.{found.name}"
+        if found.kind == "skill" and not name.startswith(f"{SKILL_NAMESPACE}."):
+            name = f"{SKILL_NAMESPACE}.{name.partition('.')[2]}"
+        check_tool_name(name)
+        return name
+    text = found.kwargs["source"]["SKILL.md"]
+    document = parse_skill_md(text if isinstance(text, str) else text.decode("utf-8"))
+    return skill_tool_name(document.name)
+
+
+def _check_collisions(plans: list[_Plan], existing: set[str], overwrite: bool, source: str) -> None:
+    names = [_name_of(plan.current) for plan in plans]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        msg = f"{source} holds {', '.join(twice)} more than once; nothing was imported"
+        raise BundleError(msg, path=source)
+    taken = sorted(set(names) & existing)
+    if taken and not overwrite:
+        msg = (
+            f"{', '.join(taken)} already exist{'s' if len(taken) == 1 else ''}; nothing was "
+            "imported. Pass overwrite=True to make the imported content a new version, or "
+            "namespace='...' to import under another name"
+        )
+        raise BundleError(msg, path=source)
+
+
+def _import_one(
+    factory: ToolFactory, plan: _Plan, name: str, before: int | None, on_line: LineSink | None
+) -> ImportedTool:
+    replayed = 0
+    if before is None:
+        for old, record in plan.history:
+            _create(factory, old, name, _history_note(record), on_line)
+            replayed += 1
+    origin_note = plan.current.note or f"imported from {plan.current.origin}"
+    version = _create(factory, plan.current, name, origin_note, on_line)
+    status = (
+        "created" if before is None else "unchanged" if version.version == before else "updated"
+    )
+    return ImportedTool(name, version.version, status, plan.current.origin, replayed)
+
+
+def _create(
+    factory: ToolFactory, found: ToolSource, name: str, note: str, on_line: LineSink | None
+) -> ToolVersion:
+    create_name = None if found.name is None else name
+    try:
+        return factory.create(create_name, **found.kwargs, note=note, on_line=on_line)
+    except ToolchainMissing:
+        if found.artifact is None:
+            raise
+        kwargs = dict(found.kwargs, language="wasm", source=found.artifact)
+        note += f" (its prebuilt module: no {found.kwargs.get('language')} compiler here)"
+        return factory.create(create_name, **kwargs, note=note, on_line=on_line)
+
+
+def _history_note(record: dict[str, Any]) -> str:
+    parts = [f"imported v{record.get('version', '?')}"]
+    if record.get("author"):
+        parts.append(f"by {record['author']}")
+    if record.get("note"):
+        parts.append(f": {record['note']}")
+    return " ".join(parts)
