@@ -2,36 +2,59 @@
 
 Calls run inside the kernel through its `ToolHost.call`, like every other tool call, so
 the bridge opens no second connection to any server. The list follows the kernel's
-catalog: when it changes (a server's `tools/list_changed`, a new tool), the client is
-sent `notifications/tools/list_changed`.
+catalog: when it changes (a server's `tools/list_changed`, a new tool, a hot-reloaded
+tool folder, a rollback in another process), every connected client is sent
+`notifications/tools/list_changed`: after code ran, and when `follow_registry` sees the
+registry change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
+from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
 
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
 
+if TYPE_CHECKING:
+    from mcp.server.session import ServerSession
+
+    from toolkernel.registry import ToolRegistry
+
 __all__ = ["BridgeServer"]
 
 _TOOLBOX = "get_ipython().kernel.toolbox"
+FOLLOW_INTERVAL_S = 0.25
+"""How often `follow_registry` looks for registry changes (a cheap SQLite pragma)."""
+MAX_CLIENTS = 64
+"""How many client connections `follow_registry` notifies (the most recent ones)."""
+CATCH_UP_S = 5.0
+"""How long after a registry change the kernel's catalog is awaited to move."""
 
 
 class BridgeServer(MCPServer):
     """The bridge's MCP server; with `expose=True` it also lists the kernel's tools."""
 
     def __init__(self, session: KernelSession, *, expose: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        self._events = InMemorySubscriptionBus()
+        super().__init__(middleware=[self._track_client], subscriptions=self._events, **kwargs)
         self._session = session
         self._expose = expose
         self._exposed: dict[str, Tool] = {}
         self._digest: str | None = None
+        # Handshake-era clients, newest last: one session per connection (each request
+        # gets a new ServerSession; `client_params` is the connection's own object).
+        self._clients: OrderedDict[int, ServerSession] = OrderedDict()
 
     async def list_tools(self) -> list[Tool]:
         """The bridge's own tools, then (with `--expose-tools`) every kernel tool."""
@@ -67,6 +90,49 @@ class BridgeServer(MCPServer):
         """Send `tools/list_changed` when the kernel's catalog moved (after running code)."""
         if self._expose and await self.refresh_exposed():
             await ctx.session.send_tool_list_changed()
+
+    async def follow_registry(
+        self, registry: ToolRegistry, *, interval: float = FOLLOW_INTERVAL_S
+    ) -> None:
+        """Tell every client `tools/list_changed` when the kernel's catalog moves; runs forever.
+
+        The registry is where any process's change lands (a hot-reloaded folder, the
+        CLI, another kernel). After one, the kernel's catalog is read until it moves (the
+        kernel follows the registry itself) or `CATCH_UP_S` passes.
+        """
+        if not self._expose:
+            return
+        seen, pending_until = registry.change_count(), 0.0
+        while True:
+            await anyio.sleep(interval)
+            now = registry.change_count()
+            if now != seen:
+                seen, pending_until = now, time.monotonic() + CATCH_UP_S
+            if pending_until and await self.refresh_exposed():
+                pending_until = 0.0
+                await self._broadcast_list_changed()
+            elif pending_until and time.monotonic() > pending_until:
+                pending_until = 0.0
+
+    async def _broadcast_list_changed(self) -> None:
+        """Tell every client: `subscriptions/listen` streams, and handshake-era sessions."""
+        await self._events.publish(ToolsListChanged())
+        for client in list(self._clients.values()):
+            with contextlib.suppress(Exception):  # one gone client must not stop the rest
+                await client.send_tool_list_changed()
+
+    async def _track_client(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        """Middleware: remember each client's session, to notify it outside its requests."""
+        params = ctx.session.client_params
+        if params is not None:
+            key = id(params)
+            self._clients[key] = ctx.session
+            self._clients.move_to_end(key)
+            while len(self._clients) > MAX_CLIENTS:
+                self._clients.popitem(last=False)
+        return await call_next(ctx)
 
     async def _call_exposed(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
         code = f"_toolkernel_relayed = await {_TOOLBOX}.call_json({name!r}, {arguments!r})"

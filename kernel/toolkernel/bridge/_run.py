@@ -15,7 +15,9 @@ from toolkernel.bridge._http import BearerAndOriginGuard, resolve_token
 from toolkernel.bridge._reply import ReplyLimits
 from toolkernel.bridge._server import build_server
 from toolkernel.bridge._session import KernelSession
+from toolkernel.config import toolkernel_home
 from toolkernel.errors import BridgeError
+from toolkernel.registry import ToolRegistry
 
 __all__ = ["BridgeOptions", "run_bridge"]
 
@@ -83,10 +85,16 @@ async def _serve(options: BridgeOptions) -> None:
         # Inside the try: a start that fails half way (a gateway kernel created, then
         # never ready) is still shut down.
         await session.start()
-        if options.transport == "stdio":
-            await server.run_stdio_async()
-        else:
-            await _serve_http(server, options, token)
+        async with anyio.create_task_group() as tasks:
+            if options.expose_tools and options.gateway is None:
+                # A local kernel shares this machine's registry: follow its changes.
+                registry = ToolRegistry(toolkernel_home())
+                tasks.start_soon(server.follow_registry, registry)
+            if options.transport == "stdio":
+                await server.run_stdio_async()
+            else:
+                await _serve_http(server, options, token)
+            tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await session.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Float, List, Unicode
 
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_home
@@ -64,6 +65,14 @@ class ToolKernel(IPythonKernel):
         "(no isolation; opt-in only). Default: the first of bwrap, firejail, nsjail found.",
     ).tag(config=True)
 
+    tool_folders = List(
+        Unicode(),
+        help="Tool folders to register at start and hot-reload on every edit: each holds a "
+        "tool.json or SKILL.md, or holds such folders (a repo's tools/). Relative paths are "
+        "taken from the kernel's working directory. Default: $TOOLKERNEL_TOOL_FOLDERS "
+        "(separated by the OS path separator), else none.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         skip_slow_format_checkers()
@@ -75,6 +84,7 @@ class ToolKernel(IPythonKernel):
             on_log=self._server_log,
             toolchain_path=self.toolchain_path or None,
             sandbox_backend=self.sandbox_backend or None,
+            tool_folders=[Path(folder) for folder in self.tool_folders or _env_folders()],
         )
         shell = self.shell
         if shell is None:  # pragma: no cover - IPythonKernel always creates one
@@ -125,3 +135,9 @@ class ToolKernel(IPythonKernel):
 
     def _server_log(self, server: str, level: int, text: str) -> None:
         self.log.log(level, "[mcp %s] %s", server, text)
+
+
+def _env_folders() -> list[str]:
+    return [
+        part for part in os.environ.get("TOOLKERNEL_TOOL_FOLDERS", "").split(os.pathsep) if part
+    ]

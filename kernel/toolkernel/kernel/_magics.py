@@ -43,6 +43,9 @@ class ToolMagics(Magics):
         words = shlex.split(line)
         if not words or words[0] == "status":
             print(format_status(self._toolbox.statuses(), self._toolbox.config_error))
+            watcher = self._toolbox.watcher
+            for folder, error in sorted(watcher.errors.items()) if watcher else ():
+                print(f"✗ hot reload {folder}: {error}")
         elif words[0] == "search" and len(words) > 1:
             query = " ".join(words[1:])
             for row in self._toolbox.discovery.search_tools(query, limit=10):

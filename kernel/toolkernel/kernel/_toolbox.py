@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,13 @@ from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
 from toolkernel.host import ClientRelay, ServerStatus, ToolHost
 from toolkernel.kernel._discovery import Discovery, ToolDetails
+from toolkernel.kernel._lifecycle import ToolLifecycle
 from toolkernel.kernel._lock import ToolLock, notebook_path, read_lock, schema_hash
 from toolkernel.kernel._memory import Memory
 from toolkernel.kernel._progress import CellOutput, ProgressLine
-from toolkernel.kernel._skills import (
-    AgentSkill,
-    PythonSkill,
-    SkillLibrary,
-    skill_entry,
-    skill_source,
-)
-from toolkernel.registry import ToolRegistry, ToolVersion
+from toolkernel.kernel._reload import ToolFolderWatcher
+from toolkernel.kernel._skills import SkillLibrary
+from toolkernel.registry import ToolRegistry
 
 __all__ = ["Toolbox"]
 
@@ -42,7 +38,7 @@ log = logging.getLogger("toolkernel.kernel")
 _SOURCE_REFERENCE = re.compile(r"\btools\s*\.\s*([A-Za-z_]\w*)")
 
 
-class Toolbox:
+class Toolbox(ToolLifecycle):
     """Registry, host, bindings and discovery for one kernel (or bridge) process."""
 
     def __init__(
@@ -55,6 +51,7 @@ class Toolbox:
         on_log: Callable[[str, int, str], None] | None = None,
         toolchain_path: str | None = None,
         sandbox_backend: str | None = None,
+        tool_folders: Sequence[Path] = (),
     ) -> None:
         """Open the registry and build bindings from the catalog cache (no server waits).
 
@@ -66,6 +63,7 @@ class Toolbox:
             on_log: Receives server log messages (server, level, text).
             toolchain_path: Where `create_tool` looks for compilers (`PATH` style).
             sandbox_backend: The process sandbox of script tools (default: the best).
+            tool_folders: Tool folders (or folders of them) to register and hot-reload.
         """
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
@@ -115,6 +113,18 @@ class Toolbox:
         self.relay_factory: Callable[[], ClientRelay] | None = None
         """Called in the calling cell to get who answers servers' sampling/elicitation."""
         self.host.subscribe(self._set_source)
+        self.watcher = (
+            ToolFolderWatcher(
+                self.factory,
+                self.registry,
+                tool_folders,
+                on_change=self.host.refresh_local,
+                prepare=lambda found: self._wait_for_step_servers(found.kwargs.get("steps")),
+            )
+            if tool_folders
+            else None
+        )
+        """Hot reload of `tool_folders`, when there are any."""
 
     def start(self) -> None:
         """Install `tools` and the caller, and start connecting servers in the background."""
@@ -122,10 +132,14 @@ class Toolbox:
         sys.modules[SKILL_NAMESPACE] = self.skills
         set_caller(self.call)
         self.host.start()
+        if self.watcher is not None:
+            self.watcher.start()
 
     def stop(self) -> None:
         """Disconnect every server and release the registry."""
         set_caller(None)
+        if self.watcher is not None:
+            self.watcher.stop()
         if sys.modules.get(SKILL_NAMESPACE) is self.skills:
             del sys.modules[SKILL_NAMESPACE]
         self.host.stop()
@@ -176,197 +190,10 @@ class Toolbox:
             "skills": self.skills,
             "save_skill": self.save_skill,
             "load_skill": self.load_skill,
+            "export_tools": self.export_tools,
+            "import_tools": self.import_tools,
         }
         return dict(self.skill_scope)
-
-    def save_skill(
-        self,
-        function: Callable[..., Any] | str | None = None,
-        /,
-        *,
-        name: str | None = None,
-        description: str = "",
-        note: str = "",
-    ) -> Any:
-        """Save an `async def` that composes tools as a skill: `from skills import name`.
-
-        Use it as a call (`save_skill(summarize)`), a decorator (`@save_skill`, or
-        `@save_skill(note="...")`), or with a cell's source text. The function must
-        stand alone: modules it uses become imports, other notebook globals are refused.
-        Each save is a new version, found by `search_tools`.
-
-        Args:
-            function: The `async def`, or the source text that defines it.
-            name: The skill's name (default: the function's), under `skills.`.
-            description: Overrides the docstring as the description.
-            note: Why this version was made.
-
-        Returns:
-            The skill (`await skill(...)` runs it), or a decorator when `function` is
-            omitted.
-
-        Raises:
-            RegistryError: Not an `async def`, unavailable source, a notebook global it
-                depends on, or an invalid name.
-        """
-        if function is None:
-            return lambda found: self.save_skill(
-                found, name=name, description=description, note=note
-            )
-        if isinstance(function, str):
-            source, entry = function, skill_entry(function, name)
-        else:
-            source, entry = skill_source(function, self.skill_scope), function.__name__
-        created = self.factory.create(
-            name or entry,
-            kind="skill",
-            language="python",
-            source=source,
-            entry=entry,
-            description=description,
-            note=note,
-        )
-        self.lock.pins.pop(created.name, None)
-        return self.skills.load(created.name)
-
-    def load_skill(self, name: str) -> PythonSkill | AgentSkill:
-        """Return a skill: an Agent Skill's instructions and files, or a Python skill.
-
-        `load_skill("pdf-processing").instructions` is the whole `SKILL.md`;
-        `.read(path)` returns one of its files.
-
-        Raises:
-            ToolNotFound: No such skill; the message lists the skills there are.
-        """
-        return self.skills.load(name)
-
-    def tool_versions(self, name: str) -> list[ToolVersion]:
-        """Return every version of registry tool `name` (`local.fetch`), oldest first."""
-        return self.registry.tool_versions(self.factory.qualify(name, reserved_ok=True))
-
-    def diff_tool(self, name: str, a: int, b: int | None = None) -> DiffText:
-        """Return a unified diff (sources, schemas, policy) of `name` from version `a` to `b`.
-
-        `b` defaults to the current version.
-        """
-        qualified = self.factory.qualify(name, reserved_ok=True)
-        return DiffText(self.registry.diff_tool(qualified, a, b))
-
-    def rollback_tool(self, name: str, version: int, *, note: str | None = None) -> ToolVersion:
-        """Make version `version` of `name` current again, as a new version; bindings follow.
-
-        History is kept: the rollback is appended as a copy of the old version.
-        """
-        qualified = self.factory.qualify(name, reserved_ok=True)
-        restored = self.registry.rollback_tool(
-            qualified, version, note=note, author=self.factory.author
-        )
-        self.host.refresh_local()
-        self.lock.pins.pop(qualified, None)
-        return restored
-
-    def create_tool(
-        self,
-        name: str | None,
-        *,
-        kind: str = "wasm",
-        language: str = "",
-        source: str | bytes | Mapping[str, str] = "",
-        description: str = "",
-        input_schema: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        annotations: Mapping[str, Any] | None = None,
-        limits: Mapping[str, Any] | None = None,
-        policy: Mapping[str, Any] | None = None,
-        note: str = "",
-        entry: str | None = None,
-        command: Sequence[str] | None = None,
-        requirements: Sequence[str] | None = None,
-        packages: Sequence[str] | None = None,
-        persistent: bool = False,
-        secrets: Sequence[str] | None = None,
-        steps: Sequence[Mapping[str, Any]] | None = None,
-        output: Any = None,
-    ) -> ToolVersion:
-        """Make a tool (from source, or from steps) and register it; it is callable at once.
-
-        `await tools.local.<name>(...)` works as soon as this returns. Each change is a
-        new immutable version (creating the same content again records nothing).
-
-        Args:
-            name: `tool` (put under `local`) or `namespace.tool`; identifiers only.
-                None only for an Agent Skill, named by its `SKILL.md`.
-            kind: `wasm` (compiled, run under wasmtime), `script` (an interpreter,
-                run in the process sandbox, speaking JSON-RPC 2.0 over stdio),
-                `pipeline` (declarative `steps` calling other tools), or `skill`
-                (`language="markdown"`: an Agent Skills folder as `source`; Python
-                skills are easier with `save_skill`).
-            language: WASM: `rust`, `c`, `zig`, `wat`, or `wasm` (a prebuilt module,
-                as bytes or base64). Script: `python`, `node`, `ruby`, `bash`, or
-                `command` (with `command=[interpreter, ...]`).
-            source: The program's text, or a dict of relative path to text (a Rust
-                crate: `{"src/main.rs": ..., "Cargo.toml": ...}`). A WASM tool reads
-                its arguments as one JSON object on stdin and prints one JSON value;
-                a script answers an `execute` JSON-RPC request.
-            description: What the tool does, for search and the docstring.
-            input_schema: JSON Schema of the arguments (an object); typed parameters
-                of the binding come from it.
-            output_schema: JSON Schema of the result; results are checked against it.
-            annotations: MCP hints (`readOnlyHint`, `destructiveHint`, ...).
-            limits: WASM: `fuel`, `memory_bytes`, `timeout_s`, `stdout_bytes`,
-                `stderr_bytes`. Script: `timeout_s`, `cpu_s`, `memory_bytes`,
-                `processes`, `file_size_bytes`, `open_files`, `stdout_bytes`,
-                `stderr_bytes`.
-            policy: WASM: `{"mounts": [{"host", "guest", "writable"}], "env": {...}}`.
-                Script: `{"network": bool, "read_only": [...], "writable": [...]}`.
-                Nothing on the host is visible unless listed.
-            note: Why this version was made.
-            entry: A script's main file (default `main.py`, `main.js`, ...).
-            command: The interpreter argv for `language="command"`.
-            requirements: pip requirements of a Python script (a cached venv).
-            packages: npm packages of a Node script (a cached `node_modules`).
-            persistent: Keep one warm process that answers many calls.
-            secrets: Names `X` whose host variable `TOOLKERNEL_SECRET_X` the script
-                gets as `X`; their values are redacted from everything it returns.
-            steps: A pipeline's steps: `{"id": "a", "tool": "server.tool", "args":
-                {...}, "when": "${input.flag}"}`. Args may hold `${input.x}` and
-                `${steps.a.result.items[0]}`; a string that is only a reference keeps
-                the value's type. Unknown tools, bad references and cycles are refused.
-            output: A pipeline's result template (default: the last step's result).
-
-        Returns:
-            The tool's current version.
-
-        Raises:
-            RegistryError: An invalid name, schema, limit or policy (nothing stored).
-            ToolBuildError: The source did not build; the compiler's messages say why.
-            ToolchainMissing: The compiler is not installed; the message says how.
-            DependencyError: pip or npm failed; their message says why.
-        """
-        created = self.factory.create(
-            name,
-            kind=kind,
-            language=language,
-            source=source,
-            description=description,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            annotations=annotations,
-            limits=limits,
-            policy=policy,
-            note=note,
-            on_line=_print_line,
-            entry=entry,
-            command=command,
-            requirements=requirements,
-            packages=packages,
-            persistent=persistent,
-            secrets=secrets,
-            steps=steps,
-            output=output,
-        )
-        self.lock.pins.pop(created.name, None)  # a tool made here is used as made
-        return created
 
     def get_tool_details(self, name: str) -> ToolDetails:
         """Describe one tool: its binding's signature, docstring and schemas."""
@@ -486,19 +313,6 @@ class Toolbox:
             self.config_error = str(exc)
             log.error("%s", exc)
             return McpConfig(servers={})
-
-
-class DiffText(str):
-    """A unified diff that a notebook shows as text, not as a quoted string."""
-
-    __slots__ = ()
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(str(self) or "(no differences)")
-
-
-def _print_line(line: str) -> None:
-    print(line, flush=True)
 
 
 def _user_name() -> str:

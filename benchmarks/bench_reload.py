@@ -1,0 +1,139 @@
+"""Hot reload: from saving a tool folder to refreshed bindings in live kernels.
+
+Two toolkernel kernels share one home. Kernel A watches a `tools/` folder
+(`TOOLKERNEL_TOOL_FOLDERS`); kernel B only follows the registry. Each round edits one
+tool folder (a pipeline: no build step, so the numbers are reload overhead) and
+records, in each kernel, the wall-clock moment its `tools.local` bindings changed (a
+listener on the host, not a poll). Also timed: a Python script tool (the same path,
+plus the script's check) and a WAT tool (plus a build).
+
+Goal (issue 6): live kernels get refreshed bindings within 1 s of the save.
+
+Run: `.venv/bin/python benchmarks/bench_reload.py [--rounds 20]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _bench_support import BenchKernel, kernel_env, summary
+from _report import latency_table, print_table
+
+GOAL_S = 1.0
+ARM = (
+    "import asyncio, time\n"
+    "_loop = asyncio.get_running_loop()\n"
+    "_changed = asyncio.Event()\n"
+    "_changed_at = []\n"
+    "def _on_change(source, specs):\n"
+    "    if source == 'local':\n"
+    "        _changed_at.append(time.time())\n"
+    "        _loop.call_soon_threadsafe(_changed.set)\n"
+    "_unsubscribe = get_ipython().kernel.toolbox.host.subscribe(_on_change)"
+)
+COLLECT = "await asyncio.wait_for(_changed.wait(), 20); _unsubscribe(); print(_changed_at[0])"
+
+PIPELINE = {
+    "name": "local.reloaded",
+    "kind": "pipeline",
+    "description": "A pipeline edited on disk.",
+    "input_schema": {"type": "object", "properties": {}},
+    "steps": [],
+}
+SCRIPT = """import json, sys
+request = json.loads(sys.stdin.readline())
+print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": ROUND}), flush=True)
+"""
+WAT = '(module (memory (export "memory") 1) (func (export "_start")) (; round ROUND ;))'
+
+
+def edit(folder: Path, kind: str, round_no: int) -> None:
+    """Write round `round_no`'s version of a `kind` tool into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "pipeline":
+        manifest = dict(PIPELINE, description=f"A pipeline edited on disk, round {round_no}.")
+        manifest["output"] = round_no
+        (folder / "tool.json").write_text(json.dumps(manifest))
+        return
+    name = f"local.reloaded_{kind}"
+    if kind == "script":
+        (folder / "main.py").write_text(SCRIPT.replace("ROUND", str(round_no)))
+        manifest = {"name": name, "kind": "script", "language": "python"}
+    else:
+        (folder / "main.wat").write_text(WAT.replace("ROUND", str(round_no)))
+        manifest = {"name": name, "kind": "wasm", "language": "wat"}
+    if not (folder / "tool.json").exists():
+        (folder / "tool.json").write_text(json.dumps(manifest))
+
+
+def measure(kernels: dict[str, BenchKernel], tools_dir: Path, kind: str, rounds: int) -> Any:
+    """Edit a `kind` tool `rounds` times; return each kernel's save-to-bindings delays (ms)."""
+    delays: dict[str, list[float]] = {label: [] for label in kernels}
+    folder = tools_dir / f"reloaded_{kind}"
+    edit(folder, kind, 0)  # the first version; its registration is not timed
+    settle(kernels, folder, kind)
+    for round_no in range(1, rounds + 1):
+        for kernel in kernels.values():
+            kernel.execute(ARM)
+        saved = time.time()
+        edit(folder, kind, round_no)
+        for label, kernel in kernels.items():
+            changed = float(kernel.execute(COLLECT, timeout=30).stdout.strip().splitlines()[-1])
+            delays[label].append((changed - saved) * 1000)
+    return delays
+
+
+def settle(kernels: dict[str, BenchKernel], folder: Path, kind: str) -> None:
+    """Wait until every kernel has a binding for the folder's first version."""
+    name = "local.reloaded" if kind == "pipeline" else f"local.reloaded_{kind}"
+    for kernel in kernels.values():
+        kernel.execute(
+            f"await get_ipython().kernel.toolbox.wait_for_tool({name!r}, 60)", timeout=90
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tk-bench-reload-"))
+    home, tools_dir = work / "home", work / "tools"
+    tools_dir.mkdir()
+    env = kernel_env(home, None)
+    kernels = {
+        "watching kernel": BenchKernel(
+            env=env | {"TOOLKERNEL_TOOL_FOLDERS": str(tools_dir)}, cwd=work
+        ),
+        "other kernel": BenchKernel(env=env, cwd=work),
+    }
+    results: dict[str, Any] = {}
+    try:
+        kernels["watching kernel"].execute(
+            "get_ipython().kernel.toolbox.watcher.wait_ready(30)", timeout=60
+        )
+        for kind, rounds in (("pipeline", args.rounds), ("script", 10), ("wasm", 10)):
+            delays = measure(kernels, tools_dir, kind, rounds)
+            stats = {label: summary(samples) for label, samples in delays.items()}
+            latency_table(f"Save -> refreshed bindings, {kind} tool ({rounds} edits)", stats)
+            results[kind] = {label: s["p50"] for label, s in stats.items()}
+    finally:
+        for kernel in kernels.values():
+            kernel.shutdown()
+    worst = max(value for row in results.values() for value in row.values())
+    ok = worst <= GOAL_S * 1000
+    print_table(
+        "Goal: refreshed bindings within 1 s of the save",
+        ["measure", "value", "goal", "result"],
+        [["worst p50 across kinds and kernels, ms", worst, "<= 1000", "pass" if ok else "FAIL"]],
+    )
+    goal = {"goal": "hot reload: save -> bindings p50 <= 1000 ms", "value_ms": worst, "met": ok}
+    print(json.dumps({"bench": "reload", "p50_ms": results, "goals": [goal]}))
+
+
+if __name__ == "__main__":
+    main()
