@@ -1,0 +1,186 @@
+/**
+ * The tool list: grouped by source, windowed (only visible rows are in the DOM), and
+ * usable by keyboard (arrow keys move, Enter opens).
+ */
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Signal, ISignal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { kindIcon, groupOf } from './kinds';
+import { IToolSummary } from './types';
+
+const ROW_HEIGHT = 26;
+const OVERSCAN = 8;
+
+type Row =
+  | { type: 'group'; label: string; count: number; icon: LabIcon }
+  | { type: 'tool'; tool: IToolSummary };
+
+/** A windowed, grouped list of tools. */
+export class ToolList extends Widget {
+  constructor() {
+    super();
+    this.addClass('jp-toolkernel-list');
+    this.node.tabIndex = 0;
+    this.node.setAttribute('role', 'listbox');
+    this.node.setAttribute('aria-label', 'Tools');
+    this._spacer = document.createElement('div');
+    this._spacer.className = 'jp-toolkernel-list-spacer';
+    this._empty = document.createElement('div');
+    this._empty.className = 'jp-toolkernel-list-empty';
+    this.node.append(this._spacer, this._empty);
+    this.node.addEventListener('scroll', () => this._render());
+    this.node.addEventListener('keydown', event => this._onKey(event));
+    this.node.addEventListener('click', event => this._onClick(event));
+  }
+
+  /** Emitted with a tool's name when it is opened (click, or Enter). */
+  get opened(): ISignal<this, string> {
+    return this._opened;
+  }
+
+  /** Show `tools` (already ranked or sorted by the server), grouped by source. */
+  setTools(tools: IToolSummary[], emptyText: string): void {
+    const groups = new Map<string, IToolSummary[]>();
+    for (const tool of tools) {
+      const key = groupOf(tool);
+      const members = groups.get(key) ?? [];
+      members.push(tool);
+      groups.set(key, members);
+    }
+    this._rows = [];
+    for (const [label, members] of groups) {
+      this._rows.push({
+        type: 'group',
+        label,
+        count: members.length,
+        icon: kindIcon(members[0].kind)
+      });
+      for (const tool of members) {
+        this._rows.push({ type: 'tool', tool });
+      }
+    }
+    this._selected = this._rows.findIndex(row => row.type === 'tool');
+    this._empty.textContent = tools.length === 0 ? emptyText : '';
+    this._spacer.style.height = `${this._rows.length * ROW_HEIGHT}px`;
+    this.node.scrollTop = 0;
+    this._render();
+  }
+
+  /** How many tool rows the list holds. */
+  get toolCount(): number {
+    return this._rows.filter(row => row.type === 'tool').length;
+  }
+
+  protected onResize(): void {
+    this._render();
+  }
+
+  protected onAfterShow(): void {
+    this._render();
+  }
+
+  private _render(): void {
+    const height = this.node.clientHeight || 600;
+    const first = Math.max(0, Math.floor(this.node.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(
+      this._rows.length,
+      Math.ceil((this.node.scrollTop + height) / ROW_HEIGHT) + OVERSCAN
+    );
+    const fragment = document.createDocumentFragment();
+    for (let index = first; index < last; index++) {
+      fragment.appendChild(this._rowNode(index));
+    }
+    this._spacer.replaceChildren(fragment);
+  }
+
+  private _rowNode(index: number): HTMLElement {
+    const row = this._rows[index];
+    const node = document.createElement('div');
+    node.style.top = `${index * ROW_HEIGHT}px`;
+    node.dataset.index = String(index);
+    if (row.type === 'group') {
+      node.className = 'jp-toolkernel-group';
+      node.setAttribute('role', 'presentation');
+      node.append(row.icon.element({ className: 'jp-toolkernel-kind' }));
+      const label = document.createElement('span');
+      label.textContent = row.label;
+      const count = document.createElement('span');
+      count.className = 'jp-toolkernel-count';
+      count.textContent = String(row.count);
+      node.append(label, count);
+      return node;
+    }
+    const tool = row.tool;
+    node.className = 'jp-toolkernel-row';
+    node.setAttribute('role', 'option');
+    node.id = `jp-toolkernel-option-${index}`;
+    node.setAttribute('aria-selected', String(index === this._selected));
+    node.title = tool.description;
+    node.append(kindIcon(tool.kind).element({ className: 'jp-toolkernel-kind' }));
+    const name = document.createElement('span');
+    name.className = 'jp-toolkernel-name';
+    name.textContent = tool.tool;
+    const description = document.createElement('span');
+    description.className = 'jp-toolkernel-description';
+    description.textContent = tool.description.split('\n')[0];
+    node.append(name, description);
+    if (tool.version !== null) {
+      const version = document.createElement('span');
+      version.className = 'jp-toolkernel-version';
+      version.textContent = `v${tool.version}`;
+      node.append(version);
+    }
+    return node;
+  }
+
+  private _onClick(event: MouseEvent): void {
+    const row = (event.target as HTMLElement).closest<HTMLElement>('.jp-toolkernel-row');
+    if (row?.dataset.index !== undefined) {
+      this._select(Number(row.dataset.index));
+      this._open();
+    }
+  }
+
+  private _onKey(event: KeyboardEvent): void {
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      const step = event.key === 'ArrowDown' ? 1 : -1;
+      let next = this._selected + step;
+      while (next >= 0 && next < this._rows.length && this._rows[next].type !== 'tool') {
+        next += step;
+      }
+      if (next >= 0 && next < this._rows.length) {
+        this._select(next);
+      }
+    } else if (event.key === 'Enter') {
+      event.preventDefault();
+      this._open();
+    }
+  }
+
+  private _select(index: number): void {
+    this._selected = index;
+    const top = index * ROW_HEIGHT;
+    if (top < this.node.scrollTop) {
+      this.node.scrollTop = top;
+    } else if (top + ROW_HEIGHT > this.node.scrollTop + this.node.clientHeight) {
+      this.node.scrollTop = top + ROW_HEIGHT - this.node.clientHeight;
+    }
+    this.node.setAttribute('aria-activedescendant', `jp-toolkernel-option-${index}`);
+    this._render();
+  }
+
+  private _open(): void {
+    const row = this._rows[this._selected];
+    if (row?.type === 'tool') {
+      this._opened.emit(row.tool.name);
+    }
+  }
+
+  private _rows: Row[] = [];
+  private _selected = -1;
+  private _spacer: HTMLDivElement;
+  private _empty: HTMLDivElement;
+  private _opened = new Signal<this, string>(this);
+}

@@ -1,0 +1,74 @@
+/**
+ * The shapes the toolkernel REST API answers with (see toolkernel.serverext).
+ */
+
+export type ToolKind = 'mcp' | 'wasm' | 'script' | 'pipeline' | 'skill';
+
+export interface IAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+  title?: string;
+}
+
+export interface IToolSummary {
+  name: string;
+  source: string;
+  tool: string;
+  kind: ToolKind;
+  title: string | null;
+  description: string;
+  annotations: IAnnotations | null;
+  version: number | null;
+}
+
+export interface IToolList {
+  query: string;
+  total: number;
+  tools: IToolSummary[];
+}
+
+export interface IToolDetails extends IToolSummary {
+  signature: string;
+  doc: string;
+  call: string;
+  input_schema: Record<string, unknown>;
+  output_schema: Record<string, unknown> | null;
+  versions: number;
+}
+
+export interface IVersionRecord {
+  version: number;
+  created_at: number;
+  note: string;
+  author: string;
+  content_hash: string;
+  rollback_of: number | null;
+}
+
+export interface IVersionList {
+  name: string;
+  current: number | null;
+  versions: IVersionRecord[];
+}
+
+export interface IDiff {
+  name: string;
+  a: number;
+  b: number;
+  diff: string;
+}
+
+export interface IServerStatus {
+  name: string;
+  state: 'connecting' | 'connected' | 'failed' | 'disabled';
+  detail: string | null;
+  tool_count: number | null;
+  updated_at: number;
+}
+
+export interface IServerList {
+  servers: IServerStatus[];
+  config_error?: string | null;
+}

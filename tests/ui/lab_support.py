@@ -1,0 +1,205 @@
+"""A real `jupyter lab` for browser tests: a tmp home full of real tools, a token, a port.
+
+The server's readiness is read from its own log line ("is running at"), not polled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from toolkernel.factory import ToolFactory
+from toolkernel.host import ToolHost
+from toolkernel.registry import ToolRegistry
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "tests" / "artifacts" / "ui"
+TOKEN = "toolkernel-ui-tests"  # noqa: S105 - a throwaway token for a loopback test server
+GREET_V1 = """import json, sys
+request = json.loads(sys.stdin.readline())
+who = request["params"]["arguments"].get("who") or "world"
+print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": f"hello {who}"}))
+"""
+GREET_V2 = GREET_V1.replace('f"hello {who}"', 'f"hello, {who}!"')
+WAT = '(module (memory (export "memory") 1) (func (export "_start")))'
+SKILL_MD = "---\nname: weekly-review\ndescription: Review the week's notes by tag.\n---\n# Steps\n"
+NOTEBOOK = {
+    "cells": [
+        {"cell_type": "code", "metadata": {}, "source": "", "outputs": [], "execution_count": None}
+    ],
+    "metadata": {
+        "kernelspec": {"display_name": "Toolkernel", "language": "python", "name": "toolkernel"},
+        "language_info": {"name": "python"},
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A running JupyterLab: where to open it, and the home its kernels and panel share."""
+
+    url: str
+    home: Path
+    root: Path
+
+    def page_url(self, path: str = "lab") -> str:
+        return f"{self.url}{path}?token={TOKEN}"
+
+
+def fill_home(home: Path, extra_tools: int = 0) -> None:
+    """Real tools through the factory: a script with two versions, a WAT tool, a
+    pipeline, two skills, and `extra_tools` MCP catalog entries (for scale)."""
+    registry = ToolRegistry(home)
+    host = ToolHost({}, registry=registry, logs_dir=home / "logs")
+    factory = ToolFactory(registry, host, reserved=(), cache_dir=home / "cache")
+    schema = {"type": "object", "properties": {"who": {"type": "string"}}}
+    greet = {"kind": "script", "language": "python", "input_schema": schema}
+    factory.create("local.greet", source=GREET_V1, description="Say hello.", note="first", **greet)
+    factory.create(
+        "local.greet", source=GREET_V2, description="Say hello, warmly.", note="warmer", **greet
+    )
+    factory.create(
+        "local.noop",
+        kind="wasm",
+        language="wat",
+        source=WAT,
+        description="Do nothing, fast.",
+        annotations={"readOnlyHint": True, "idempotentHint": True},
+    )
+    factory.create(
+        "local.greet_twice",
+        kind="pipeline",
+        steps=[
+            {"id": "one", "tool": "local.greet", "args": {"who": "one"}},
+            {"id": "two", "tool": "local.greet", "args": {"who": "two"}},
+        ],
+        description="Greet two people.",
+    )
+    factory.create(
+        "greet_all",
+        kind="skill",
+        language="python",
+        source="async def greet_all(names: list[str]) -> list[str]:\n"
+        "    '''Greet everyone.'''\n    return [await tools.local.greet(who=n) for n in names]\n",
+    )
+    factory.create(None, kind="skill", language="markdown", source={"SKILL.md": SKILL_MD})
+    if extra_tools:
+        from toolkernel import ToolSpec
+
+        per_source = 250
+        for index in range(0, extra_tools, per_source):
+            source = f"server{index // per_source:02d}"
+            specs = [
+                ToolSpec(
+                    source=source,
+                    name=f"tool_{n:04d}",
+                    description=f"Tool {n} of {source}: fetch, parse and summarize record {n}.",
+                    input_schema={
+                        "type": "object",
+                        "properties": {"id": {"type": "integer"}},
+                        "required": ["id"],
+                    },
+                )
+                for n in range(index, min(index + per_source, extra_tools))
+            ]
+            registry.save_catalog(source, specs)
+    registry.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_lab(base: Path, *, extra_tools: int = 0, timeout: float = 90.0) -> Iterator[Lab]:
+    """Start `jupyter lab` on a fresh home under `base`; stop it afterwards."""
+    home, root = base / "home", base / "root"
+    root.mkdir(parents=True, exist_ok=True)
+    fill_home(home, extra_tools)
+    (root / "tools-demo.ipynb").write_text(json.dumps(NOTEBOOK))
+    config = base / "mcp.json"
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"broken": {"command": str(base / "no-such-server"), "args": []}}}
+        )
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "TOOLKERNEL_HOME": str(home),
+        "TOOLKERNEL_MCP_CONFIG": str(config),
+        "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+    }
+    command = [
+        str(Path(sys.executable).parent / "jupyter"),
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--ServerApp.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.open_browser=False",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for_line(process, "is running at", timeout)
+        # Keep draining the server's log, or a full pipe would block the server.
+        log = (base / "lab.log").open("w", encoding="utf-8")
+        threading.Thread(target=_drain, args=(process, log), daemon=True).start()
+        yield Lab(f"http://127.0.0.1:{port}/", home, root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _drain(process: subprocess.Popen[str], log: TextIO) -> None:
+    assert process.stderr is not None
+    with log:
+        for line in process.stderr:
+            log.write(line)
+
+
+def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) -> None:
+    assert process.stderr is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stderr, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return
+    tail = "".join(seen[-20:])
+    msg = f"jupyter lab did not start within {timeout} s:\n{tail}"
+    raise RuntimeError(msg)
