@@ -11,7 +11,10 @@ its output is shown as it comes:
 - peers/compare.py: agent-codemode against the raw mcp SDK, shown beside toolkernel;
 - bench_tokens.py: tokens a model sees with direct tool calls against code mode;
 - bench_wasm.py: warm WASM calls from a cell, cold loads from the compiled cache;
-- bench_scripts.py: script tools, cold under bwrap against a bare spawn, and warm workers.
+- bench_scripts.py: script tools, cold under bwrap against a bare spawn, and warm workers;
+- bench_reload.py: hot reload, from saving a tool folder to refreshed bindings (<= 1 s);
+- bench_panel_api.py: the panel's REST search over 10,000 tools (p50 <= 20 ms);
+- bench_panel_render.py: the panel in headless Chromium with 10,000 tools (no jank).
 
 Exit status: 1 when a benchmark failed or timed out (or, with --strict, missed a goal).
 The last line is one JSON object with every benchmark's numbers and the goal rows.
@@ -202,7 +205,12 @@ def goal_rows(results: dict[str, Any]) -> list[list[Any]]:
     kernel = results.get("kernel") or {}
     for goal in kernel.get("goals", []):
         rows.append([goal["name"], goal["value"], goal["goal"], "pass" if goal["pass"] else "FAIL"])
-    for name in ("wasm", "scripts"):
+    panel = results.get("panel_api")
+    if panel:
+        ok = panel["search_p50_ms"] <= panel["goal_search_p50_ms"]
+        row = ["panel REST search, 10,000 tools: p50, ms", panel["search_p50_ms"], "<= 20"]
+        rows.append([*row, "pass" if ok else "FAIL"])
+    for name in ("wasm", "scripts", "reload", "panel_render"):
         for goal in (results.get(name) or {}).get("goals", []):
             value = next(v for k, v in goal.items() if k.startswith("value"))
             rows.append([goal["goal"], value, "(in name)", "pass" if goal["met"] else "FAIL"])
@@ -241,7 +249,19 @@ def main() -> None:
         "--skip",
         nargs="*",
         default=[],
-        choices=["search", "bindings", "kernel", "peers", "tokens", "bridge", "wasm", "scripts"],
+        choices=[
+            "search",
+            "bindings",
+            "kernel",
+            "peers",
+            "tokens",
+            "bridge",
+            "wasm",
+            "scripts",
+            "reload",
+            "panel_api",
+            "panel_render",
+        ],
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
@@ -258,6 +278,9 @@ def main() -> None:
         ("tokens", ["benchmarks/bench_tokens.py"], 600),
         ("wasm", ["benchmarks/bench_wasm.py", "--rounds", str(max(1, args.rounds // 2))], 1800),
         ("scripts", ["benchmarks/bench_scripts.py"], 1800),
+        ("reload", ["benchmarks/bench_reload.py"], 900),
+        ("panel_api", ["benchmarks/bench_panel_api.py"], 900),
+        ("panel_render", ["benchmarks/bench_panel_render.py"], 900),
     ]
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -271,8 +294,10 @@ def main() -> None:
             results[name] = parse_search(output)
         elif name == "kernel":
             results[name] = last_json_line(output, '{"bench": "kernel"')
-        elif name in ("tokens", "wasm", "scripts"):
+        elif name in ("tokens", "wasm", "scripts", "reload", "panel_render"):
             results[name] = last_json_line(output, f'{{"bench": "{name}"')
+        elif name == "panel_api":
+            results[name] = last_json_line(output, '{"tools"')
         else:
             results[name] = json_block(output)
         if results[name] is None and name not in errors:

@@ -107,6 +107,7 @@ export class ToolsPanel extends SidePanel {
       }
       const empty = query ? `No tool matches "${query}".` : 'No tools yet.';
       this._list.setTools(found.tools, empty);
+      this._list.node.dataset.query = query; // which search the list shows (for tests)
       this._summary.textContent = query
         ? `${found.tools.length} of ${found.total} tools match`
         : `${found.total} tools`;
