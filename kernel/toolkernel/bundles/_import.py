@@ -289,9 +289,8 @@ def _create(
 
 
 def _history_note(record: dict[str, Any]) -> str:
-    parts = [f"imported v{record.get('version', '?')}"]
+    """`imported v2 (by ada): the original note`."""
+    note = f"imported v{record.get('version', '?')}"
     if record.get("author"):
-        parts.append(f"by {record['author']}")
-    if record.get("note"):
-        parts.append(f": {record['note']}")
-    return " ".join(parts)
+        note += f" (by {record['author']})"
+    return f"{note}: {record['note']}" if record.get("note") else note
