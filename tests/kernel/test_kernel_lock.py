@@ -72,3 +72,28 @@ def test_lock_without_a_known_notebook_prints_the_lock_and_how_to_save_it(
         assert '"tools": {}' in out.stdout
     finally:
         kernel.shutdown()
+
+
+def test_a_locked_notebook_pins_the_skills_it_used(tmp_path: Path) -> None:
+    notebook = tmp_path / "skills.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), notebook)
+    define = "async def level() -> int:\n    return {n}\nsave_skill(level)\n"
+    first = start_kernel(tmp_path, None)
+    try:
+        first.execute(define.format(n=1))
+        assert first.value("await skills.level()") == 1
+        assert "Locked 1 tool(s)" in first.execute(f"%tools lock {notebook}").stdout
+        first.execute(define.format(n=2))
+    finally:
+        first.shutdown()
+    lock = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["toolkernel"]["lock"]
+    assert lock["tools"] == {"skills.level": {"version": 1}}
+
+    second = start_kernel(tmp_path, None, extra_env={"JPY_SESSION_NAME": str(notebook)})
+    try:
+        assert second.value("await skills.level()") == 1
+        assert second.value("await skills.level.at(2)()") == 2
+        second.execute(define.format(n=3))  # saving it here unpins it
+        assert second.value("await skills.level()") == 3
+    finally:
+        second.shutdown()
