@@ -132,3 +132,52 @@ def test_a_non_loopback_address_without_a_token_is_refused(tmp_path: Path) -> No
     )
     assert out.returncode == 1
     assert "refusing to serve on 0.0.0.0 without a token" in out.stderr
+
+
+def test_an_exposing_bridge_process_tells_its_client_when_the_registry_changes(
+    tmp_path: Path,
+) -> None:
+    from mcp import types
+
+    from toolkernel.registry import ToolRegistry
+
+    env = echo_env(tmp_path)
+    params = StdioServerParameters(
+        command=TOOLKERNEL, args=["mcp", "--expose-tools"], env=env, cwd=str(tmp_path)
+    )
+    changed = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    def write_elsewhere() -> None:
+        with ToolRegistry(Path(env["TOOLKERNEL_HOME"])) as other:
+            other.add_version(
+                "elsewhere.hello",
+                kind="pipeline",
+                manifest={
+                    "description": "Written by another process.",
+                    "input_schema": {"type": "object", "properties": {}},
+                    "steps": [{"id": "say", "tool": "echo.echo", "args": {"text": "hi"}}],
+                },
+                note="from the CLI, say",
+            )
+
+    async def scenario() -> list[str]:
+        async with (
+            stdio_client(params) as (read, write),
+            ClientSession(read, write, message_handler=on_message) as session,
+        ):
+            await session.initialize()
+            await session.call_tool("execute_code", {"code": "await wait_for_servers(30)"})
+            await session.list_tools()
+            await asyncio.to_thread(write_elsewhere)
+            names: list[str] = []
+            while "elsewhere.hello" not in names:  # one notification per change seen
+                await asyncio.wait_for(changed.wait(), 30)
+                changed.clear()
+                names = [tool.name for tool in (await session.list_tools()).tools]
+            return names
+
+    assert "elsewhere.hello" in asyncio.run(asyncio.wait_for(scenario(), 120))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -85,19 +87,25 @@ async def _serve(options: BridgeOptions) -> None:
         # Inside the try: a start that fails half way (a gateway kernel created, then
         # never ready) is still shut down.
         await session.start()
-        async with anyio.create_task_group() as tasks:
-            if options.expose_tools and options.gateway is None:
-                # A local kernel shares this machine's registry: follow its changes.
-                registry = ToolRegistry(toolkernel_home())
-                tasks.start_soon(server.follow_registry, registry)
-            if options.transport == "stdio":
-                await server.run_stdio_async()
-            else:
-                await _serve_http(server, options, token)
-            tasks.cancel_scope.cancel()
+        # A local kernel shares this machine's registry: follow its changes.
+        follow = options.expose_tools and options.gateway is None
+        with contextlib.closing(ToolRegistry(toolkernel_home())) if follow else _nothing() as reg:
+            async with anyio.create_task_group() as tasks:
+                if reg is not None:
+                    tasks.start_soon(server.follow_registry, reg)
+                if options.transport == "stdio":
+                    await server.run_stdio_async()
+                else:
+                    await _serve_http(server, options, token)
+                tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await session.shutdown()
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
 
 
 async def _serve_http(server: MCPServer, options: BridgeOptions, token: str) -> None:
