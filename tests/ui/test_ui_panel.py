@@ -146,5 +146,18 @@ def test_arrow_keys_and_enter_open_a_tool(page: Any) -> None:
     assert page.inner_text(".jp-toolkernel-details h3").endswith(f".{selected}")
 
 
+def test_the_list_follows_a_change_made_elsewhere(page: Any, lab: Lab) -> None:
+    from toolkernel.registry import ToolRegistry
+
+    with ToolRegistry(lab.home) as registry:
+        current = registry.tool_version("local.noop")
+        manifest = {**current.manifest, "description": "Do nothing, even faster."}
+        registry.add_version("local.noop", kind="wasm", manifest=manifest, note="elsewhere")
+    # The panel polls the registry's generation every 2 s while it is visible.
+    page.wait_for_selector(".jp-toolkernel-row:has-text('Do nothing, even faster.')")
+    row = page.locator(".jp-toolkernel-row", has_text="even faster")
+    assert row.locator(".jp-toolkernel-version").inner_text() == "v2"
+
+
 def test_artifacts_land_where_ci_keeps_them() -> None:
     assert Path(ARTIFACTS).parts[-3:] == ("tests", "artifacts", "ui")
