@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from toolkernel.bundles import find_tool_folders, is_tool_folder, read_tool_folder
 from toolkernel.errors import ToolkernelError
 
 if TYPE_CHECKING:
@@ -29,12 +30,10 @@ if TYPE_CHECKING:
     from toolkernel.factory import ToolFactory
     from toolkernel.registry import ToolRegistry
 
-__all__ = ["MARKERS", "ToolFolderWatcher"]
+__all__ = ["ToolFolderWatcher"]
 
 log = logging.getLogger("toolkernel.reload")
 
-MARKERS = ("tool.json", "SKILL.md")
-"""A folder holding one of these files is a tool folder."""
 DEBOUNCE_MS = 100
 """How long edits are gathered into one change (an editor's save writes several files)."""
 WAKE_MS = 200
@@ -115,9 +114,7 @@ class ToolFolderWatcher:
         return changed
 
     def _sync_one(self, folder: Path) -> str | None:
-        from toolkernel.bundles import read_tool_folder  # noqa: PLC0415 - bundles import factory
-
-        if not any((folder / marker).is_file() for marker in MARKERS):
+        if not is_tool_folder(folder):
             return self._forget(folder)
         try:
             found = read_tool_folder(folder)
@@ -164,7 +161,7 @@ class ToolFolderWatcher:
                 self.errors[root] = f"{root} is not a folder; create it or fix the setting"
                 log.warning("hot reload: %s", self.errors[root])
                 continue
-            found += _tool_folders_in(root)
+            found += find_tool_folders(root)
         return found
 
     def _watch(self) -> None:
@@ -201,22 +198,11 @@ class ToolFolderWatcher:
     def _folder_of(self, path: Path) -> Path | None:
         """The tool folder an edited path belongs to (it may have just been removed)."""
         for candidate in (path, *path.parents):
-            if candidate in self.loaded or any((candidate / m).is_file() for m in MARKERS):
+            if candidate in self.loaded or is_tool_folder(candidate):
                 return candidate
             if candidate in self.folders:
                 return None
         return None
-
-
-def _tool_folders_in(root: Path) -> list[Path]:
-    """`root` if it is a tool folder, else the tool folders below it (not inside one)."""
-    if any((root / marker).is_file() for marker in MARKERS):
-        return [root]
-    found = []
-    for child in sorted(root.iterdir()):
-        if child.is_dir() and not child.name.startswith((".", "_")) and not child.is_symlink():
-            found += _tool_folders_in(child)
-    return found
 
 
 def _shown(folder: Path) -> str:
