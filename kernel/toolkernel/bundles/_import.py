@@ -252,8 +252,8 @@ def _check_collisions(plans: list[_Plan], existing: set[str], overwrite: bool, s
     if taken and not overwrite:
         msg = (
             f"{', '.join(taken)} already exist{'s' if len(taken) == 1 else ''}; nothing was "
-            "imported. Pass overwrite=True to make the imported content a new version, or "
-            "namespace='...' to import under another name"
+            "imported. Pass overwrite=True (CLI: --overwrite) to make the imported content "
+            "a new version, or namespace='...' (CLI: --namespace) to import under another name"
         )
         raise BundleError(msg, path=source)
 
