@@ -9,6 +9,7 @@ body's `message` says what happened and what to do.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -43,6 +44,14 @@ class _ToolkernelHandler(ExtensionHandlerMixin, APIHandler):
         """Finish with `data` as JSON."""
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data, ensure_ascii=False))
+
+    def answer(self, compute: Callable[[], Any]) -> None:
+        """Reply with `compute()`, translating a toolkernel error to its HTTP status."""
+        try:
+            data = compute()
+        except ToolkernelError as exc:
+            raise translated(exc) from exc
+        self.reply(data)
 
     def int_argument(self, key: str, *, required: bool = False, minimum: int = 0) -> int | None:
         """Return query argument `key` as an int (None when absent and not required).
@@ -130,10 +139,7 @@ class ToolHandler(_ToolkernelHandler):
     @authorized
     def get(self, name: str) -> None:
         """Describe one tool."""
-        try:
-            self.reply(self.service.details(name))
-        except ToolkernelError as exc:
-            raise translated(exc) from exc
+        self.answer(lambda: self.service.details(name))
 
 
 class VersionsHandler(_ToolkernelHandler):
@@ -143,10 +149,7 @@ class VersionsHandler(_ToolkernelHandler):
     @authorized
     def get(self, name: str) -> None:
         """List a tool's versions."""
-        try:
-            self.reply(self.service.versions(name))
-        except ToolkernelError as exc:
-            raise translated(exc) from exc
+        self.answer(lambda: self.service.versions(name))
 
 
 class DiffHandler(_ToolkernelHandler):
@@ -159,10 +162,7 @@ class DiffHandler(_ToolkernelHandler):
         a = self.int_argument("a", required=True, minimum=1)
         b = self.int_argument("b", minimum=1)
         assert a is not None  # noqa: S101 - required=True never returns None
-        try:
-            self.reply(self.service.diff(name, a, b))
-        except ToolkernelError as exc:
-            raise translated(exc) from exc
+        self.answer(lambda: self.service.diff(name, a, b))
 
 
 class RollbackHandler(_ToolkernelHandler):
@@ -173,11 +173,7 @@ class RollbackHandler(_ToolkernelHandler):
     def post(self, name: str) -> None:
         """Make an old version current again, as a new version."""
         version, note = self._body()
-        try:
-            result = self.service.rollback(name, version, note, self._author())
-        except ToolkernelError as exc:
-            raise translated(exc) from exc
-        self.reply(result)
+        self.answer(lambda: self.service.rollback(name, version, note, self._author()))
 
     def _body(self) -> tuple[int, str | None]:
         expected = 'expected a JSON object {"version": <int >= 1>, "note": <str, optional>}'
@@ -211,10 +207,7 @@ class ServersHandler(_ToolkernelHandler):
     @authorized
     def get(self) -> None:
         """List servers."""
-        try:
-            self.reply(self.service.servers())
-        except ToolkernelError as exc:
-            raise translated(exc) from exc
+        self.answer(self.service.servers)
 
 
 class GenerationHandler(_ToolkernelHandler):
