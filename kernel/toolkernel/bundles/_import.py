@@ -28,9 +28,6 @@ from toolkernel.bundles._git import clone, git_source
 from toolkernel.bundles._paths import BundleLimits, extract_archive, safe_member
 from toolkernel.bundles._skillz import is_skillz_folder, read_skillz_folder
 from toolkernel.errors import BundleError, ToolchainMissing, ToolkernelError
-from toolkernel.factory import SKILL_NAMESPACE, parse_skill_md
-from toolkernel.factory._skills import skill_tool_name
-from toolkernel.registry import check_tool_name
 
 if TYPE_CHECKING:
     from toolkernel.factory import ToolFactory
@@ -64,6 +61,7 @@ class ImportedTool:
 class _Plan:
     current: ToolSource
     history: list[tuple[ToolSource, dict[str, Any]]]
+    name: str = ""  # the qualified name it is stored under, once known
 
 
 def import_tools(
@@ -103,17 +101,16 @@ def import_tools(
         plans = [_rehome(plan, namespace) for plan in _plans(root, limits, history)]
         if root.is_relative_to(work):  # name origins by the source, not the temp copy
             plans = [_relabel(plan, root, str(source)) for plan in plans]
-        plans = _ordered(plans)
+        plans = _ordered([replace(plan, name=_name_of(factory, plan.current)) for plan in plans])
         existing = {v.name: v.version for v in factory.registry.registry_tools()}
         _check_collisions(plans, set(existing), overwrite, str(source))
         done: list[ImportedTool] = []
         for plan in plans:
-            name = _name_of(plan.current)
             try:
-                done.append(_import_one(factory, plan, name, existing.get(name), on_line))
+                done.append(_import_one(factory, plan, existing.get(plan.name), on_line))
             except ToolkernelError as exc:
                 so_far = ", ".join(t.name for t in done) or "none"
-                exc.add_note(f"while importing {name} from {plan.current.origin}")
+                exc.add_note(f"while importing {plan.name} from {plan.current.origin}")
                 exc.add_note(f"imported before it, and kept: {so_far}")
                 raise
         return done
@@ -201,13 +198,13 @@ def _ordered(plans: list[_Plan]) -> list[_Plan]:
     """Tools first, then pipelines, each after the imported pipelines its steps call."""
     ordered = [plan for plan in plans if plan.current.kind != "pipeline"]
     waiting = [plan for plan in plans if plan.current.kind == "pipeline"]
-    pending = {_name_of(plan.current) for plan in waiting}
+    pending = {plan.name for plan in waiting}
     while waiting:
         ready = [plan for plan in waiting if not (_step_tools(plan.current) & pending)]
         batch = ready or waiting  # a cycle: the factory refuses it with a clear message
         for plan in batch:
             ordered.append(plan)
-            pending.discard(_name_of(plan.current))
+            pending.discard(plan.name)
         waiting = [plan for plan in waiting if plan not in batch]
     return ordered
 
@@ -229,21 +226,13 @@ def _rehome(plan: _Plan, namespace: str | None) -> _Plan:
     return _Plan(moved(plan.current), [(moved(s), r) for s, r in plan.history])
 
 
-def _name_of(found: ToolSource) -> str:
-    """The qualified name a tool will get (an Agent Skill's comes from its SKILL.md)."""
-    if found.name is not None:
-        name = found.name if "." in found.name else f"local.{found.name}"
-        if found.kind == "skill" and not name.startswith(f"{SKILL_NAMESPACE}."):
-            name = f"{SKILL_NAMESPACE}.{name.partition('.')[2]}"
-        check_tool_name(name)
-        return name
-    text = found.kwargs["source"]["SKILL.md"]
-    document = parse_skill_md(text if isinstance(text, str) else text.decode("utf-8"))
-    return skill_tool_name(document.name)
+def _name_of(factory: ToolFactory, found: ToolSource) -> str:
+    """The qualified name the factory will store `found` under (checked, nothing written)."""
+    return factory.name_for(found.name, kind=found.kind, source=found.kwargs.get("source"))
 
 
 def _check_collisions(plans: list[_Plan], existing: set[str], overwrite: bool, source: str) -> None:
-    names = [_name_of(plan.current) for plan in plans]
+    names = [plan.name for plan in plans]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         msg = f"{source} holds {', '.join(twice)} more than once; nothing was imported"
@@ -259,9 +248,9 @@ def _check_collisions(plans: list[_Plan], existing: set[str], overwrite: bool, s
 
 
 def _import_one(
-    factory: ToolFactory, plan: _Plan, name: str, before: int | None, on_line: LineSink | None
+    factory: ToolFactory, plan: _Plan, before: int | None, on_line: LineSink | None
 ) -> ImportedTool:
-    replayed = 0
+    name, replayed = plan.name, 0
     if before is None:
         for old, record in plan.history:
             _create(factory, old, name, _history_note(record), on_line)
@@ -277,15 +266,14 @@ def _import_one(
 def _create(
     factory: ToolFactory, found: ToolSource, name: str, note: str, on_line: LineSink | None
 ) -> ToolVersion:
-    create_name = None if found.name is None else name
     try:
-        return factory.create(create_name, **found.kwargs, note=note, on_line=on_line)
+        return factory.create(name, **found.kwargs, note=note, on_line=on_line)
     except ToolchainMissing:
         if found.artifact is None:
             raise
         kwargs = dict(found.kwargs, language="wasm", source=found.artifact)
         note += f" (its prebuilt module: no {found.kwargs.get('language')} compiler here)"
-        return factory.create(create_name, **kwargs, note=note, on_line=on_line)
+        return factory.create(name, **kwargs, note=note, on_line=on_line)
 
 
 def _history_note(record: dict[str, Any]) -> str:

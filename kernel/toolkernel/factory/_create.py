@@ -155,13 +155,7 @@ class ToolFactory:
                 input_schema=input_schema,
                 note=note,
             )
-        if name is None:
-            msg = f"a {kind} tool needs a name, e.g. 'local.word_count'"
-            raise RegistryError(msg)
-        qualified = self.qualify(name)
-        if qualified.startswith(f"{SKILL_NAMESPACE}."):
-            msg = f"{qualified}: the {SKILL_NAMESPACE!r} namespace holds skills only; use 'local'"
-            raise RegistryError(msg)
+        qualified = self.name_for(name, kind=kind)
         manifest: dict[str, Any] = {
             "description": _text(description, "description"),
             "input_schema": _check_schema(qualified, input_schema, "input_schema", required=True),
@@ -207,6 +201,32 @@ class ToolFactory:
             manifest["artifact"] = self._build(qualified, language, files, on_line)
         return self._store(qualified, kind, manifest, note)
 
+    def name_for(self, name: str | None, *, kind: str, source: object = None) -> str:
+        """Return the qualified name `create` stores a tool under, without storing anything.
+
+        Skills live in `skills`, other tools default to `local`; an Agent Skill given no
+        name takes the one in its `SKILL.md` (`source`).
+
+        Raises:
+            RegistryError: The name is missing, unsafe, or in the wrong namespace.
+        """
+        if kind == "skill":
+            if name:
+                return self._skill_name(name)
+            if isinstance(source, Mapping) and "SKILL.md" in source:
+                document, _ = markdown_skill_files(source)
+                return skill_tool_name(document.name)
+            msg = "a Python skill needs a name, e.g. 'summarize'"
+            raise RegistryError(msg)
+        if name is None:
+            msg = f"a {kind} tool needs a name, e.g. 'local.word_count'"
+            raise RegistryError(msg)
+        qualified = self.qualify(name)
+        if qualified.startswith(f"{SKILL_NAMESPACE}."):
+            msg = f"{qualified}: the {SKILL_NAMESPACE!r} namespace holds skills only; use 'local'"
+            raise RegistryError(msg)
+        return qualified
+
     def _create_skill(
         self,
         name: str | None,
@@ -223,15 +243,12 @@ class ToolFactory:
             raise RegistryError(msg)
         files: dict[str, bytes]
         if language == "python":
-            if name is None:
-                msg = "a Python skill needs a name, e.g. 'summarize'"
-                raise RegistryError(msg)
-            qualified = self._skill_name(name)
+            qualified = self.name_for(name, kind="skill")
             manifest = python_skill_fields(qualified, source, entry)
             files = {"skill.py": str(source).encode("utf-8")}
         else:
             document, files = markdown_skill_files(source)
-            qualified = self._skill_name(name) if name else skill_tool_name(document.name)
+            qualified = self.name_for(name, kind="skill", source=source)
             manifest = {
                 "description": document.description,
                 "input_schema": {"type": "object", "properties": {}},
