@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from toolkernel.errors import RegistryError
 
 __all__ = [
@@ -72,6 +70,8 @@ def parse_skill_md(text: str) -> SkillDocument:
         RegistryError: No front matter, invalid YAML, or a missing or malformed `name`
             or `description`; the message shows what a valid header looks like.
     """
+    import yaml  # noqa: PLC0415 - only SKILL.md needs YAML; kept off kernel start-up
+
     example = "---\\nname: pdf-processing\\ndescription: Extract text from PDFs...\\n---"
     text = text.lstrip("\ufeff")
     found = _FRONT_MATTER.match(text)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkernel.bundles import ImportedTool, export_tools, import_tools
 from toolkernel.kernel._skills import AgentSkill, PythonSkill, skill_entry, skill_source
 
 if TYPE_CHECKING:
+    from toolkernel.bundles import ImportedTool
     from toolkernel.config import McpConfig
     from toolkernel.factory import ToolFactory
     from toolkernel.host import ToolHost
@@ -50,6 +50,8 @@ class ToolLifecycle:
         Returns:
             The bundle's path. `import_tools(path)` in another home brings it back.
         """
+        from toolkernel.bundles import export_tools  # noqa: PLC0415 - off kernel start-up
+
         return export_tools(self.registry, names, Path(path), history=history)
 
     def import_tools(
@@ -76,6 +78,8 @@ class ToolLifecycle:
             BundleError: Unsafe or unreadable source, or a name collision; nothing
                 was written.
         """
+        from toolkernel.bundles import import_tools  # noqa: PLC0415 - off kernel start-up
+
         imported = import_tools(
             self.factory,
             source,

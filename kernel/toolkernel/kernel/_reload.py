@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolkernel.bundles import find_tool_folders, is_tool_folder, read_tool_folder
 from toolkernel.errors import ToolkernelError
 
 if TYPE_CHECKING:
@@ -114,6 +113,8 @@ class ToolFolderWatcher:
         return changed
 
     def _sync_one(self, folder: Path) -> str | None:
+        from toolkernel.bundles import is_tool_folder, read_tool_folder  # noqa: PLC0415
+
         if not is_tool_folder(folder):
             return self._forget(folder)
         try:
@@ -155,6 +156,8 @@ class ToolFolderWatcher:
         return found.get(name)
 
     def _tool_folders(self) -> list[Path]:
+        from toolkernel.bundles import find_tool_folders  # noqa: PLC0415 - see _folder_of
+
         found = []
         for root in self.folders:
             if not root.is_dir():
@@ -197,6 +200,9 @@ class ToolFolderWatcher:
 
     def _folder_of(self, path: Path) -> Path | None:
         """The tool folder an edited path belongs to (it may have just been removed)."""
+        # bundles loads only in kernels that watch folders, keeping it off start-up.
+        from toolkernel.bundles import is_tool_folder  # noqa: PLC0415
+
         for candidate in (path, *path.parents):
             if candidate in self.loaded or is_tool_folder(candidate):
                 return candidate
