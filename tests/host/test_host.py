@@ -125,7 +125,7 @@ def test_missing_crashing_and_hanging_servers_fail_without_blocking_others(
             "hangs": python_server("hang_server.py"),
             "echo": python_server("echo_server.py"),
         },
-        connect_timeout=3,
+        connect_timeout=12,  # generous: a Python server under load can take seconds to start
     )
     try:
         assert host.submit(host.wait_settled(WAIT)).result(WAIT)
@@ -133,7 +133,7 @@ def test_missing_crashing_and_hanging_servers_fail_without_blocking_others(
         assert status["echo"].state == "connected"
         assert "was not found" in (status["missing"].detail or "")
         assert status["crashes"].state == "failed"
-        assert "within 3 s" in (status["hangs"].detail or "")
+        assert "within 12 s" in (status["hangs"].detail or "")
         assert call(host, "echo.echo", {"text": "ok"}).content[0]["text"] == "ok"
         with pytest.raises(ServerUnavailable, match="was not found"):
             call(host, "missing.anything")

@@ -50,7 +50,10 @@ class ProcessPolicy:
             `HOME=/tmp` and `TMPDIR=/tmp`. The host environment is never inherited.
         cpu_s: CPU seconds (`RLIMIT_CPU`); over it, `TimeLimitExceeded(limit="cpu")`.
         memory_bytes: Address space per process (`RLIMIT_AS`); allocations past it fail.
-        processes: Processes and threads (`RLIMIT_NPROC`); forks past it fail.
+        processes: Processes and threads (`RLIMIT_NPROC`); forks past it fail. The
+            kernel counts every process and thread of the sandbox uid on the machine,
+            not only this run's, so the default leaves room for other sandboxed runs
+            (a node process alone has about a dozen threads).
         file_size_bytes: The largest file the process may write (`RLIMIT_FSIZE`).
         open_files: Open file descriptors per process (`RLIMIT_NOFILE`).
         timeout_s: Wall-clock seconds before the whole process group is killed and
@@ -68,7 +71,7 @@ class ProcessPolicy:
     env: Mapping[str, str] = field(default_factory=dict)
     cpu_s: int = 30
     memory_bytes: int = 1 * 2**30
-    processes: int = 64
+    processes: int = 256
     file_size_bytes: int = 64 * 2**20
     open_files: int = 256
     timeout_s: float = 60.0
