@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from tk_support import TESTS, python_server, start_kernel
+from toolkernel.kernel._lock import LOCK_MIME
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -32,6 +33,7 @@ def test_a_locked_notebook_pins_versions_and_warns_on_schema_drift(tmp_path: Pat
         assert first.value("await tools.echo.add(a=1, b=2)") == 3
         out = first.execute(f"%tools lock {notebook}")
         assert "Locked 2 tool(s)" in out.stdout
+        assert f"Written into {notebook}" in out.stdout
         first.execute(f"create_tool('answer', language='wat', source={answer(32)!r})")
         assert first.value("await tools.local.answer()") == {"answer": 32}
     finally:
@@ -62,16 +64,34 @@ def test_a_locked_notebook_pins_versions_and_warns_on_schema_drift(tmp_path: Pat
         third.shutdown()
 
 
-def test_lock_without_a_known_notebook_prints_the_lock_and_how_to_save_it(
+def test_lock_is_an_output_that_the_saved_notebook_keeps_and_a_kernel_pins(
     tmp_path: Path,
 ) -> None:
-    kernel = start_kernel(tmp_path, {})
+    first = start_kernel(tmp_path, None)
     try:
-        out = kernel.execute("%tools lock")
-        assert "give the path: %tools lock path/to/notebook.ipynb" in out.stdout
-        assert '"tools": {}' in out.stdout
+        first.execute(f"create_tool('answer', language='wat', source={answer(71)!r})")
+        assert first.value("await tools.local.answer()") == {"answer": 71}
+        out = first.execute("%tools lock")
+        first.execute(f"create_tool('answer', language='wat', source={answer(72)!r})")
     finally:
-        kernel.shutdown()
+        first.shutdown()
+    (display,) = out.displays
+    assert display["data"][LOCK_MIME] == {"lock": {"tools": {"local.answer": {"version": 1}}}}
+    assert "Locked 1 tool(s)" in display["data"]["text/plain"]
+    assert out.stdout == ""  # nothing asks the person to reload or give a path
+
+    # The frontend saves the output with the notebook; nothing wrote the file before that.
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("%tools lock")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=display["data"])]
+    notebook.cells.append(cell)
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(notebook, path)
+    second = start_kernel(tmp_path, None, extra_env={"JPY_SESSION_NAME": str(path)})
+    try:
+        assert second.value("await tools.local.answer()") == {"answer": 71}
+    finally:
+        second.shutdown()
 
 
 def test_a_locked_notebook_pins_the_skills_it_used(tmp_path: Path) -> None:

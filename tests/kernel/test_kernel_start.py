@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from tk_support import SERVERS, python_server, start_kernel
 from toolkernel import ToolSpec
+from toolkernel.launcher import activated_path
 from toolkernel.registry import ToolRegistry
 
 pytestmark = pytest.mark.timeout(180)
@@ -122,3 +124,22 @@ def test_a_streamable_http_server_with_expanded_headers_works(
     )
     assert kernel.value('await tools.web.echo(text="over http")') == "over http"
     assert "✓ web" in kernel.execute("%tools").stdout
+
+
+def test_the_kernel_runs_as_if_its_environment_were_activated(tmp_path: Path) -> None:
+    # `make lab` starts `.venv/bin/jupyter` from a shell where the venv is not active:
+    # `"command": "python"` in mcp.json must still mean this environment's interpreter.
+    scripts = str(Path(sys.executable).parent)
+    plain = ":".join(p for p in os.environ["PATH"].split(":") if p != scripts)
+    config = {"echo": {"command": "python", "args": [str(SERVERS / "echo_server.py")]}}
+    kernel = start_kernel(tmp_path, config, extra_env={"PATH": plain})
+    try:
+        assert kernel.value("__import__('shutil').which('python')") == str(Path(scripts) / "python")
+        assert kernel.value('await tools.echo.echo(text="found")') == "found"
+    finally:
+        kernel.shutdown()
+
+
+def test_activating_puts_the_scripts_folder_first_once() -> None:
+    assert activated_path("/a:/venv/bin:/b", "/venv/bin") == "/venv/bin:/a:/b"
+    assert activated_path("", "/venv/bin") == "/venv/bin"

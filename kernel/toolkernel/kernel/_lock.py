@@ -1,11 +1,14 @@
 """Reproducible notebooks: record the tools a session used, lock them, pin them on open.
 
 The kernel records every tool a cell calls: for a registry tool, the version that ran;
-for an MCP tool, a hash of its schema and of its server's catalog. `%tools lock` writes
-that record into the notebook's metadata (`metadata.toolkernel.lock`). A kernel started
-for a locked notebook (Jupyter Server names it in `$JPY_SESSION_NAME`) pins each
-registry tool to its locked version, and warns, naming the tool, when an MCP server's
-live schema drifted from the locked one.
+for an MCP tool, a hash of its schema and of its server's catalog. `%tools lock`
+displays that record as an output (MIME type `LOCK_MIME`), so it is saved with the
+notebook the person has open, by its next save, and never written behind the
+frontend's back; the Tools panel also copies it into the notebook's metadata
+(`metadata.toolkernel.lock`). `%tools lock PATH` writes it into a notebook file that is
+not open. A kernel started for a locked notebook (Jupyter Server names it in
+`$JPY_SESSION_NAME`) pins each registry tool to its locked version, and warns, naming
+the tool, when an MCP server's live schema drifted from the locked one.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from toolkernel._spec import ToolSpec
 
 __all__ = [
     "LOCK_KEY",
+    "LOCK_MIME",
     "SchemaDrift",
     "ToolLock",
+    "lock_bundle",
     "notebook_path",
     "read_lock",
     "schema_hash",
@@ -36,6 +41,9 @@ log = logging.getLogger("toolkernel.kernel")
 
 LOCK_KEY = "toolkernel"
 """The notebook metadata key; the lock is `metadata[LOCK_KEY]["lock"]`."""
+
+LOCK_MIME = "application/vnd.toolkernel.lock+json"
+"""The MIME type of the output `%tools lock` displays; its data is `{"lock": lock}`."""
 
 
 class SchemaDrift(UserWarning):
@@ -104,14 +112,51 @@ class ToolLock:
         )
 
 
+def lock_bundle(lock: dict[str, Any]) -> dict[str, Any]:
+    """The MIME bundle `%tools lock` displays: the lock, and a summary as plain text."""
+    rows = [
+        f"  {name}: " + (f"version {e['version']}" if "version" in e else f"schema {e['schema']}")
+        for name, e in lock["tools"].items()
+    ]
+    summary = "\n".join(rows) or "  (no tool has been called yet)"
+    text = f"Locked {len(lock['tools'])} tool(s); saving the notebook keeps the lock:\n{summary}"
+    return {LOCK_MIME: {"lock": lock}, "text/plain": text}
+
+
 def read_lock(path: Path) -> dict[str, Any] | None:
-    """The lock stored in notebook `path`, or None (no lock, or unreadable)."""
+    """The lock stored in notebook `path`, or None (no lock, or unreadable).
+
+    The newest `%tools lock` output wins; without one, the notebook's metadata.
+    """
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         log.warning("could not read %s for a tool lock: %s", path, exc)
         return None
+    if not isinstance(notebook, dict):
+        return None
+    found = [_output_lock(output) for output in _outputs(notebook)]
+    locks = [lock for lock in found if lock is not None]
+    if locks:
+        return locks[-1]
     lock = ((notebook.get("metadata") or {}).get(LOCK_KEY) or {}).get("lock")
+    return lock if isinstance(lock, dict) else None
+
+
+def _outputs(notebook: dict[str, Any]) -> list[Any]:
+    cells = notebook.get("cells")
+    return [
+        output
+        for cell in (cells if isinstance(cells, list) else ())
+        if isinstance(cell, dict) and isinstance(cell.get("outputs"), list)
+        for output in cell["outputs"]
+    ]
+
+
+def _output_lock(output: Any) -> dict[str, Any] | None:
+    data = output.get("data") if isinstance(output, dict) else None
+    entry = data.get(LOCK_MIME) if isinstance(data, dict) else None
+    lock = entry.get("lock") if isinstance(entry, dict) else None
     return lock if isinstance(lock, dict) else None
 
 

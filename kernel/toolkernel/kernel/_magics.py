@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.display import display
 
-from toolkernel.kernel._lock import notebook_path, write_lock
+from toolkernel.kernel._lock import lock_bundle, write_lock
 
 if TYPE_CHECKING:
     from toolkernel.host import ServerStatus
@@ -25,8 +26,9 @@ _USAGE = """\
 %tools                 each server's status, and how many tools it offers
 %tools search QUERY    the best matching tools (BM25)
 %tools show NAME       the signature and docstring of one tool (server.tool)
-%tools lock [PATH]     write the tool versions this session used into the notebook
-                       (PATH, or the notebook Jupyter started this kernel for)"""
+%tools lock            show the tool versions this session used as an output that the
+                       notebook keeps when it is next saved (the lock)
+%tools lock PATH       write that lock into the metadata of notebook PATH (one not open)"""
 
 
 @magics_class
@@ -59,22 +61,17 @@ class ToolMagics(Magics):
             print(_USAGE)
 
     def _lock(self, path: str | None) -> None:
-        target = Path(path) if path else notebook_path()
         lock = self._toolbox.lock.snapshot()
-        if target is None:
-            print(
-                "This kernel does not know its notebook (Jupyter Server sets "
-                "$JPY_SESSION_NAME); give the path: %tools lock path/to/notebook.ipynb\n"
-                + json.dumps(lock, indent=1)
-            )
+        if path is None:
+            # An output, not a file write: the open notebook keeps it with its next save.
+            display(lock_bundle(lock), raw=True)
             return
         try:
-            write_lock(target, lock)
+            write_lock(Path(path), lock)
         except (OSError, ValueError) as exc:
-            msg = f"could not write the lock into {target}: {exc}"
+            msg = f"could not write the lock into {path}: {exc}"
             raise UsageError(msg) from exc
-        print(f"Locked {len(lock['tools'])} tool(s) into {target}:\n{_lock_summary(lock)}")
-        print("Reload the notebook in JupyterLab before saving it, or the lock is overwritten.")
+        print(f"{lock_bundle(lock)['text/plain']}\nWritten into {path}.")
 
     @cell_magic
     def tool(self, line: str, cell: str) -> Any:
@@ -218,14 +215,6 @@ def _json_option(text: str | None, option: str) -> Any:
     except ValueError as exc:
         msg = f"{option} must be JSON (quote it in the magic line): {exc}"
         raise UsageError(msg) from exc
-
-
-def _lock_summary(lock: dict[str, Any]) -> str:
-    rows = [
-        f"  {name}: " + (f"version {e['version']}" if "version" in e else f"schema {e['schema']}")
-        for name, e in lock["tools"].items()
-    ]
-    return "\n".join(rows) or "  (no tool has been called yet)"
 
 
 def format_status(statuses: list[ServerStatus], config_error: str | None = None) -> str:
