@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,9 +198,16 @@ def test_a_dead_kernel_is_restarted_and_the_reply_says_state_was_lost(bridge: An
 
 
 def test_the_bridge_package_does_not_need_a_kernel_to_import() -> None:
-    import toolkernel.bridge as bridge_module
-
-    assert Path(bridge_module.__file__).parent.name == "bridge"
+    code = (
+        "import json, sys\n"
+        "import toolkernel.bridge\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "print(json.dumps(sorted(loaded & {'ipykernel', 'IPython'})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert json.loads(out) == []
 
 
 def relay_call(bridge: Any, code: str, **callbacks: Any) -> Any:
