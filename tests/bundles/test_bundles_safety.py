@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toolkernel.bundles import BundleLimits, import_tools, read_tool_folder, safe_member
+from toolkernel.bundles._paths import extract_archive
 from toolkernel.errors import BundleError
 
 pytestmark = pytest.mark.timeout(120)
@@ -85,11 +86,66 @@ def test_archives_over_the_size_or_member_limits_are_refused(tmp_path: Path) -> 
         assert factory.registry.registry_tools() == []
 
 
-def test_a_link_inside_the_bundle_is_allowed(tmp_path: Path) -> None:
+def test_a_link_inside_the_bundle_is_refused_too(tmp_path: Path) -> None:
     inside = member("ok/again.py", tarfile.SYMTYPE, "main.py")
     bundle = archive(tmp_path / "fine.tar.gz", inside)
     with factory_at(tmp_path / "home") as factory:
-        assert [tool.name for tool in import_tools(factory, bundle)] == ["local.ok"]
+        with pytest.raises(BundleError, match="a bundle holds only files and folders"):
+            import_tools(factory, bundle)
+        assert factory.registry.registry_tools() == []
+
+
+def test_a_chain_of_links_each_harmless_alone_writes_nothing_outside(tmp_path: Path) -> None:
+    # Each link stays inside on its own; followed in order they reach tmp_path/escaped.
+    target = tmp_path / "escaped"
+    chain = [
+        member("ok/a", tarfile.SYMTYPE, "."),
+        member("ok/a/b", tarfile.SYMTYPE, ".."),
+        member("ok/a/b/c", tarfile.SYMTYPE, ".."),
+        member("ok/a/b/c/escaped", size=5),
+    ]
+    bundle = archive(tmp_path / "chain.tar.gz", *chain, data={"ok/a/b/c/escaped": b"owned"})
+    with factory_at(tmp_path / "home") as factory, pytest.raises(BundleError, match="a symlink"):
+        import_tools(factory, bundle)
+    assert not target.exists()
+
+
+def test_the_long_path_trick_of_cve_2025_4517_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    # The published exploit nests long folder names until the resolved path exceeds
+    # PATH_MAX, where the `data` filter stops resolving links and lets one point out.
+    long = "d" * 247
+    steps = "/".join([long] * 16)
+    members = [
+        member(f"ok/{steps}", tarfile.DIRTYPE),
+        member(f"ok/{steps}/l", tarfile.SYMTYPE, "../" * 16),
+        member("ok/escape", tarfile.SYMTYPE, f"{steps}/l/../../../../../../../../tmp"),
+        member("ok/escape/owned", size=5),
+    ]
+    bundle = archive(tmp_path / "cve.tar.gz", *members, data={"ok/escape/owned": b"owned"})
+    with factory_at(tmp_path / "home") as factory:
+        with pytest.raises(BundleError, match="a symlink to"):
+            import_tools(factory, bundle)
+        assert factory.registry.registry_tools() == []
+    assert not Path("/tmp/owned").exists()
+
+
+def test_a_member_that_appears_twice_is_refused(tmp_path: Path) -> None:
+    twice = member("ok/main.py", size=len(MAIN))
+    bundle = archive(tmp_path / "twice.tar.gz", twice, data={"ok/main.py": MAIN})
+    with factory_at(tmp_path / "home") as factory, pytest.raises(BundleError, match="twice"):
+        import_tools(factory, bundle)
+
+
+def test_extracted_files_are_private_and_only_regular(tmp_path: Path) -> None:
+    bundle = archive(tmp_path / "plain.tar.gz")
+    destination = tmp_path / "out"
+    extract_archive(bundle, destination, BundleLimits())
+    assert (destination / "ok" / "main.py").read_bytes() == MAIN
+    assert (destination / "ok" / "main.py").stat().st_mode & 0o077 == 0
+    with pytest.raises(BundleError, match="already exists"):
+        extract_archive(bundle, destination, BundleLimits())
 
 
 def test_a_tool_folder_with_a_symlink_out_or_unknown_keys_is_refused(tmp_path: Path) -> None:

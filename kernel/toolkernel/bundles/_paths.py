@@ -1,16 +1,22 @@
 """Path and archive safety: what a bundle may hold before anything is extracted or read.
 
 Every member name must be a relative POSIX path that stays inside the destination: no
-absolute paths, drive letters, backslashes, `..`, NUL bytes or empty names. A link must
-point inside the bundle; devices and FIFOs are refused. Sizes are checked from the
-archive's own headers before extraction, and again while reading files, so an archive
-cannot promise small and deliver large. Extraction then uses `tarfile`'s `data` filter as
-a second line of defence.
+absolute paths, drive letters, backslashes, `..`, NUL bytes or empty names. Links
+(symbolic or hard), devices and FIFOs are refused: a bundle holds files and folders
+only. Sizes are checked from the archive's own headers before extraction, and again
+while writing, so an archive cannot promise small and deliver large.
+
+Extraction never uses `tarfile`'s own: its safety has depended on the Python patch level
+(CVE-2025-4517 bypasses the `data` filter on 3.11.7). Each folder and file is created by
+this module, relative to directory file descriptors opened with `O_NOFOLLOW`, files with
+`O_EXCL`, under a destination that must not exist yet. Nothing can be redirected through
+a link, and a member that appears twice is refused.
 """
 
 from __future__ import annotations
 
-import posixpath
+import contextlib
+import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -76,10 +82,15 @@ def check_archive(archive: tarfile.TarFile, limits: BundleLimits) -> None:
         msg = f"the archive holds {len(members):,} members; the limit is {limits.members:,}"
         raise BundleError(msg)
     for member in members:
-        path = safe_member(member.name)
+        safe_member(member.name)
         if member.issym() or member.islnk():
-            _check_link(member, path)
-        elif not (member.isfile() or member.isdir()):
+            kind = "symlink" if member.issym() else "hard link"
+            msg = (
+                f"refused {member.name!r}: a {kind} to {member.linkname!r}; a bundle holds "
+                "only files and folders (replace the link with a copy of its target)"
+            )
+            raise BundleError(msg, path=member.name)
+        if not (member.isfile() or member.isdir()):
             msg = f"refused {member.name!r}: devices, FIFOs and other special files are not allowed"
             raise BundleError(msg, path=member.name)
         if member.size > limits.file_bytes:
@@ -94,29 +105,92 @@ def check_archive(archive: tarfile.TarFile, limits: BundleLimits) -> None:
             raise BundleError(msg)
 
 
-def _check_link(member: tarfile.TarInfo, path: PurePosixPath) -> None:
-    target = member.linkname
-    # A symlink is relative to its own folder; a hard link to the archive's root.
-    base = str(path.parent) if member.issym() else ""
-    joined = posixpath.normpath(posixpath.join(base, target)) if target else ""
-    if not target or target.startswith("/") or joined == ".." or joined.startswith("../"):
-        kind = "symlink" if member.issym() else "hard link"
-        msg = f"refused {member.name!r}: a {kind} to {target!r}, outside the bundle"
-        raise BundleError(msg, path=member.name)
-
-
 def extract_archive(archive_path: Path, destination: Path, limits: BundleLimits) -> None:
     """Extract a `.tar`, `.tar.gz`, `.tgz` or `.tar.xz` into `destination`, safely.
 
+    `destination` must not exist yet; it is created, and everything is written below it
+    through directory file descriptors, never following a link.
+
     Raises:
-        BundleError: The file is not a readable tar archive, or `check_archive` refuses it.
+        BundleError: The file is not a readable tar archive, `check_archive` refuses it,
+            a member appears twice, or a file is larger than its header said.
     """
+    try:
+        destination.mkdir(mode=0o700)
+    except FileExistsError:
+        msg = f"{destination} already exists; extract into a new folder"
+        raise BundleError(msg, path=str(destination)) from None
     try:
         with tarfile.open(archive_path, "r:*") as archive:
             check_archive(archive, limits)
-            archive.extractall(destination, filter="data")
+            root = os.open(destination, _DIR_FLAGS)
+            try:
+                for member in archive.getmembers():
+                    _extract_member(archive, member, root, limits)
+            finally:
+                os.close(root)
     except BundleError:
         raise
     except (tarfile.TarError, OSError, EOFError) as exc:
         msg = f"{archive_path} is not a readable tar archive: {exc}"
         raise BundleError(msg, path=str(archive_path)) from exc
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 16
+
+
+def _extract_member(
+    archive: tarfile.TarFile, member: tarfile.TarInfo, root: int, limits: BundleLimits
+) -> None:
+    *folders, leaf = safe_member(member.name).parts
+    parent = _open_folders(root, folders if member.isfile() else [*folders, leaf])
+    try:
+        if member.isfile():
+            _write_file(archive, member, parent, leaf, limits)
+    finally:
+        if parent != root:
+            os.close(parent)
+
+
+def _open_folders(root: int, parts: list[str]) -> int:
+    """A descriptor of `root/parts...`, each folder made if missing, no link followed."""
+    current = root
+    for part in parts:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, 0o700, dir_fd=current)
+        try:
+            following = os.open(part, _DIR_FLAGS, dir_fd=current)
+        finally:
+            if current != root:
+                os.close(current)
+        current = following
+    return current
+
+
+def _write_file(
+    archive: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    parent: int,
+    leaf: str,
+    limits: BundleLimits,
+) -> None:
+    mode = 0o700 if member.mode & 0o111 else 0o600
+    try:
+        fd = os.open(leaf, _FILE_FLAGS, mode, dir_fd=parent)
+    except FileExistsError:
+        msg = f"refused {member.name!r}: it appears twice in the archive"
+        raise BundleError(msg, path=member.name) from None
+    source = archive.extractfile(member)
+    if source is None:
+        os.close(fd)
+        return
+    written = 0
+    with os.fdopen(fd, "wb") as target, source:
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            if written > min(member.size, limits.file_bytes):
+                msg = f"refused {member.name!r}: it holds more than its header says"
+                raise BundleError(msg, path=member.name)
+            target.write(chunk)
