@@ -88,9 +88,37 @@ def test_jpeg_image_displays_through_repr_jpeg() -> None:
 
 def test_other_image_types_display_through_the_mimebundle() -> None:
     gif = ToolImage(b"GIF89a", "image/gif")
-    assert gif._repr_mimebundle_() == {"image/gif": base64.b64encode(b"GIF89a").decode()}
-    svg = ToolImage(b"<svg/>", "image/svg+xml")
-    assert svg._repr_mimebundle_() == {"image/svg+xml": "<svg/>"}
+    assert gif._repr_mimebundle_() == {
+        "image/gif": base64.b64encode(b"GIF89a").decode(),
+        "text/plain": "<ToolImage image/gif 6 bytes>",
+    }
+
+
+def test_a_servers_svg_is_shown_as_an_img_so_its_script_cannot_run() -> None:
+    evil = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'
+    )
+    bundle = ToolImage(evil, "image/svg+xml")._repr_mimebundle_()
+    assert bundle is not None
+    assert set(bundle) == {"text/html", "text/plain"}
+    assert bundle["text/html"] == (
+        f'<img src="data:image/svg+xml;base64,{base64.b64encode(evil).decode()}"/>'
+    )
+
+
+@pytest.mark.parametrize(
+    "media",
+    ["text/html", "application/javascript", 'image/gif" onerror="alert(1)', "IMAGE/GIF;x=<b>"],
+)
+def test_a_server_chosen_image_type_never_becomes_an_output_type(media: str) -> None:
+    assert ToolImage(b"<b onmouseover=alert(1)>", media)._repr_mimebundle_() == {
+        "text/plain": f"<ToolImage {media} 24 bytes>"
+    }
+
+
+@pytest.mark.parametrize("media", ['audio/wav" onerror="alert(1)', "text/html", "audio/<x>"])
+def test_a_server_chosen_audio_type_never_reaches_html(media: str) -> None:
+    assert ToolAudio(b"RIFF", media)._repr_html_() is None
 
 
 def test_image_saves_its_bytes(tmp_path: Path) -> None:

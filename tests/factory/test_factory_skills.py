@@ -11,6 +11,7 @@ from toolkernel.errors import RegistryError
 from toolkernel.factory import ToolFactory, parse_skill_md
 from toolkernel.factory._skills import python_skill_fields
 from toolkernel.host import ToolHost
+from toolkernel.kernel._skills import AgentSkill, SkillLibrary
 from toolkernel.registry import ToolRegistry
 
 
@@ -113,3 +114,16 @@ def test_an_agent_skill_is_named_by_its_front_matter_and_keeps_binary_files(fact
     assert factory._registry.get_blob(created.manifest["source"]["a.png"]) == b"\x89PNG\x00"
     spec = factory._registry.get_tool("skills.logo_maker")
     assert (spec.kind, spec.description) == ("skill", "Draw logos.")
+
+
+def test_an_imported_skills_text_is_shown_as_text_never_as_live_html(factory: Any) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    files = {"SKILL.md": f"---\nname: evil\ndescription: '{evil} | x'\n---\n```\n{evil}\n"}
+    created = factory.create(None, kind="skill", language="markdown", source=files)
+    registry = factory._registry
+    markdown = AgentSkill(registry, created)._repr_markdown_()
+    assert markdown.startswith("````markdown\n")
+    assert markdown.endswith("\n````")
+    table = SkillLibrary(registry, scope=dict)._repr_markdown_()
+    assert "&lt;img src=x onerror=alert(1)&gt; &#124; x" in table
+    assert "<img" not in table

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from types import ModuleType
 
+from toolkernel._markup import markdown_cell
 from toolkernel._spec import ToolSpec
 from toolkernel.bindings._generate import safe_catalog_hash
 from toolkernel.bindings._loader import BindingCache
@@ -142,7 +143,7 @@ class ToolsNamespace(ModuleType):
 
     def _repr_markdown_(self) -> str:
         rows = [
-            f"| `{self.__name__}.{entry.name}` | {source.replace('|', '&#124;')} "
+            f"| `{self.__name__}.{entry.name}` | {markdown_cell(source)} "
             f"| {_tool_count(entry.module)} |"
             for source, entry in sorted(self._tk_entries.items())
         ]

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkernel._markup import safe_media_type
 from toolkernel._spec import JSONObject, ToolResult
 from toolkernel.errors import ToolError
+
+_RASTER_TYPES = {"image/gif", "image/webp", "image/bmp"}
+"""Image types JupyterLab shows from base64 itself; PNG and JPEG have their own hooks."""
 
 __all__ = [
     "ToolAudio",
@@ -103,9 +108,15 @@ class ToolImage:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
         if self.mime_type in ("image/png", "image/jpeg", "image/jpg"):
             return None  # the _repr_png_ / _repr_jpeg_ hooks carry these
-        if self.mime_type == "image/svg+xml":
-            return {self.mime_type: self.data.decode("utf-8", errors="replace")}
-        return {self.mime_type: base64.b64encode(self.data).decode("ascii")}
+        media = safe_media_type(self.mime_type, "image")
+        encoded = base64.b64encode(self.data).decode("ascii")
+        if media in _RASTER_TYPES:
+            return {media: encoded, "text/plain": repr(self)}
+        if media == "image/svg+xml":
+            # An SVG inline in the page could run its script; inside an <img> it cannot.
+            tag = f'<img src="data:image/svg+xml;base64,{encoded}"/>'
+            return {"text/html": tag, "text/plain": repr(self)}
+        return {"text/plain": repr(self)}  # a type the page would not show safely
 
     def save(self, path: str | Path) -> Path:
         """Write the image bytes to `path` and return it as a `Path`."""
@@ -129,9 +140,12 @@ class ToolAudio:
     def __repr__(self) -> str:
         return f"<ToolAudio {self.mime_type} {len(self.data)} bytes>"
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
+        media = safe_media_type(self.mime_type, "audio")
+        if media is None:
+            return None  # a server-chosen type never reaches the page; repr() shows it
         encoded = base64.b64encode(self.data).decode("ascii")
-        return f'<audio controls src="data:{self.mime_type};base64,{encoded}"></audio>'
+        return f'<audio controls src="data:{html.escape(media)};base64,{encoded}"></audio>'
 
     def save(self, path: str | Path) -> Path:
         """Write the audio bytes to `path` and return it as a `Path`."""

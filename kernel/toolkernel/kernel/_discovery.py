@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from toolkernel._markup import code_fence
 from toolkernel.errors import ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE
 
@@ -71,7 +72,7 @@ class ToolDetails:
         return f"{self.call}\n\n{self.doc}".rstrip()
 
     def _repr_markdown_(self) -> str:
-        return f"```python\n{self.call}\n```\n\n```text\n{self.doc}\n```"
+        return f"{code_fence(self.call, 'python')}\n\n{code_fence(self.doc)}"
 
     @property
     def call(self) -> str:

@@ -17,6 +17,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from toolkernel._markup import code_fence, markdown_cell
 from toolkernel.errors import RegistryError, ToolInputError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE
 
@@ -76,7 +77,8 @@ class AgentSkill:
         return self.instructions
 
     def _repr_markdown_(self) -> str:
-        return self.instructions
+        # An imported SKILL.md is someone else's text: shown as text, never as live HTML.
+        return code_fence(self.instructions, "markdown")
 
 
 class PythonSkill:
@@ -239,7 +241,8 @@ class SkillLibrary(types.ModuleType):
         for found in self._current():
             kind = "Agent Skill" if found.manifest.get("language") == "markdown" else "Python"
             first = (str(found.manifest.get("description") or "").strip().splitlines() or [""])[0]
-            rows.append(f"| `{found.tool}` | {kind} | {found.version} | {first} |")
+            name, description = markdown_cell(found.tool), markdown_cell(first)
+            rows.append(f"| {name} | {kind} | {found.version} | {description} |")
         if not rows:
             return "No skills yet: save one with `save_skill(fn)` or `%%skill`."
         return "| skill | kind | version | description |\n|---|---|---|---|\n" + "\n".join(rows)
