@@ -131,3 +131,20 @@ def test_host_processes_are_invisible(backend: str) -> None:
     done = run(["bash", "-c", "ls /proc | grep -c '^[0-9]'"], backend=backend)
     # Only the sandbox's own few processes, never the host's.
     assert int(done.stdout) < 8
+
+
+def test_a_pyvenv_cfg_in_the_tools_own_files_shows_nothing_more(
+    backend: str, tmp_path: Path
+) -> None:
+    # A tool that ships `pyvenv.cfg` must not steer the host into mounting `home`'s parent.
+    secret = tmp_path / "host" / "registry.db"
+    secret.parent.mkdir()
+    secret.write_text("the registry")
+    secret.chmod(0o644)
+    tool = tmp_path / "tool"
+    tool.mkdir()
+    (tool / "pyvenv.cfg").write_text(f"home = {secret.parent}/bin\n")
+    for folder in (tmp_path, tool, secret.parent):
+        folder.chmod(0o755)
+    policy = ProcessPolicy(tool_dir=tool, read_only=(tool,))
+    assert attempts(backend, f"read:{secret}", policy=policy) == ["FileNotFoundError"]

@@ -69,14 +69,20 @@ def test_host_environment_does_not_reach_the_child(
     }
 
 
-def test_a_virtualenv_given_read_only_runs_its_own_python() -> None:
+def test_a_virtualenv_runs_its_own_python_with_its_base_prefix_listed() -> None:
     venv = Path(sys.prefix)
     if venv == Path(sys.base_prefix):
         pytest.skip("the tests are not running in a virtualenv")
-    policy = ProcessPolicy(read_only=(venv,))
     code = "import sys, wasmtime; print(sys.prefix)"
-    done = run([str(venv / "bin" / "python"), "-c", code], policy=policy, backend="bwrap")
+    command = [str(venv / "bin" / "python"), "-c", code]
+    # The base installation is shown only when the caller lists it: the venv's own
+    # pyvenv.cfg, a file inside a shown folder, never adds a mount.
+    policy = ProcessPolicy(read_only=(venv, Path(sys.base_prefix)))
+    done = run(command, policy=policy, backend="bwrap")
     assert (done.returncode, done.stdout.decode().strip()) == (0, str(venv))
+    if Path(sys.base_prefix).parts[1] != "usr":  # /usr is shown to every sandbox
+        alone = run(command, policy=ProcessPolicy(read_only=(venv,)), backend="bwrap")
+        assert alone.returncode != 0
 
 
 @pytest.mark.parametrize("backend", REAL_BACKENDS)

@@ -56,7 +56,10 @@ def python_interpreter(python: str | None, deps: tuple[str, ...]) -> Interpreter
         " sys.version, platform.machine(), sys.base_prefix, os.path.realpath("
         "getattr(sys, '_base_executable', sys.executable))]))"
     )
-    home = sandbox_hidden(Path(path).parent.parent)
+    # A venv's python links into its base installation: show both prefixes, found from
+    # the configured interpreter itself (host data), never from a file a sandbox wrote.
+    real = Path(os.path.realpath(path))
+    home = sandbox_hidden(Path(path).parent.parent, real.parent.parent)
     identity = json.loads(_probe([path, "-c", code], home, (), "python", deps))
     base_prefix = sandbox_hidden(Path(identity[3]))
     return Interpreter(

@@ -21,7 +21,7 @@ from toolkernel_sandbox.process._argv import (
     nsjail_argv,
     working_dir,
 )
-from toolkernel_sandbox.process._layout import HostLayout, host_layout, with_interpreters
+from toolkernel_sandbox.process._layout import HostLayout, host_layout
 from toolkernel_sandbox.process._limits import prlimit_flags, within_hard_limits
 from toolkernel_sandbox.process._policy import (
     SANDBOX_GID,
@@ -140,7 +140,6 @@ def prepare(
     layout = host_layout()
     if layout.privileged:
         _check_nobody_access(policy)
-    policy = with_interpreters(policy, layout)
     if not layout.privileged:
         policy = within_hard_limits(policy)
     env = sandbox_env(policy)

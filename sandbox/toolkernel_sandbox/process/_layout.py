@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import shutil
@@ -10,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkernel_sandbox._errors import SandboxUnavailable
-from toolkernel_sandbox.process._policy import ProcessPolicy
 
-__all__ = ["HostLayout", "host_layout", "with_interpreters"]
+__all__ = ["HostLayout", "host_layout"]
 
 _SYSTEM_NAMES = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -104,23 +102,6 @@ def host_layout() -> HostLayout:
     )
 
 
-def with_interpreters(policy: ProcessPolicy, layout: HostLayout) -> ProcessPolicy:
-    """`policy` plus, read-only, the base installation of every virtualenv it shows.
-
-    A venv's `bin/python` is a symlink into its base interpreter's prefix (for pyenv,
-    under the home directory), which the sandbox would otherwise hide.
-    """
-    shown = (*policy.read_only, *([policy.tool_dir] if policy.tool_dir else []))
-    extra: list[Path] = []
-    for path in shown:
-        prefix = _venv_base_prefix(path)
-        if prefix is not None and not _is_shown(prefix, layout, (*shown, *extra)):
-            extra.append(prefix)
-    if not extra:
-        return policy
-    return dataclasses.replace(policy, read_only=(*policy.read_only, *extra))
-
-
 def _system_entries(root: Path) -> tuple[tuple[Path, ...], tuple[tuple[Path, str], ...]]:
     dirs: list[Path] = []
     links: list[tuple[Path, str]] = []
@@ -146,23 +127,3 @@ def _system_tool(name: str, package: str) -> str:
         msg = f"{name!r} is missing and the sandbox needs it; apt-get install {package}"
         raise SandboxUnavailable(msg)
     return found
-
-
-def _venv_base_prefix(path: Path) -> Path | None:
-    try:
-        lines = (path / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        key, _, value = line.partition("=")
-        if key.strip() == "home" and value.strip():
-            return Path(value.strip()).parent
-    return None
-
-
-def _is_shown(path: Path, layout: HostLayout, shown: tuple[Path, ...]) -> bool:
-    system = {p.name for p in layout.system_dirs} | {p.name for p, _ in layout.system_links}
-    parts = path.parts
-    if len(parts) < 2 or parts[1] in system:
-        return True
-    return any(path.is_relative_to(other) for other in shown)

@@ -41,8 +41,10 @@ class ProcessPolicy:
         network: `True` (the bool, nothing else) lets the process use the network; any
             other value is refused with `TypeError`, so a string such as `"false"` can
             never switch it on.
-        read_only: Absolute host paths shown read-only at the same path. A virtualenv
-            given here brings its base interpreter's installation along.
+        read_only: Absolute host paths shown read-only at the same path. Only what is
+            listed here is shown: nothing inside a shown folder (a `pyvenv.cfg`, a
+            link) can add another, so a virtualenv needs its base interpreter's
+            prefix listed too.
         writable: Absolute host paths shown writable at the same path. When this process
             is root they must be writable by uid 65534 (see `share_writable`).
         tool_dir: The tool's own files, shown read-only; also the working directory.
