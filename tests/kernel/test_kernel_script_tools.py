@@ -248,3 +248,15 @@ def test_a_json_rpc_error_becomes_tool_error(kernel: Any) -> None:
     assert error["ename"] == "ToolError"
     assert "bad input" in error["evalue"]
     assert "JSON-RPC error -32000" in error["evalue"]
+
+
+def test_a_cpu_spin_past_its_cpu_limit_says_which_limit_stopped_it(kernel: Any) -> None:
+    source = (SOURCES / "probe.py").read_text(encoding="utf-8")
+    kernel.execute(
+        f"create_tool('cpu_spinner', kind='script', language='python', source={source!r}, "
+        f"input_schema={ANY_ARGS!r}, limits={{'cpu_s': 1, 'timeout_s': 30}})"
+    )
+    error = failure(kernel, "await tools.local.cpu_spinner({'mode': 'spin'})")
+    assert error["ename"] == "SandboxTimeout"
+    assert "local.cpu_spinner was stopped: CPU limit of 1 s" in error["evalue"]
+    assert "exited with code" not in error["evalue"]

@@ -14,13 +14,20 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel._spec import ToolResult
-from toolkernel.errors import RegistryError, SandboxError, ToolError
+from toolkernel.errors import (
+    RegistryError,
+    SandboxError,
+    SandboxLimitExceeded,
+    SandboxTimeout,
+    ToolError,
+)
 from toolkernel.host._jsonrpc import NoAnswer, ScriptPeer, converse
 from toolkernel.host._wasm import result_from_output, sandbox_failure
 
@@ -230,7 +237,9 @@ class ScriptTools:
             except _sandbox_errors() as exc:
                 raise sandbox_failure(version.name, exc) from exc
         if isinstance(value, NoAnswer):
-            raise _unanswered(version.name, code, process.stderr_tail(), value, call.secrets)
+            raise _stopped_by_limit(version.name, policy, code) or _unanswered(
+                version.name, code, process.stderr_tail(), value, call.secrets
+            )
         return value
 
     async def _call_worker(
@@ -266,7 +275,9 @@ class ScriptTools:
             await self._drop(key, worker)
             code = worker.process.returncode
             tail = worker.process.stderr_tail()
-            raise _unanswered(version.name, code, tail, value, call.secrets)
+            raise _stopped_by_limit(version.name, worker.policy, code) or _unanswered(
+                version.name, code, tail, value, call.secrets
+            )
         return value
 
     async def _drop(self, key: tuple[str, int], worker: _Worker) -> None:
@@ -431,6 +442,23 @@ def _timed_out(name: str, seconds: float) -> SandboxError:
         "limits.timeout_s or make it faster"
     )
     return sandbox_failure(name, TimeLimitExceeded(msg, limit="time", value=seconds))
+
+
+def _stopped_by_limit(name: str, policy: ProcessPolicy, code: int | None) -> SandboxError | None:
+    """The limit error an exit code shows (SIGXCPU, SIGXFSZ), or None."""
+    from toolkernel_sandbox.process import signal_of  # noqa: PLC0415
+
+    sig = None if code is None else signal_of(code)
+    if sig == signal.SIGXCPU:
+        msg = f"{name} was stopped: CPU limit of {policy.cpu_s} s; raise limits.cpu_s if needed"
+        return SandboxTimeout(msg, tool=name, limit="cpu", value=policy.cpu_s)
+    if sig == signal.SIGXFSZ:
+        msg = (
+            f"{name} was stopped: file size limit of {policy.file_size_bytes:,} bytes; "
+            "raise limits.file_size_bytes if needed"
+        )
+        return SandboxLimitExceeded(msg, tool=name, limit="file_size", value=policy.file_size_bytes)
+    return None
 
 
 def _unanswered(

@@ -39,6 +39,7 @@ from toolkernel_sandbox.process._backends import (
     prepare,
 )
 from toolkernel_sandbox.process._layout import HostLayout, host_layout
+from toolkernel_sandbox.process._limits import signal_of
 from toolkernel_sandbox.process._policy import (
     SANDBOX_GID,
     SANDBOX_UID,
@@ -69,5 +70,6 @@ __all__ = [
     "run",
     "sandbox_env",
     "share_writable",
+    "signal_of",
     "spawn",
 ]
