@@ -260,3 +260,27 @@ def test_a_cpu_spin_past_its_cpu_limit_says_which_limit_stopped_it(kernel: Any) 
     assert error["ename"] == "SandboxTimeout"
     assert "local.cpu_spinner was stopped: CPU limit of 1 s" in error["evalue"]
     assert "exited with code" not in error["evalue"]
+
+
+def pieces_of_the_secret(text: str) -> list[str]:
+    return [SECRET[i : i + 6] for i in range(len(SECRET) - 5) if SECRET[i : i + 6] in text]
+
+
+@pytest.mark.parametrize("where", ["memory", "call"])
+def test_a_secret_is_never_stored_or_passed_to_another_tool(kernel: Any, where: str) -> None:
+    result = probe(kernel, mode="secret_edges", where=where)
+    assert result["ok"] is False
+    assert "the secret API_TOKEN" in result["error"]
+    assert pieces_of_the_secret(str(result)) == []
+
+
+@pytest.mark.parametrize("where", ["error_data", "unanswered"])
+def test_no_part_of_a_secret_survives_a_cut(kernel: Any, where: str) -> None:
+    error = failure(
+        kernel, f"await tools.local.probe({{'mode': 'secret_edges', 'where': {where!r}}})"
+    )
+    assert pieces_of_the_secret(error["evalue"]) == []
+
+
+def test_a_progress_value_that_is_not_a_number_is_ignored(kernel: Any) -> None:
+    assert probe(kernel, mode="secret_edges", where="progress") == "still answering"

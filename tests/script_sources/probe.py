@@ -77,6 +77,25 @@ def spin():
         pass
 
 
+def secret_edges(where):
+    """Put the declared secret where a cut would split it, or ask the host to keep it."""
+    token = os.environ["API_TOKEN"]
+    if where == "memory":
+        return attempt(lambda: ask("memory/set", {"key": "k", "value": {"t": token}}))
+    if where == "call":
+        arguments = {"mode": "echo", "token": token}
+        return attempt(lambda: ask("tools/call", {"name": "local.probe", "arguments": arguments}))
+    if where == "progress":
+        send({"jsonrpc": "2.0", "method": "progress", "params": {"progress": token}})
+        return "still answering"
+    if where == "error_data":
+        return ("__error__", {"code": -32000, "message": "bad", "data": "x" * 490 + token})
+    # Unanswered: a stray line and stderr, each cut in the middle of the secret.
+    print("y" * 195 + token, flush=True)
+    sys.stderr.write(token + "z" * 1495)
+    sys.exit(3)
+
+
 def run(mode, args):
     if mode == "echo":
         return args
@@ -127,6 +146,8 @@ def run(mode, args):
         sys.stdout.write('{"jsonrpc": "2.0", "result": \n')
         sys.stdout.flush()
         sys.exit(0)
+    if mode == "secret_edges":
+        return secret_edges(args["where"])
     if mode == "fail":
         raise_error = {"code": -32000, "message": args.get("message", "it failed")}
         return ("__error__", raise_error)

@@ -19,9 +19,11 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from toolkernel.errors import ToolError, ToolkernelError
+from toolkernel.host._secrets import clip, redact
 
 __all__ = ["NoAnswer", "RpcFailure", "ScriptPeer", "converse", "method_not_found"]
 
@@ -69,6 +71,7 @@ async def converse(
     *,
     name: str,
     until_eof: bool,
+    secrets: Mapping[str, str] | None = None,
 ) -> Any:
     """Send one `execute` request and serve the script until it answers.
 
@@ -80,6 +83,7 @@ async def converse(
         name: The tool's name, for messages.
         until_eof: Keep reading until the script exits and take the last answer (a
             one-shot script); otherwise return at the first answer (a persistent one).
+        secrets: Values redacted from every line kept, logged or raised, before any cut.
 
     Returns:
         The `result` value, or a `NoAnswer` when the script closed stdout unanswered.
@@ -88,7 +92,8 @@ async def converse(
         ToolError: The script answered with a JSON-RPC error.
     """
     await _send(worker, {"jsonrpc": "2.0", "method": "execute", "params": params, "id": request_id})
-    noise: deque[str] = deque(maxlen=_NOISE_LINES)
+    secrets = secrets or {}
+    noise = _Noise(secrets)
     answer: dict[str, Any] | None = None
     pending: set[asyncio.Task[None]] = set()
     try:
@@ -97,19 +102,30 @@ async def converse(
             if message is None:
                 continue
             if "method" in message:
-                _dispatch(worker, message, peer, pending)
+                _dispatch(worker, message, peer, pending, secrets=secrets)
             elif message.get("id") == request_id and ("result" in message or "error" in message):
                 answer = message
                 if not until_eof:
                     break
             else:
-                noise.append(line.decode("utf-8", "replace").strip()[:200])
+                noise.append(line.decode("utf-8", "replace").strip())
     finally:
         for task in pending:
             task.cancel()
     if answer is None:
-        return NoAnswer(list(noise))
-    return _outcome(name, answer)
+        return NoAnswer(list(noise.lines))
+    return _outcome(name, answer, secrets)
+
+
+class _Noise:
+    """The last lines a script printed that were not ours to read, redacted, then cut."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self.lines: deque[str] = deque(maxlen=_NOISE_LINES)
+        self._secrets = secrets
+
+    def append(self, text: str) -> None:
+        self.lines.append(clip(text, 200, self._secrets))
 
 
 class NoAnswer:
@@ -127,23 +143,28 @@ class NoAnswer:
         return "; it printed: " + " | ".join(self.noise) if self.noise else ""
 
 
-def _parse(line: bytes, noise: deque[str]) -> dict[str, Any] | None:
+def _parse(line: bytes, noise: _Noise) -> dict[str, Any] | None:
     text = line.decode("utf-8", "replace").strip()
     if not text:
         return None
     try:
         message = json.loads(text)
     except ValueError:
-        noise.append(text[:200])
+        noise.append(text)
         return None
     if not isinstance(message, dict):
-        noise.append(text[:200])
+        noise.append(text)
         return None
     return message
 
 
 def _dispatch(
-    worker: _Worker, message: dict[str, Any], peer: ScriptPeer, pending: set[asyncio.Task[None]]
+    worker: _Worker,
+    message: dict[str, Any],
+    peer: ScriptPeer,
+    pending: set[asyncio.Task[None]],
+    *,
+    secrets: Mapping[str, str],
 ) -> None:
     method = str(message["method"])
     params = message.get("params")
@@ -151,18 +172,25 @@ def _dispatch(
     if "id" not in message:
         try:
             peer.notify(method, params)
-        except Exception:
-            log.exception("a script's %s notification failed", method)
+        except Exception as exc:  # a script's bad notification must not end its call
+            # Only the message, redacted: a traceback's locals could hold the secret.
+            log.warning("a script's %s notification failed: %s", method, redact(repr(exc), secrets))
         return
     task = asyncio.get_running_loop().create_task(
-        _answer(worker, message["id"], method, params, peer)
+        _answer(worker, message["id"], method, params, peer, secrets=secrets)
     )
     pending.add(task)
     task.add_done_callback(pending.discard)
 
 
 async def _answer(
-    worker: _Worker, request_id: Any, method: str, params: dict[str, Any], peer: ScriptPeer
+    worker: _Worker,
+    request_id: Any,
+    method: str,
+    params: dict[str, Any],
+    peer: ScriptPeer,
+    *,
+    secrets: Mapping[str, str],
 ) -> None:
     reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
     try:
@@ -171,9 +199,10 @@ async def _answer(
         reply["error"] = {"code": exc.code, "message": str(exc)}
     except ToolkernelError as exc:
         reply["error"] = {"code": _INTERNAL_ERROR, "message": str(exc)}
-    except Exception as exc:
-        log.exception("answering a script's %s request failed", method)
-        reply["error"] = {"code": _INTERNAL_ERROR, "message": f"{method} failed: {exc}"}
+    except Exception as exc:  # the script gets an error reply; the host goes on
+        text = redact(repr(exc), secrets)
+        log.warning("answering a script's %s request failed: %s", method, text)
+        reply["error"] = {"code": _INTERNAL_ERROR, "message": f"{method} failed: {text}"}
     try:
         await _send(worker, reply)
     except (ConnectionError, RuntimeError):
@@ -185,7 +214,7 @@ async def _send(worker: _Worker, message: dict[str, Any]) -> None:
     await worker.drain()
 
 
-def _outcome(name: str, answer: dict[str, Any]) -> Any:
+def _outcome(name: str, answer: dict[str, Any], secrets: Mapping[str, str]) -> Any:
     if "error" not in answer:
         return answer["result"]
     error = answer["error"]
@@ -193,7 +222,7 @@ def _outcome(name: str, answer: dict[str, Any]) -> Any:
         message = str(error.get("message") or "no message")
         code = error.get("code")
         data = error.get("data")
-        detail = f" ({json.dumps(data)[:500]})" if data is not None else ""
+        detail = f" ({clip(json.dumps(data), 500, secrets)})" if data is not None else ""
         msg = f"{name}: {message}{detail} [JSON-RPC error {code}]"
         raise ToolError(msg, tool=name)
     msg = f"{name}: {error}"

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.host._jsonrpc import RpcFailure, method_not_found
-from toolkernel.host._script import redact
+from toolkernel.host._secrets import redact, secret_in
 
 if TYPE_CHECKING:
     from toolkernel._spec import ToolResult
@@ -79,13 +79,15 @@ class HostPeer:
             if self._on_log is not None:
                 self._on_log(self._tool, level, text)
         elif method in ("progress", "progress/update") and self._on_progress is not None:
-            total = params.get("total")
+            # Skillz sends `current`; MCP sends `progress`. Anything but a number is ignored.
+            done = _number(params.get("progress", params.get("current")))
             message = params.get("message")
-            self._on_progress(
-                float(params.get("progress", 0) or 0),
-                float(total) if isinstance(total, int | float) else None,
-                self._clean(message) if message is not None else None,
-            )
+            if done is not None:
+                self._on_progress(
+                    done,
+                    _number(params.get("total")),
+                    self._clean(message) if message is not None else None,
+                )
         elif method == "stream/chunk" and self._on_output is not None:
             chunk = params.get("chunk", params.get("text", params.get("data", "")))
             self._on_output(self._clean(chunk))
@@ -120,6 +122,13 @@ class HostPeer:
         if not isinstance(name, str) or not isinstance(arguments, dict):
             msg = 'tools/call takes {"name": "server.tool", "arguments": {...}}'
             raise RpcFailure(msg)
+        leaked = secret_in(arguments, self._secrets)
+        if leaked is not None:
+            msg = (
+                f"tools/call refused: the arguments for {name!r} hold the secret {leaked}; "
+                "a secret goes only to the tools that declare it"
+            )
+            raise RpcFailure(msg)
         if call_depth.get() >= MAX_DEPTH:
             msg = (
                 f"tools/call depth limit ({MAX_DEPTH}) reached calling {name!r}: do tools "
@@ -146,6 +155,11 @@ class HostPeer:
             found = value is not missing
             return {"key": key, "found": found, "value": value if found else None}
         if method == "memory/set":
+            leaked = secret_in([key, params.get("value")], self._secrets)
+            if leaked is not None:
+                msg = f"memory/set refused: the key or value holds the secret {leaked}; "
+                msg += "secrets are never stored"
+                raise RpcFailure(msg)
             registry.memory_set(namespace, key, params.get("value"), ttl=params.get("ttl"))
             return {"key": key, "stored": True}
         if method == "memory/delete":
@@ -154,3 +168,10 @@ class HostPeer:
 
     def _clean(self, value: object) -> str:
         return redact(value if isinstance(value, str) else str(value), self._secrets)
+
+
+def _number(value: object) -> float | None:
+    """`value` as a float when it is a JSON number (not a bool), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

@@ -29,6 +29,7 @@ from toolkernel.errors import (
     ToolError,
 )
 from toolkernel.host._jsonrpc import NoAnswer, ScriptPeer, converse
+from toolkernel.host._secrets import clip, redact
 from toolkernel.host._wasm import result_from_output, sandbox_failure
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ __all__ = [
     "ScriptTools",
     "check_script_limits",
     "check_script_policy",
-    "redact",
 ]
 
 SCRIPT_LANGUAGES = {
@@ -67,7 +67,6 @@ _LIMIT_KEYS = (
     "stdout_bytes",
     "stderr_bytes",
 )
-_REDACTED = "[redacted]"
 
 
 def check_script_limits(limits: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -118,16 +117,6 @@ def check_script_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
                 raise RegistryError(msg)
         checked[key] = list(paths)
     return checked
-
-
-def redact(text: str, secrets: Mapping[str, str]) -> str:
-    """Replace every secret value in `text` with `[redacted]`."""
-    for value in sorted(secrets.values(), key=len, reverse=True):
-        if value:
-            # The value as written, and as it looks inside a JSON string.
-            text = text.replace(value, _REDACTED)
-            text = text.replace(json.dumps(value)[1:-1], _REDACTED)
-    return text
 
 
 @dataclass
@@ -229,7 +218,13 @@ class ScriptTools:
             try:
                 async with asyncio.timeout(policy.timeout_s):
                     value = await converse(
-                        process, request_id, params, call.peer, name=version.name, until_eof=True
+                        process,
+                        request_id,
+                        params,
+                        call.peer,
+                        name=version.name,
+                        until_eof=True,
+                        secrets=call.secrets,
                     )
                     code = await process.wait(policy.timeout_s)
             except TimeoutError as exc:
@@ -261,6 +256,7 @@ class ScriptTools:
                         call.peer,
                         name=version.name,
                         until_eof=False,
+                        secrets=call.secrets,
                     )
             except TimeoutError as exc:
                 await self._drop(key, worker)
@@ -464,7 +460,7 @@ def _stopped_by_limit(name: str, policy: ProcessPolicy, code: int | None) -> San
 def _unanswered(
     name: str, code: int | None, stderr: str, value: NoAnswer, secrets: Mapping[str, str]
 ) -> ToolError:
-    tail = redact(stderr.strip()[-1500:], secrets)
+    tail = clip(stderr.strip(), 1500, secrets, keep="tail")
     how = f"exited with code {code}" if code is not None else "closed its output"
     detail = f"; stderr: {tail}" if tail else ""
     msg = (
