@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,45 @@ def test_the_kernel_runs_as_if_its_environment_were_activated(tmp_path: Path) ->
 def test_activating_puts_the_scripts_folder_first_once() -> None:
     assert activated_path("/a:/venv/bin:/b", "/venv/bin") == "/venv/bin:/a:/b"
     assert activated_path("", "/venv/bin") == "/venv/bin"
+
+
+@pytest.mark.parametrize("broken", ["garbage", "directory", "newer"])
+def test_a_broken_registry_never_kills_the_kernel_and_says_how_to_recover(
+    tmp_path: Path, broken: str
+) -> None:
+    database = tmp_path / "home" / "registry.db"
+    database.parent.mkdir()
+    if broken == "garbage":
+        database.write_bytes(b"this is not an SQLite file" * 100)
+    elif broken == "directory":
+        database.mkdir()
+    else:  # written by a newer toolkernel
+        with sqlite3.connect(database) as conn:
+            conn.execute("PRAGMA user_version = 999")
+    kernel = start_kernel(tmp_path, {"echo": python_server("echo_server.py")})
+    try:
+        assert kernel.value('await tools.echo.echo(text="mcp still works")') == "mcp still works"
+        out = kernel.execute("%tools").stdout
+        assert "✗ registry:" in out
+        assert f"mv {database} {database}.broken" in out
+        error = kernel.execute(
+            "create_tool('x', language='wat', source='(module)')", allow_error=True
+        )
+        assert error.error is not None
+        assert error.error["ename"] == "RegistryError"
+        assert "nothing new is saved" in error.error["evalue"]
+    finally:
+        kernel.shutdown()
+
+
+def test_the_home_and_registry_are_private_to_their_owner(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    ToolRegistry(home).close()
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert (home / "registry.db").stat().st_mode & 0o777 == 0o600
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    (shared / "registry.db").touch(mode=0o644)
+    ToolRegistry(shared).close()
+    assert shared.stat().st_mode & 0o777 == 0o700
+    assert (shared / "registry.db").stat().st_mode & 0o777 == 0o600

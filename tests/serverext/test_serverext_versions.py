@@ -66,12 +66,13 @@ async def test_diff_with_bad_versions_is_400(
     assert words in message
 
 
-async def test_diff_of_a_missing_version_is_404_with_the_range(jp_fetch: Any) -> None:
+@pytest.mark.parametrize("version", ["7", str(10**24)])
+async def test_diff_of_a_missing_version_is_404_with_the_range(jp_fetch: Any, version: str) -> None:
     status, message = await error_of(
-        jp_fetch, "tools", "local.word_count", "diff", params={"a": "7"}
+        jp_fetch, "tools", "local.word_count", "diff", params={"a": version}
     )
     assert status == 404
-    assert "has no version 7; available: 1-2" in message
+    assert f"has no version {version}; available: 1-2" in message
 
 
 async def test_rollback_appends_a_copy_of_the_old_version(
@@ -138,9 +139,13 @@ async def test_rollback_with_a_bad_body_is_400_and_writes_nothing(
     assert len(registry.tool_versions("local.word_count")) == 2
 
 
-async def test_rollback_to_a_missing_version_is_404(jp_fetch: Any, registry: ToolRegistry) -> None:
+@pytest.mark.parametrize("version", [9, 10**24])
+async def test_rollback_to_a_missing_version_is_404(
+    jp_fetch: Any, registry: ToolRegistry, version: int
+) -> None:
+    body = f'{{"version": {version}}}'
     status, message = await error_of(
-        jp_fetch, "tools", "local.word_count", "rollback", method="POST", body='{"version": 9}'
+        jp_fetch, "tools", "local.word_count", "rollback", method="POST", body=body
     )
     assert status == 404
     assert "available: 1-2" in message

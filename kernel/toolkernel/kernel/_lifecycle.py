@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkernel.errors import RegistryError
 from toolkernel.kernel._skills import AgentSkill, PythonSkill, skill_entry, skill_source
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ class ToolLifecycle:
     skills: SkillLibrary
     skill_scope: dict[str, Any]
     config: McpConfig
+    registry_error: str | None
+    """Why the home's registry could not be opened (the kernel then runs without it)."""
+
+    def _check_registry(self) -> None:
+        if self.registry_error is not None:
+            raise RegistryError(self.registry_error)
 
     def export_tools(
         self, names: str | Sequence[str], path: str | Path, *, history: bool = False
@@ -78,6 +85,7 @@ class ToolLifecycle:
             BundleError: Unsafe or unreadable source, or a name collision; nothing
                 was written.
         """
+        self._check_registry()
         from toolkernel.bundles import import_tools  # noqa: PLC0415 - off kernel start-up
 
         imported = import_tools(
@@ -136,6 +144,7 @@ class ToolLifecycle:
             RegistryError: Not an `async def`, unavailable source, a notebook global it
                 depends on, or an invalid name.
         """
+        self._check_registry()
         if function is None:
             return lambda found: self.save_skill(
                 found, name=name, description=description, note=note
@@ -184,6 +193,7 @@ class ToolLifecycle:
 
         History is kept: the rollback is appended as a copy of the old version.
         """
+        self._check_registry()
         qualified = self.factory.qualify(name, reserved_ok=True)
         restored = self.registry.rollback_tool(
             qualified, version, note=note, author=self.factory.author
@@ -270,6 +280,7 @@ class ToolLifecycle:
             ToolchainMissing: The compiler is not installed; the message says how.
             DependencyError: pip or npm failed; their message says why.
         """
+        self._check_registry()
         if kind == "pipeline" and steps:
             self._wait_for_step_servers(steps)
         created = self.factory.create(

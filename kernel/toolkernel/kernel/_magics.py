@@ -45,6 +45,8 @@ class ToolMagics(Magics):
         words = shlex.split(line)
         if not words or words[0] == "status":
             print(format_status(self._toolbox.statuses(), self._toolbox.config_error))
+            if self._toolbox.registry_error:
+                print(f"✗ registry: {self._toolbox.registry_error}")
             watcher = self._toolbox.watcher
             for folder, error in sorted(watcher.errors.items()) if watcher else ():
                 print(f"✗ hot reload {folder}: {error}")

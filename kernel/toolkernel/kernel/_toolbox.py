@@ -11,7 +11,9 @@ import asyncio
 import getpass
 import logging
 import re
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 from toolkernel._spec import catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
 from toolkernel.config import McpConfig, load_config
-from toolkernel.errors import ConfigError, ToolkernelError, ToolNotFound
+from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
 from toolkernel.host import ClientRelay, ServerStatus, ToolHost
 from toolkernel.kernel._discovery import Discovery, ToolDetails
@@ -71,7 +73,8 @@ class Toolbox(ToolLifecycle):
         self._waiters_lock = threading.Lock()
         self.config_error: str | None = None
         self.config = self._load_config(home, config_path)
-        self.registry = ToolRegistry(home)
+        self.registry_error: str | None = None
+        self.registry = self._open_registry(home)
         self.host = ToolHost(
             self.config.servers,
             registry=self.registry,
@@ -144,6 +147,8 @@ class Toolbox(ToolLifecycle):
             del sys.modules[SKILL_NAMESPACE]
         self.host.stop()
         self.registry.close()
+        if self.registry_error is not None:  # the scratch registry is ours alone
+            shutil.rmtree(self.registry.home, ignore_errors=True)
 
     async def call(
         self, source: str, name: str, arguments: dict[str, Any], *, version: int | None = None
@@ -303,6 +308,25 @@ class Toolbox(ToolLifecycle):
         except ToolNotFound:
             return False
         return True
+
+    def _open_registry(self, home: Path) -> ToolRegistry:
+        """The home's registry; if it cannot be opened, a scratch one, and say why.
+
+        A broken `registry.db` must not kill the kernel: MCP tools keep working from a
+        scratch registry, registry tools are unavailable, and `%tools` says how to recover.
+        """
+        try:
+            return ToolRegistry(home)
+        except RegistryError as exc:
+            path = home / "registry.db"
+            self.registry_error = (
+                f"{exc}. The kernel runs without it: MCP tools work, the tools you created "
+                f"are unavailable and nothing new is saved. To recover, move it aside "
+                f"(mv {path} {path}.broken) or restore a backup, then restart the kernel"
+            )
+            log.error("%s", self.registry_error)
+            scratch = Path(tempfile.mkdtemp(prefix="toolkernel-scratch-"))
+            return ToolRegistry(scratch)
 
     def _load_config(self, home: Path, config_path: Path | None) -> McpConfig:
         try:

@@ -11,12 +11,14 @@ been applied. A new feature appends a step and never edits an old one.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from toolkernel.errors import RegistryError
 
@@ -172,7 +174,7 @@ class Database:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private(path)
             self._conn = _connect(path)
         except (OSError, sqlite3.Error) as exc:
             msg = (
@@ -207,6 +209,27 @@ class Database:
         """Close the connection; later use raises `RegistryError`."""
         with self._lock:
             self._conn.close()
+
+
+HOME_MODE = 0o700
+"""The home folder's mode: its owner's alone (sandboxes get their folders bound in)."""
+
+
+def _private(path: Path) -> None:
+    """Make `path`'s folder and the database file private to their owner.
+
+    A new home is created 0700 and a new database 0600 (SQLite gives its WAL and shared
+    memory files the database's mode). An existing home or database of ours that others
+    can read is tightened; one owned by another user is left as it is.
+    """
+    path.parent.mkdir(mode=HOME_MODE, parents=True, exist_ok=True)
+    if not path.exists():
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    for target, mode, kind in ((path.parent, HOME_MODE, S_ISDIR), (path, 0o600, S_ISREG)):
+        info = target.lstat()
+        if kind(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            target.chmod(mode)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

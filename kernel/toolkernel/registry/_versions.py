@@ -209,6 +209,9 @@ def version_history(conn: sqlite3.Connection, name: str) -> list[ToolVersion]:
     return [_version(row) for row in rows]
 
 
+_MAX_VERSION = 2**63 - 1
+
+
 def find_version(conn: sqlite3.Connection, name: str, version: int | None) -> ToolVersion:
     """Return version `version` of `name`, or its current version when `version` is None.
 
@@ -218,6 +221,8 @@ def find_version(conn: sqlite3.Connection, name: str, version: int | None) -> To
     check_tool_name(name)
     if version is None:
         found = _latest(conn, name)
+    elif not 1 <= version <= _MAX_VERSION:  # SQLite cannot even bind past 64 bits
+        found = None
     else:
         row = conn.execute(_SELECT + " WHERE name = ? AND version = ?", (name, version)).fetchone()
         found = None if row is None else _version(row)
