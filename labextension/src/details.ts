@@ -3,26 +3,52 @@
  * current version; and its versions, with a diff between any two and rollback.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
 import { Signal, ISignal } from '@lumino/signaling';
-import { Widget } from '@lumino/widgets';
+import { Panel, TabBar, Title, Widget } from '@lumino/widgets';
 
 import { kindIcon } from './kinds';
 import { requestAPI } from './request';
 import { IDiff, IToolDetails, IVersionList, IVersionRecord } from './types';
 
-const BADGES: [keyof NonNullable<IToolDetails['annotations']>, string][] = [
-  ['readOnlyHint', 'read-only'],
-  ['destructiveHint', 'destructive'],
-  ['idempotentHint', 'idempotent'],
-  ['openWorldHint', 'open world']
-];
+type Tab = 'details' | 'versions';
+const TABS: readonly Tab[] = ['details', 'versions'];
 
-/** Shows the tool the list opened; emits `insert` with a call snippet, `changed` after a rollback. */
-export class ToolDetailsView extends Widget {
-  constructor() {
+/**
+ * Shows the tool the list opened, under two tabs (a Lumino `TabBar`): Details and
+ * Versions. Emits `insert` with a call snippet, `changed` after a rollback.
+ */
+export class ToolDetailsView extends Panel {
+  constructor(trans: TranslationBundle) {
     super();
+    this._trans = trans;
     this.addClass('jp-toolkernel-details');
-    this.node.setAttribute('aria-live', 'polite');
+    this._header.addClass('jp-toolkernel-details-header');
+    this._tabs = new TabBar<Widget>({
+      tabsMovable: false,
+      allowDeselect: false
+    });
+    this._tabs.addClass('jp-toolkernel-tabs');
+    for (const tab of TABS) {
+      const title = new Title<Widget>({
+        owner: this._body,
+        className: 'jp-toolkernel-tab',
+        dataset: { tab }
+      });
+      this._tabs.addTab(title);
+    }
+    this._tabs.currentChanged.connect((_, changed) => {
+      const tab = TABS[changed.currentIndex];
+      if (tab !== undefined && tab !== this._tab) {
+        this._render(tab);
+      }
+    });
+    this._body.addClass('jp-toolkernel-tab-body');
+    this._body.node.setAttribute('role', 'tabpanel');
+    this._body.node.setAttribute('aria-live', 'polite');
+    this.addWidget(this._header);
+    this.addWidget(this._tabs);
+    this.addWidget(this._body);
     this._showPlaceholder();
   }
 
@@ -43,7 +69,9 @@ export class ToolDetailsView extends Widget {
 
   /** Load and show `name`. */
   async showTool(name: string): Promise<void> {
-    this._details = await requestAPI<IToolDetails>(`tools/${encodeURIComponent(name)}`);
+    this._details = await requestAPI<IToolDetails>(
+      `tools/${encodeURIComponent(name)}`
+    );
     this._render('details');
   }
 
@@ -62,99 +90,110 @@ export class ToolDetailsView extends Widget {
   }
 
   private _showPlaceholder(): void {
-    const hint = document.createElement('p');
-    hint.className = 'jp-toolkernel-hint';
-    hint.textContent = 'Open a tool to see its signature, schemas and versions.';
-    this.node.replaceChildren(hint);
+    this._header.hide();
+    this._tabs.hide();
+    this._body.node.replaceChildren(
+      note(
+        this._trans.__(
+          'Open a tool to see its signature, schemas and versions.'
+        )
+      )
+    );
   }
 
-  private _render(tab: 'details' | 'versions'): void {
+  private _render(tab: Tab): void {
     const details = this._details;
     if (details === null) {
       return;
     }
+    const trans = this._trans;
     this._tab = tab;
-    const header = document.createElement('div');
-    header.className = 'jp-toolkernel-details-header';
-    header.append(kindIcon(details.kind).element({ className: 'jp-toolkernel-kind' }));
     const title = document.createElement('h3');
     title.textContent = details.name;
-    header.append(title);
-    if (details.version !== null) {
-      header.append(badge(`v${details.version}`, 'version'));
-    }
-    const tabs = document.createElement('div');
-    tabs.className = 'jp-toolkernel-tabs';
-    tabs.setAttribute('role', 'tablist');
-    tabs.append(
-      this._tabButton('Details', 'details'),
-      this._tabButton(`Versions (${details.versions})`, 'versions')
+    this._header.node.replaceChildren(
+      kindIcon(details.kind).element({ className: 'jp-toolkernel-kind' }),
+      title
     );
-    const body = document.createElement('div');
-    body.className = 'jp-toolkernel-tab-body';
-    body.setAttribute('role', 'tabpanel');
-    this.node.replaceChildren(header, tabs, body);
-    if (tab === 'details') {
-      this._renderDetails(details, body);
-    } else {
-      void this._renderVersions(details, body);
+    if (details.version !== null) {
+      this._header.node.append(badge(`v${details.version}`, 'version'));
     }
-  }
-
-  private _tabButton(label: string, tab: 'details' | 'versions'): HTMLButtonElement {
-    const button = document.createElement('button');
-    button.className = 'jp-toolkernel-tab';
-    button.textContent = label;
-    button.setAttribute('role', 'tab');
-    button.setAttribute('aria-selected', String(this._tab === tab));
-    button.addEventListener('click', () => this._render(tab));
-    return button;
+    const [detailsTitle, versionsTitle] = this._tabs.titles;
+    detailsTitle.label = trans.__('Details');
+    versionsTitle.label = trans.__('Versions (%1)', details.versions);
+    this._tabs.currentIndex = TABS.indexOf(tab);
+    this._header.show();
+    this._tabs.show();
+    this._body.node.replaceChildren();
+    this._body.node.scrollTop = 0;
+    if (tab === 'details') {
+      this._renderDetails(details, this._body.node);
+    } else {
+      void this._renderVersions(details, this._body.node);
+    }
   }
 
   private _renderDetails(details: IToolDetails, body: HTMLElement): void {
+    const trans = this._trans;
     const badges = document.createElement('div');
     badges.className = 'jp-toolkernel-badges';
     badges.append(badge(details.kind, 'kind'));
-    for (const [key, label] of BADGES) {
+    const hints: [keyof NonNullable<IToolDetails['annotations']>, string][] = [
+      ['readOnlyHint', trans.__('read-only')],
+      ['destructiveHint', trans.__('destructive')],
+      ['idempotentHint', trans.__('idempotent')],
+      ['openWorldHint', trans.__('open world')]
+    ];
+    for (const [key, label] of hints) {
       if (details.annotations?.[key] === true) {
         badges.append(badge(label, key));
       }
     }
     const insert = document.createElement('button');
     insert.className = 'jp-mod-styled jp-mod-accept jp-toolkernel-insert';
-    insert.textContent = 'Insert call';
-    insert.title = `Put ${details.call} into the active notebook cell`;
+    insert.textContent = trans.__('Insert call');
+    insert.title = trans.__(
+      'Put %1 into the active notebook cell',
+      details.call
+    );
     insert.addEventListener('click', () => this._insert.emit(details.call));
     body.append(
       badges,
-      section('Signature', code(`async def ${details.signature}`, 'jp-toolkernel-signature')),
-      section('Call', code(details.call, 'jp-toolkernel-call')),
+      section(
+        trans.__('Signature'),
+        code(`async def ${details.signature}`, 'jp-toolkernel-signature')
+      ),
+      section(trans.__('Call'), code(details.call, 'jp-toolkernel-call')),
       insert,
-      section('Docstring', code(details.doc || details.description)),
-      section('Input schema', code(JSON.stringify(details.input_schema, null, 2)))
+      section(trans.__('Docstring'), code(details.doc || details.description)),
+      section(
+        trans.__('Input schema'),
+        code(JSON.stringify(details.input_schema, null, 2))
+      )
     );
     if (details.output_schema !== null) {
-      body.append(section('Output schema', code(JSON.stringify(details.output_schema, null, 2))));
+      body.append(
+        section(
+          trans.__('Output schema'),
+          code(JSON.stringify(details.output_schema, null, 2))
+        )
+      );
     }
   }
 
-  private async _renderVersions(details: IToolDetails, body: HTMLElement): Promise<void> {
+  private async _renderVersions(
+    details: IToolDetails,
+    body: HTMLElement
+  ): Promise<void> {
+    const trans = this._trans;
     const list = await requestAPI<IVersionList>(
       `tools/${encodeURIComponent(details.name)}/versions`
     );
     if (list.versions.length === 0) {
-      body.append(note('An MCP tool: its server versions it, not the registry.'));
+      body.append(
+        note(trans.__('An MCP tool: its server versions it, not the registry.'))
+      );
       return;
     }
-    const table = document.createElement('table');
-    table.className = 'jp-toolkernel-versions';
-    const head = table.createTHead().insertRow();
-    for (const label of ['a', 'b', 'version', 'when', 'note', '']) {
-      const cell = document.createElement('th');
-      cell.textContent = label;
-      head.append(cell);
-    }
-    const rows = table.createTBody();
     const newest = list.versions[list.versions.length - 1].version;
     const pick = { a: Math.max(1, newest - 1), b: newest };
     const diffView = document.createElement('pre');
@@ -163,12 +202,22 @@ export class ToolDetailsView extends Widget {
       const diff = await requestAPI<IDiff>(
         `tools/${encodeURIComponent(details.name)}/diff?a=${pick.a}&b=${pick.b}`
       );
-      renderDiff(diffView, diff.diff);
+      renderDiff(diffView, diff.diff, trans.__('(no differences)'));
     };
+    // One stacked row per version (newest first): nothing side by side that could
+    // overflow a narrow panel.
+    const versions = document.createElement('div');
+    versions.className = 'jp-toolkernel-versions';
+    versions.setAttribute('role', 'list');
     for (const record of [...list.versions].reverse()) {
-      rows.append(this._versionRow(details, record, list.current, pick, showDiff));
+      versions.append(
+        this._versionRow(details, record, list.current, pick, showDiff)
+      );
     }
-    body.append(table, diffView);
+    const hint = note(
+      trans.__('Diff: pick an old side (A) and a new side (B).')
+    );
+    body.append(hint, versions, section(trans.__('Diff'), diffView));
     await showDiff();
   }
 
@@ -178,43 +227,84 @@ export class ToolDetailsView extends Widget {
     current: number | null,
     pick: { a: number; b: number },
     showDiff: () => Promise<void>
-  ): HTMLTableRowElement {
-    const row = document.createElement('tr');
+  ): HTMLElement {
+    const trans = this._trans;
+    const row = document.createElement('div');
     row.className = 'jp-toolkernel-version-row';
+    row.setAttribute('role', 'listitem');
+    const head = document.createElement('div');
+    head.className = 'jp-toolkernel-version-head';
+    const label = document.createElement('strong');
+    label.textContent = `v${record.version}`;
+    head.append(label);
+    if (record.version === current) {
+      head.append(badge(trans.__('current'), 'current'));
+    }
+    const when = document.createElement('span');
+    when.className = 'jp-toolkernel-version-when';
+    when.textContent = new Date(record.created_at * 1000).toLocaleString();
+    head.append(when);
+    row.append(head);
+    const text = [record.note];
+    if (record.rollback_of !== null) {
+      text.push(trans.__('(rollback to v%1)', record.rollback_of));
+    }
+    const noteText = text.filter(Boolean).join(' ');
+    if (noteText) {
+      const noteNode = document.createElement('div');
+      noteNode.className = 'jp-toolkernel-version-note';
+      noteNode.textContent = noteText;
+      row.append(noteNode);
+    }
+    const actions = document.createElement('div');
+    actions.className = 'jp-toolkernel-version-actions';
     for (const side of ['a', 'b'] as const) {
-      const cell = row.insertCell();
+      const choice = document.createElement('label');
       const radio = document.createElement('input');
       radio.type = 'radio';
       radio.name = `jp-toolkernel-diff-${side}`;
       radio.checked = pick[side] === record.version;
-      radio.setAttribute('aria-label', `diff side ${side}: version ${record.version}`);
+      radio.setAttribute(
+        'aria-label',
+        trans.__('diff side %1: version %2', side.toUpperCase(), record.version)
+      );
       radio.addEventListener('change', () => {
         pick[side] = record.version;
         void showDiff();
       });
-      cell.append(radio);
+      choice.append(radio, side.toUpperCase());
+      actions.append(choice);
     }
-    row.insertCell().textContent = `v${record.version}${record.version === current ? ' (current)' : ''}`;
-    row.insertCell().textContent = new Date(record.created_at * 1000).toLocaleString();
-    const rollbackOf = record.rollback_of !== null ? ` (rollback to v${record.rollback_of})` : '';
-    row.insertCell().textContent = `${record.note}${rollbackOf}`;
-    const action = row.insertCell();
     if (record.version !== current) {
       const button = document.createElement('button');
       button.className = 'jp-mod-styled jp-toolkernel-rollback';
-      button.textContent = 'Roll back';
-      button.title = `Make version ${record.version} current again (as a new version)`;
-      button.addEventListener('click', () => void this._rollback(details.name, record.version));
-      action.append(button);
+      button.textContent = trans.__('Roll back');
+      button.title = trans.__(
+        'Make version %1 current again (as a new version)',
+        record.version
+      );
+      button.addEventListener(
+        'click',
+        () => void this._rollback(details.name, record.version)
+      );
+      actions.append(button);
     }
+    row.append(actions);
     return row;
   }
 
   private async _rollback(name: string, version: number): Promise<void> {
+    const trans = this._trans;
     const result = await showDialog({
-      title: `Roll back ${name}?`,
-      body: `Version ${version} becomes current again, written as a new version. History is kept.`,
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Roll back' })]
+      title: trans.__('Roll back %1?', name),
+      body: trans.__(
+        'Version %1 becomes current again, written as a new version. History is kept.',
+        version
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.warnButton({ label: trans.__('Roll back') })
+      ]
     });
     if (!result.button.accept) {
       return;
@@ -228,8 +318,12 @@ export class ToolDetailsView extends Widget {
     this._changed.emit();
   }
 
+  private _trans: TranslationBundle;
+  private _header = new Widget();
+  private _tabs: TabBar<Widget>;
+  private _body = new Widget();
   private _details: IToolDetails | null = null;
-  private _tab: 'details' | 'versions' = 'details';
+  private _tab: Tab = 'details';
   private _insert = new Signal<this, string>(this);
   private _changed = new Signal<this, void>(this);
 }
@@ -263,10 +357,10 @@ function note(text: string): HTMLElement {
   return node;
 }
 
-function renderDiff(node: HTMLElement, diff: string): void {
+function renderDiff(node: HTMLElement, diff: string, empty: string): void {
   node.replaceChildren();
   if (!diff) {
-    node.textContent = '(no differences)';
+    node.textContent = empty;
     return;
   }
   for (const line of diff.split('\n')) {

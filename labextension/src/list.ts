@@ -2,11 +2,12 @@
  * The tool list: grouped by source, windowed (only visible rows are in the DOM), and
  * usable by keyboard (arrow keys move, Enter opens).
  */
+import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Signal, ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { kindIcon, groupOf } from './kinds';
+import { compareGroups, groupOf, IGroup, kindIcon } from './kinds';
 import { IToolSummary } from './types';
 
 const ROW_HEIGHT = 26;
@@ -14,16 +15,17 @@ const OVERSCAN = 8;
 
 type Row =
   | { type: 'group'; label: string; count: number; icon: LabIcon }
-  | { type: 'tool'; tool: IToolSummary };
+  | { type: 'tool'; tool: IToolSummary; showsNamespace: boolean };
 
-/** A windowed, grouped list of tools. */
+/** A windowed, grouped list of tools. Nothing is selected until a row is chosen. */
 export class ToolList extends Widget {
-  constructor() {
+  constructor(trans: TranslationBundle) {
     super();
+    this._trans = trans;
     this.addClass('jp-toolkernel-list');
     this.node.tabIndex = 0;
     this.node.setAttribute('role', 'listbox');
-    this.node.setAttribute('aria-label', 'Tools');
+    this.node.setAttribute('aria-label', trans.__('Tools'));
     this._spacer = document.createElement('div');
     this._spacer.className = 'jp-toolkernel-list-spacer';
     this._empty = document.createElement('div');
@@ -39,28 +41,47 @@ export class ToolList extends Widget {
     return this._opened;
   }
 
-  /** Show `tools` (already ranked or sorted by the server), grouped by source. */
+  /**
+   * Show `tools` (already ranked or sorted by the server), grouped as `compareGroups`
+   * orders them; within a group the server's order is kept. The tool selected before
+   * stays selected if it is still listed.
+   */
   setTools(tools: IToolSummary[], emptyText: string): void {
-    const groups = new Map<string, IToolSummary[]>();
+    const selected = this._selectedName();
+    const groups = new Map<
+      string,
+      { group: IGroup; members: IToolSummary[] }
+    >();
     for (const tool of tools) {
-      const key = groupOf(tool);
-      const members = groups.get(key) ?? [];
-      members.push(tool);
-      groups.set(key, members);
+      const group = groupOf(tool, this._trans);
+      const key = `${group.kind}:${group.label}`;
+      const entry = groups.get(key) ?? { group, members: [] };
+      entry.members.push(tool);
+      groups.set(key, entry);
     }
+    const ordered = [...groups.values()].sort((a, b) =>
+      compareGroups(a.group, b.group)
+    );
     this._rows = [];
-    for (const [label, members] of groups) {
+    for (const { group, members } of ordered) {
+      const icon = kindIcon(group.kind);
       this._rows.push({
         type: 'group',
-        label,
+        label: group.label,
         count: members.length,
-        icon: kindIcon(members[0].kind)
+        icon
       });
       for (const tool of members) {
-        this._rows.push({ type: 'tool', tool });
+        this._rows.push({
+          type: 'tool',
+          tool,
+          showsNamespace: group.showsNamespace
+        });
       }
     }
-    this._selected = this._rows.findIndex(row => row.type === 'tool');
+    this._selected = this._rows.findIndex(
+      row => row.type === 'tool' && row.tool.name === selected
+    );
     this._empty.textContent = tools.length === 0 ? emptyText : '';
     this._spacer.style.height = `${this._rows.length * ROW_HEIGHT}px`;
     this.node.scrollTop = 0;
@@ -80,9 +101,17 @@ export class ToolList extends Widget {
     this._render();
   }
 
+  private _selectedName(): string | null {
+    const row = this._rows[this._selected];
+    return row?.type === 'tool' ? row.tool.name : null;
+  }
+
   private _render(): void {
     const height = this.node.clientHeight || 600;
-    const first = Math.max(0, Math.floor(this.node.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const first = Math.max(
+      0,
+      Math.floor(this.node.scrollTop / ROW_HEIGHT) - OVERSCAN
+    );
     const last = Math.min(
       this._rows.length,
       Math.ceil((this.node.scrollTop + height) / ROW_HEIGHT) + OVERSCAN
@@ -104,6 +133,7 @@ export class ToolList extends Widget {
       node.setAttribute('role', 'presentation');
       node.append(row.icon.element({ className: 'jp-toolkernel-kind' }));
       const label = document.createElement('span');
+      label.className = 'jp-toolkernel-group-label';
       label.textContent = row.label;
       const count = document.createElement('span');
       count.className = 'jp-toolkernel-count';
@@ -116,15 +146,29 @@ export class ToolList extends Widget {
     node.setAttribute('role', 'option');
     node.id = `jp-toolkernel-option-${index}`;
     node.setAttribute('aria-selected', String(index === this._selected));
-    node.title = tool.description;
-    node.append(kindIcon(tool.kind).element({ className: 'jp-toolkernel-kind' }));
+    node.setAttribute('aria-label', tool.name);
+    node.title = tool.description
+      ? `${tool.name}\n${tool.description}`
+      : tool.name;
+    node.append(
+      kindIcon(tool.kind).element({ className: 'jp-toolkernel-kind' })
+    );
+    const label = document.createElement('span');
+    label.className = 'jp-toolkernel-label';
+    if (row.showsNamespace) {
+      const namespace = document.createElement('span');
+      namespace.className = 'jp-toolkernel-namespace';
+      namespace.textContent = `${tool.source}.`;
+      label.append(namespace);
+    }
     const name = document.createElement('span');
     name.className = 'jp-toolkernel-name';
     name.textContent = tool.tool;
+    label.append(name);
     const description = document.createElement('span');
     description.className = 'jp-toolkernel-description';
     description.textContent = tool.description.split('\n')[0];
-    node.append(name, description);
+    node.append(label, description);
     if (tool.version !== null) {
       const version = document.createElement('span');
       version.className = 'jp-toolkernel-version';
@@ -135,7 +179,8 @@ export class ToolList extends Widget {
   }
 
   private _onClick(event: MouseEvent): void {
-    const row = (event.target as HTMLElement).closest<HTMLElement>('.jp-toolkernel-row');
+    const target = event.target as HTMLElement;
+    const row = target.closest<HTMLElement>('.jp-toolkernel-row');
     if (row?.dataset.index !== undefined) {
       this._select(Number(row.dataset.index));
       this._open();
@@ -147,7 +192,11 @@ export class ToolList extends Widget {
       event.preventDefault();
       const step = event.key === 'ArrowDown' ? 1 : -1;
       let next = this._selected + step;
-      while (next >= 0 && next < this._rows.length && this._rows[next].type !== 'tool') {
+      while (
+        next >= 0 &&
+        next < this._rows.length &&
+        this._rows[next].type !== 'tool'
+      ) {
         next += step;
       }
       if (next >= 0 && next < this._rows.length) {
@@ -164,10 +213,16 @@ export class ToolList extends Widget {
     const top = index * ROW_HEIGHT;
     if (top < this.node.scrollTop) {
       this.node.scrollTop = top;
-    } else if (top + ROW_HEIGHT > this.node.scrollTop + this.node.clientHeight) {
+    } else if (
+      top + ROW_HEIGHT >
+      this.node.scrollTop + this.node.clientHeight
+    ) {
       this.node.scrollTop = top + ROW_HEIGHT - this.node.clientHeight;
     }
-    this.node.setAttribute('aria-activedescendant', `jp-toolkernel-option-${index}`);
+    this.node.setAttribute(
+      'aria-activedescendant',
+      `jp-toolkernel-option-${index}`
+    );
     this._render();
   }
 
@@ -178,6 +233,7 @@ export class ToolList extends Widget {
     }
   }
 
+  private _trans: TranslationBundle;
   private _rows: Row[] = [];
   private _selected = -1;
   private _spacer: HTMLDivElement;

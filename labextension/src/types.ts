@@ -1,5 +1,6 @@
 /**
- * The shapes the toolkernel REST API answers with (see toolkernel.serverext).
+ * The shapes the toolkernel REST API answers with (see toolkernel.serverext), and the
+ * data of the lock output (`%tools lock`).
  */
 
 export type ToolKind = 'mcp' | 'wasm' | 'script' | 'pipeline' | 'skill';
@@ -25,6 +26,7 @@ export interface IToolSummary {
 
 export interface IToolList {
   query: string;
+  /** How many tools there are in all, whatever the query. */
   total: number;
   tools: IToolSummary[];
 }
@@ -60,9 +62,16 @@ export interface IDiff {
   diff: string;
 }
 
+/**
+ * A server's state. `not_started`: it is in mcp.json but no kernel has published a
+ * status for it yet; nothing is wrong with it.
+ */
+export type ServerState =
+  'not_started' | 'connecting' | 'connected' | 'failed' | 'disabled';
+
 export interface IServerStatus {
   name: string;
-  state: 'connecting' | 'connected' | 'failed' | 'disabled';
+  state: ServerState;
   detail: string | null;
   tool_count: number | null;
   updated_at: number;

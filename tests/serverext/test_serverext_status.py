@@ -9,7 +9,7 @@ from panel_support import get_json
 
 import toolkernel
 from toolkernel.registry import ToolRegistry
-from toolkernel.serverext import NOT_STARTED, ToolkernelServerApp
+from toolkernel.serverext import NOT_STARTED, NOT_STARTED_STATE, ToolkernelServerApp
 
 
 async def test_servers_show_published_states_and_configured_ones(jp_fetch: Any) -> None:
@@ -20,7 +20,8 @@ async def test_servers_show_published_states_and_configured_ones(jp_fetch: Any) 
     assert servers["filesystem"]["tool_count"] == 3
     assert servers["everything"]["state"] == "failed"
     assert "npx not found; install Node" in servers["everything"]["detail"]
-    assert (servers["memory"]["state"], servers["memory"]["detail"]) == ("connecting", NOT_STARTED)
+    memory = (servers["memory"]["state"], servers["memory"]["detail"])
+    assert memory == (NOT_STARTED_STATE, NOT_STARTED) == ("not_started", NOT_STARTED)
     assert servers["broken"]["state"] == "failed"
     assert "command" in servers["broken"]["detail"]
     assert answer["config_error"] is None

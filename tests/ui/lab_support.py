@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from toolkernel import ToolSpec
 from toolkernel.factory import ToolFactory
 from toolkernel.host import ToolHost
 from toolkernel.registry import ToolRegistry
@@ -48,6 +49,21 @@ NOTEBOOK = {
 }
 
 
+FILESYSTEM_TOOLS = ("read_file", "list_directory")
+"""A catalog cached for server `filesystem` (not in mcp.json, so never connected)."""
+NOT_STARTED_SERVER = "notes"
+"""A valid server in mcp.json: it stays "not started" until a kernel connects it."""
+
+
+def _mcp_tool(source: str, name: str) -> ToolSpec:
+    return ToolSpec(
+        source=source,
+        name=name,
+        description=f"{name.replace('_', ' ').capitalize()} on the server's disk.",
+        input_schema={"type": "object", "properties": {"path": {"type": "string"}}},
+    )
+
+
 @dataclass(frozen=True)
 class Lab:
     """A running JupyterLab: where to open it, and the home its kernels and panel share."""
@@ -71,6 +87,13 @@ def fill_home(home: Path, extra_tools: int = 0) -> None:
     factory.create("local.greet", source=GREET_V1, description="Say hello.", note="first", **greet)
     factory.create(
         "local.greet", source=GREET_V2, description="Say hello, warmly.", note="warmer", **greet
+    )
+    # Same tool name in two namespaces: the panel must tell them apart.
+    factory.create(
+        "shared.greet",
+        source=GREET_V1,
+        description="Say hello, from the team's shared namespace.",
+        **greet,
     )
     factory.create(
         "local.noop",
@@ -97,9 +120,8 @@ def fill_home(home: Path, extra_tools: int = 0) -> None:
         "    '''Greet everyone.'''\n    return [await tools.local.greet(who=n) for n in names]\n",
     )
     factory.create(None, kind="skill", language="markdown", source={"SKILL.md": SKILL_MD})
+    registry.save_catalog("filesystem", [_mcp_tool("filesystem", n) for n in FILESYSTEM_TOOLS])
     if extra_tools:
-        from toolkernel import ToolSpec
-
         per_source = 250
         for index in range(0, extra_tools, per_source):
             source = f"server{index // per_source:02d}"
@@ -136,8 +158,19 @@ def running_lab(base: Path, *, extra_tools: int = 0, timeout: float = 90.0) -> I
     config = base / "mcp.json"
     config.write_text(
         json.dumps(
-            {"mcpServers": {"broken": {"command": str(base / "no-such-server"), "args": []}}}
+            {
+                "mcpServers": {
+                    "broken": {"command": str(base / "no-such-server"), "args": []},
+                    NOT_STARTED_SERVER: {"command": sys.executable, "args": ["-c", "pass"]},
+                }
+            }
         )
+    )
+    # JupyterLab's question about news would cover the screenshots: switch it off.
+    labconfig = base / "jupyter-config" / "labconfig"
+    labconfig.mkdir(parents=True, exist_ok=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
     )
     port = free_port()
     env = {
@@ -203,3 +236,70 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) 
     tail = "".join(seen[-20:])
     msg = f"jupyter lab did not start within {timeout} s:\n{tail}"
     raise RuntimeError(msg)
+
+
+WAIT_MS = 30_000
+"""The bound of every browser wait (Playwright's default timeout for each page)."""
+VIEWPORT = {"width": 1400, "height": 900}
+PANEL_WIDTH = 250
+"""JupyterLab's default width of a side panel, which the panel must fit."""
+
+
+def open_panel(browser: Any, lab: Lab, path: str = "lab", *, theme: str | None = None) -> Any:
+    """A new page on `path` of `lab` (a fresh layout) with the Tools panel open and filled."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(lab.page_url(path) + "&reset")
+    page.wait_for_selector(".jp-LabShell")
+    if theme is not None:
+        set_theme(page, theme)
+    # The command opens the panel whatever the restored layout (a tab click toggles it).
+    page.evaluate("() => window.jupyterapp.commands.execute('toolkernel:open-tools')")
+    page.wait_for_selector(".jp-toolkernel-row")
+    news = page.locator(".jp-toast-button:has-text('No')")
+    if news.count():
+        news.first.click()  # JupyterLab's news question covers the screenshots
+    return page
+
+
+def set_theme(page: Any, theme: str) -> None:
+    """Switch to `theme` ("JupyterLab Light" or "JupyterLab Dark") and wait until it applies."""
+    page.evaluate(
+        "theme => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme
+    )
+    light = "false" if "Dark" in theme else "true"
+    page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a screenshot of the whole page as tests/artifacts/ui/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def overflowing(page: Any, selector: str) -> list[str]:
+    """Elements under `selector` wider than their box, or past the panel's right edge.
+
+    Code blocks are left out: they may scroll sideways, inside themselves.
+    """
+    return list(
+        page.eval_on_selector(
+            selector,
+            """root => {
+              const panel = document.querySelector('.jp-toolkernel-panel').getBoundingClientRect();
+              const bad = [];
+              for (const node of [root, ...root.querySelectorAll('*')]) {
+                if (node.closest('pre') || node.getClientRects().length === 0) continue;
+                const box = node.getBoundingClientRect();
+                const label = `${node.tagName.toLowerCase()}.${node.className}`;
+                if (node.scrollWidth > node.clientWidth + 1 && node.clientWidth > 0) {
+                  bad.push(`${label} scrolls: ${node.scrollWidth} > ${node.clientWidth}`);
+                }
+                if (box.right > panel.right + 1) {
+                  bad.push(`${label} ends at ${box.right}, past the panel (${panel.right})`);
+                }
+              }
+              return bad;
+            }""",
+        )
+    )

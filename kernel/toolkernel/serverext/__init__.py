@@ -7,6 +7,13 @@ status and a generation token, all read from the registry kernels share.
 
 from toolkernel.serverext._app import ToolkernelServerApp
 from toolkernel.serverext._handlers import AUTH_RESOURCE, MAX_LIMIT
-from toolkernel.serverext._service import NOT_STARTED, PanelService
+from toolkernel.serverext._service import NOT_STARTED, NOT_STARTED_STATE, PanelService
 
-__all__ = ["AUTH_RESOURCE", "MAX_LIMIT", "NOT_STARTED", "PanelService", "ToolkernelServerApp"]
+__all__ = [
+    "AUTH_RESOURCE",
+    "MAX_LIMIT",
+    "NOT_STARTED",
+    "NOT_STARTED_STATE",
+    "PanelService",
+    "ToolkernelServerApp",
+]

@@ -22,10 +22,16 @@ from toolkernel.serverext._bindings import ToolBindings
 from toolkernel.serverext._generation import GenerationWatcher
 from toolkernel.serverext._summaries import summary, version_record
 
-__all__ = ["NOT_STARTED", "PanelService"]
+__all__ = ["NOT_STARTED", "NOT_STARTED_STATE", "PanelService"]
 
-NOT_STARTED = "no kernel has started it yet"
-"""The detail of a server in mcp.json that has no published status (state `connecting`)."""
+NOT_STARTED_STATE = "not_started"
+"""The state of a server in mcp.json that no kernel has published a status for yet.
+
+It is the panel's state only (the registry never stores it): nothing is wrong with such
+a server, no kernel has tried it, so the panel shows it neutrally, not as an error.
+"""
+NOT_STARTED = "no kernel has connected it yet"
+"""The detail of a server in state `NOT_STARTED_STATE`."""
 
 
 @dataclass
@@ -74,18 +80,19 @@ class PanelService:
 
         Without a query, tools are sorted by source then name and `limit` (None: all)
         cuts the list; with one, they are ranked as `ToolRegistry.search` ranks them.
-        `total` is how many tools are listed.
+        `total` is how many tools there are in all, whatever the query or limit, so
+        that "4 of 22 tools match" can be said.
         """
         snapshot = self._current()
+        summaries = self._summaries(snapshot)
         if query is None:
-            summaries = self._summaries(snapshot)
             tools = summaries if limit is None else summaries[:limit]
         else:
             hits = self.registry.search(query, limit=200 if limit is None else limit)
             tools = [
                 summary(hit.spec, snapshot.versions.get(hit.spec.qualified_name)) for hit in hits
             ]
-        return {"query": query or "", "total": len(tools), "tools": tools}
+        return {"query": query or "", "total": len(summaries), "tools": tools}
 
     def tools_json(self, limit: int | None) -> bytes:
         """Return `tools(None, limit)` encoded, reusing the encoding while nothing changed."""
@@ -160,8 +167,9 @@ class PanelService:
     def servers(self) -> JSONObject:
         """Return the published status of every server, plus configured ones without one.
 
-        A server in mcp.json that no kernel has published yet is `connecting`, with the
-        detail `NOT_STARTED`; an entry mcp.json gets wrong is `failed` with the reason.
+        A server in mcp.json that no kernel has published yet is `NOT_STARTED_STATE`
+        (`not_started`), with the detail `NOT_STARTED`; an entry mcp.json gets wrong is
+        `failed` with the reason.
         `config_error` says why mcp.json could not be read, or is None.
         """
         rows: dict[str, JSONObject] = {
@@ -186,7 +194,7 @@ class PanelService:
                 invalid = isinstance(server, InvalidServer)
                 rows[name] = {
                     "name": name,
-                    "state": "failed" if invalid else "connecting",
+                    "state": "failed" if invalid else NOT_STARTED_STATE,
                     "detail": server.reason if isinstance(server, InvalidServer) else NOT_STARTED,
                     "tool_count": None,
                     "updated_at": _mtime(config.path),
