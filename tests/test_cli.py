@@ -283,6 +283,7 @@ def test_install_kernel_writes_a_kernelspec_for_this_interpreter(tmp_path: Path)
     ]
     assert spec["display_name"] == "Toolkernel"
     assert str(spec_file.parent) in out.stdout
+    assert (spec_file.parent / "logo-svg.svg").read_text().startswith("<svg")  # launcher tile
 
 
 def test_install_kernel_takes_a_name_and_a_display_name(tmp_path: Path) -> None:

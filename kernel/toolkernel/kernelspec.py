@@ -18,6 +18,8 @@ __all__ = ["DISPLAY_NAME", "KERNEL_NAME", "install_kernel_spec", "kernel_json", 
 
 KERNEL_NAME = "toolkernel"
 DISPLAY_NAME = "Toolkernel"
+_LOGO = Path(__file__).parent / "resources" / "logo-svg.svg"
+"""The launcher tile's icon (JupyterLab shows a kernelspec's `logo-svg.svg`)."""
 
 
 def kernel_json(executable: str = "python", *, display_name: str = DISPLAY_NAME) -> dict[str, Any]:
@@ -38,10 +40,11 @@ def kernel_json(executable: str = "python", *, display_name: str = DISPLAY_NAME)
 def write_kernel_spec(
     destination: Path, *, executable: str = "python", display_name: str = DISPLAY_NAME
 ) -> Path:
-    """Write `kernel.json` into `destination` (created if missing) and return it."""
+    """Write `kernel.json` and the logo into `destination` (created if missing); return it."""
     destination.mkdir(parents=True, exist_ok=True)
     spec = kernel_json(executable, display_name=display_name)
     (destination / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+    shutil.copyfile(_LOGO, destination / _LOGO.name)
     return destination
 
 
