@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -255,17 +256,23 @@ def _tools_export(args: argparse.Namespace) -> int:
 def _tools_import(args: argparse.Namespace) -> int:
     from toolkernel.bundles import import_tools  # noqa: PLC0415
     from toolkernel.config import load_config, toolkernel_home  # noqa: PLC0415
-    from toolkernel.factory import ToolFactory  # noqa: PLC0415
+    from toolkernel.factory import SANDBOX_BACKEND_VARIABLE, ToolFactory  # noqa: PLC0415
     from toolkernel.host import ToolHost  # noqa: PLC0415
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
     home: Path = args.home or toolkernel_home()
     servers = load_config(home).servers
+    backend = os.environ.get(SANDBOX_BACKEND_VARIABLE) or None
     with ToolRegistry(home) as registry:
         # The host is never started: it only re-reads the registry and installs deps.
-        host = ToolHost(servers, registry=registry, logs_dir=home / "logs")
+        host = ToolHost(servers, registry=registry, logs_dir=home / "logs", sandbox_backend=backend)
         factory = ToolFactory(
-            registry, host, reserved=servers, cache_dir=home / "cache", author=_user()
+            registry,
+            host,
+            reserved=servers,
+            cache_dir=home / "cache",
+            author=_user(),
+            sandbox_backend=backend,
         )
         imported = import_tools(
             factory,

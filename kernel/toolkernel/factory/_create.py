@@ -39,10 +39,14 @@ if TYPE_CHECKING:
     from toolkernel.host import ToolHost
     from toolkernel.registry import ToolRegistry, ToolVersion
 
-__all__ = ["DEFAULT_NAMESPACE", "WASM_LANGUAGES", "ToolFactory"]
+__all__ = ["DEFAULT_NAMESPACE", "SANDBOX_BACKEND_VARIABLE", "WASM_LANGUAGES", "ToolFactory"]
 
 DEFAULT_NAMESPACE = "local"
 """Where a tool created without a namespace lives (`tools.local.<name>`)."""
+
+SANDBOX_BACKEND_VARIABLE = "TOOLKERNEL_SANDBOX_BACKEND"
+"""Names the process sandbox of script tools and compilers when nothing else does; a
+host where no sandbox can start (a Binder image) sets it to the opt-in `rlimits`."""
 WASM_LANGUAGES = ("c", "rust", "wasm", "wat", "zig")
 """The source languages a WASM tool can be built from."""
 
@@ -61,6 +65,7 @@ class ToolFactory:
         cache_dir: Path,
         author: str = "",
         toolchain_path: str | None = None,
+        sandbox_backend: str | None = None,
     ) -> None:
         """Create tools in `registry`, served by `host`.
 
@@ -73,6 +78,8 @@ class ToolFactory:
             author: Who is recorded as the author of new versions.
             toolchain_path: Where to look for compilers (a `PATH`-style string); by
                 default `$PATH`, `/usr/bin` and the `ziglang` package.
+            sandbox_backend: The process sandbox compilers run in (`bwrap`, `firejail`,
+                `nsjail`, or the opt-in `rlimits`); by default the best one available.
         """
         self._registry = registry
         self._host = host
@@ -80,6 +87,7 @@ class ToolFactory:
         self._cache_dir = cache_dir
         self.author = author
         self._toolchain_path = toolchain_path
+        self._sandbox_backend = sandbox_backend
 
     @property
     def registry(self) -> ToolRegistry:
@@ -352,6 +360,7 @@ class ToolFactory:
                     on_line=on_line,
                     cache_dir=self._cache_dir / "toolchains",
                     toolchain=toolchain,
+                    backend=self._sandbox_backend,
                 )
             except RawToolchainMissing as exc:
                 msg = f"cannot build {name}: {exc}"

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
-from traitlets import Bool, Float, List, Unicode
+from traitlets import Bool, Float, List, Unicode, default
 
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_home
 from toolkernel.errors import ToolkernelError
+from toolkernel.factory import SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._magics import ToolMagics
 from toolkernel.kernel._relay import make_relay_factory, make_sample, relay_capabilities
@@ -60,10 +61,15 @@ class ToolKernel(IPythonKernel):
     ).tag(config=True)
 
     sandbox_backend = Unicode(
-        "",
-        help="The process sandbox of script tools: bwrap, firejail, nsjail, or rlimits "
-        "(no isolation; opt-in only). Default: the first of bwrap, firejail, nsjail found.",
+        help="The process sandbox of script tools and compilers: bwrap, firejail, nsjail, "
+        "or rlimits (limits without isolation; opt-in only, for hosts where no sandbox can "
+        "start, such as Binder). Default: $TOOLKERNEL_SANDBOX_BACKEND, else the first of "
+        "bwrap, firejail, nsjail that starts.",
     ).tag(config=True)
+
+    @default("sandbox_backend")
+    def _sandbox_backend_default(self) -> str:
+        return os.environ.get(SANDBOX_BACKEND_VARIABLE, "")
 
     tool_folders = List(
         Unicode(),

@@ -64,7 +64,8 @@ class Toolbox(ToolLifecycle):
             show_progress: Show a live progress line in the calling cell.
             on_log: Receives server log messages (server, level, text).
             toolchain_path: Where `create_tool` looks for compilers (`PATH` style).
-            sandbox_backend: The process sandbox of script tools (default: the best).
+            sandbox_backend: The process sandbox of script tools and compilers (default:
+                the best available).
             tool_folders: Tool folders (or folders of them) to register and hot-reload.
         """
         home.mkdir(parents=True, exist_ok=True)
@@ -90,6 +91,7 @@ class Toolbox(ToolLifecycle):
             cache_dir=home / "cache",
             author=_user_name(),
             toolchain_path=toolchain_path,
+            sandbox_backend=sandbox_backend,
         )
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
         for source, specs in self.host.snapshot().items():
