@@ -21,6 +21,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from toolkernel._nofollow import DIR_FLAGS, NEW_FILE_FLAGS
 from toolkernel.errors import BundleError
 
 __all__ = ["BundleLimits", "check_archive", "extract_archive", "safe_member"]
@@ -123,7 +124,7 @@ def extract_archive(archive_path: Path, destination: Path, limits: BundleLimits)
     try:
         with tarfile.open(archive_path, "r:*") as archive:
             check_archive(archive, limits)
-            root = os.open(destination, _DIR_FLAGS)
+            root = os.open(destination, DIR_FLAGS)
             try:
                 for member in archive.getmembers():
                     _extract_member(archive, member, root, limits)
@@ -136,8 +137,6 @@ def extract_archive(archive_path: Path, destination: Path, limits: BundleLimits)
         raise BundleError(msg, path=str(archive_path)) from exc
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 16
 
 
@@ -161,7 +160,7 @@ def _open_folders(root: int, parts: list[str]) -> int:
         with contextlib.suppress(FileExistsError):
             os.mkdir(part, 0o700, dir_fd=current)
         try:
-            following = os.open(part, _DIR_FLAGS, dir_fd=current)
+            following = os.open(part, DIR_FLAGS, dir_fd=current)
         finally:
             if current != root:
                 os.close(current)
@@ -178,7 +177,7 @@ def _write_file(
 ) -> None:
     mode = 0o700 if member.mode & 0o111 else 0o600
     try:
-        fd = os.open(leaf, _FILE_FLAGS, mode, dir_fd=parent)
+        fd = os.open(leaf, NEW_FILE_FLAGS, mode, dir_fd=parent)
     except FileExistsError:
         msg = f"refused {member.name!r}: it appears twice in the archive"
         raise BundleError(msg, path=member.name) from None

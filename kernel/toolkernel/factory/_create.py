@@ -361,6 +361,7 @@ class ToolFactory:
                     cache_dir=self._cache_dir / "toolchains",
                     toolchain=toolchain,
                     backend=self._sandbox_backend,
+                    scope=name,
                 )
             except RawToolchainMissing as exc:
                 msg = f"cannot build {name}: {exc}"

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkernel._nofollow import open_directory, replace_in_file, write_new
 from toolkernel.errors import DependencyError
 from toolkernel.host._depspecs import check_package, check_requirement, normalized
 from toolkernel.host._interpreters import (
@@ -249,7 +250,7 @@ def _build(job: _Job, on_line: Callable[[str], None] | None) -> None:
             policy = _install_policy(job, staging, step.env, deadline - time.monotonic())
             _run_step(job, step, policy, on_line)
         _relocate(job, staging)
-        (staging / _MARKER).write_text(json.dumps(job.record, indent=1), encoding="utf-8")
+        write_new(staging, _MARKER, json.dumps(job.record, indent=1).encode())
         _publish(staging, job.final, job.record)
     except OSError as exc:
         msg = f"could not write the {job.kind} environment in {job.final.parent}: {exc}"
@@ -367,17 +368,20 @@ class _Lines:
 
 
 def _relocate(job: _Job, staging: Path) -> None:
-    """Point the venv's scripts (shebangs, activate) at where it will live."""
+    """Point the venv's scripts (shebangs, activate) at where it will live.
+
+    The installer ran as sandboxed code and may have left links anywhere in `staging`:
+    every file is opened relative to a directory fd, never following a link.
+    """
     if job.kind != "python":
         shutil.rmtree(staging / ".npm-cache", ignore_errors=True)
         return
     old, new = str(staging).encode(), str(job.final).encode()
-    for path in [*(staging / "bin").iterdir(), staging / "pyvenv.cfg"]:
-        if path.is_symlink() or not path.is_file():
-            continue
-        data = path.read_bytes()
-        if old in data:
-            path.write_bytes(data.replace(old, new))
+    with open_directory(staging) as root, open_directory(Path("bin"), root) as bin_dir:
+        with os.scandir(bin_dir) as entries:  # a descriptor, so no path is followed
+            names = [entry.name for entry in entries]
+        for folder, name in [(bin_dir, n) for n in names] + [(root, "pyvenv.cfg")]:
+            replace_in_file(folder, name, old, new)
 
 
 def _publish(staging: Path, final: Path, record: dict[str, Any]) -> None:
@@ -393,7 +397,9 @@ def _publish(staging: Path, final: Path, record: dict[str, Any]) -> None:
 def _is_complete(final: Path, record: dict[str, Any]) -> bool:
     """Whether `final` is a finished environment for `record`; a leftover is removed."""
     try:
-        found = json.loads((final / _MARKER).read_text(encoding="utf-8"))
+        fd = os.open(final / _MARKER, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            found = json.loads(file.read(1 << 16))
     except (OSError, ValueError):
         found = None
     if found == record:

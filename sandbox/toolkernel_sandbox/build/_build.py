@@ -32,6 +32,7 @@ def build(
     cache_dir: Path | None = None,
     toolchain: Toolchain | None = None,
     backend: str | None = None,
+    scope: str = "",
 ) -> bytes:
     """Compile `source` to a WASI command module and return its bytes.
 
@@ -52,6 +53,8 @@ def build(
             takes about half a minute) and cargo's home and target directory.
         toolchain: The toolchain to use; by default `find_toolchain(language)`.
         backend: The sandbox backend; by default the best available.
+        scope: Who may share writable build caches (a tool's name): builds of different
+            scopes share nothing that one of them could write and another read.
 
     Raises:
         ValueError: `language` is not one of `LANGUAGES`.
@@ -73,8 +76,10 @@ def build(
         raise BuildError(msg, language=language)
     toolchain = toolchain or find_toolchain(language)
     work_dir.mkdir(parents=True, exist_ok=True)
-    invocation = prepare_invocation(toolchain, source, work_dir=work_dir, cache_dir=cache_dir)
-    with _exclusive(cache_dir if toolchain.kind == "cargo" else None):
+    invocation = prepare_invocation(
+        toolchain, source, work_dir=work_dir, cache_dir=cache_dir, scope=scope
+    )
+    with _exclusive(invocation.lock):
         _compile(
             language,
             toolchain,
@@ -203,15 +208,20 @@ def _share_tree(root: Path) -> None:
 
 
 @contextlib.contextmanager
-def _exclusive(cache_dir: Path | None) -> Iterator[None]:
-    """Hold a lock on a shared cache, so a build's output is not overwritten before read."""
-    if cache_dir is None:
+def _exclusive(lock_path: Path | None) -> Iterator[None]:
+    """Hold `lock_path`, so a build's output is not overwritten before it is read.
+
+    The lock file sits outside every directory a sandbox writes, and is opened without
+    following a link, so no build can point this process's write elsewhere.
+    """
+    if lock_path is None:
         yield
         return
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir / ".build.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(lock_path, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

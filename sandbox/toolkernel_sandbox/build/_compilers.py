@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ class Invocation:
         writable: Directories it writes to: the work dir and any caches.
         env: Variables on top of the toolchain's.
         roots: Directories whose paths diagnostics show relative to them.
+        lock: A file to hold while it runs (a cache other builds of its scope share),
+            outside every writable directory; or None.
     """
 
     argv: list[str]
@@ -41,6 +44,7 @@ class Invocation:
     writable: tuple[Path, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     roots: tuple[Path, ...] = ()
+    lock: Path | None = None
 
 
 def prepare_invocation(
@@ -49,8 +53,15 @@ def prepare_invocation(
     *,
     work_dir: Path,
     cache_dir: Path | None,
+    scope: str = "",
 ) -> Invocation:
     """Write `source` under `work_dir` and say how to compile it with `toolchain`.
+
+    What one build may leave for the next: zig's global cache (its compiler runs no
+    code of the source's, so it may be shared), and cargo's target directory only
+    within one `scope` (build scripts and macros are code: one tool's build must not
+    leave anything another tool's build reads). Cargo's home is made fresh in
+    `work_dir` for every build, its config written before any sandbox has run there.
 
     Raises:
         BuildError: The files cannot make a program (no `.c` file, no root `.zig`
@@ -58,7 +69,7 @@ def prepare_invocation(
     """
     caches = cache_dir or work_dir / ".cache"
     if toolchain.kind == "cargo":
-        return _cargo(toolchain, source, work_dir, caches)
+        return _cargo(toolchain, source, work_dir, caches / "cargo", scope)
     src = work_dir / "src"
     files = write_sources(toolchain.language, source, src)
     out = work_dir / "out.wasm"
@@ -68,9 +79,9 @@ def prepare_invocation(
         return Invocation(argv, src, out, (work_dir,), roots=(src, work_dir))
     zig_env = {
         "ZIG_GLOBAL_CACHE_DIR": str(caches / "zig"),
-        "ZIG_LOCAL_CACHE_DIR": str(caches / "zig-local"),
+        "ZIG_LOCAL_CACHE_DIR": str(work_dir / "zig-local"),
     }
-    writable = (work_dir, caches) if cache_dir else (work_dir,)
+    writable = (work_dir, caches / "zig") if cache_dir else (work_dir,)
     if toolchain.kind == "zig-cc":
         argv = [str(toolchain.compiler), "cc", "-target", "wasm32-wasi", *_C_FLAGS]
         argv += ["-o", str(out), *_c_files(files)]
@@ -83,23 +94,30 @@ def prepare_invocation(
 
 
 def _cargo(
-    toolchain: Toolchain, source: str | Mapping[str, str], work_dir: Path, caches: Path
+    toolchain: Toolchain,
+    source: str | Mapping[str, str],
+    work_dir: Path,
+    caches: Path,
+    scope: str,
 ) -> Invocation:
     project = work_dir / "project"
     files = rust_project(source)
     write_sources("rust", files, project)
-    cargo_home = caches / "cargo-home"
-    cargo_home.mkdir(parents=True, exist_ok=True)
+    cargo_home = work_dir / "cargo-home"
+    cargo_home.mkdir()
     (cargo_home / "config.toml").write_text(cargo_config(toolchain.registry), encoding="utf-8")
-    target_dir = caches / "cargo-target"
+    key = hashlib.sha256(scope.encode()).hexdigest()[:16]
+    target_dir = caches / key / "target"
     argv = [str(toolchain.compiler), "build", "--release", "--offline"]
     argv += ["--target", toolchain.target, "--target-dir", str(target_dir)]
     env = {"CARGO_HOME": str(cargo_home), "CARGO_TERM_COLOR": "never"}
     output = (
         target_dir / toolchain.target / "release" / f"{rust_binary_name(files['Cargo.toml'])}.wasm"
     )
-    writable = (work_dir,) if caches.is_relative_to(work_dir) else (work_dir, caches)
-    return Invocation(argv, project, output, writable, env, (project, work_dir))
+    inside = caches.is_relative_to(work_dir)
+    writable = (work_dir,) if inside else (work_dir, caches / key)
+    lock = None if inside else caches / f"{key}.lock"
+    return Invocation(argv, project, output, writable, env, (project, work_dir), lock)
 
 
 def _c_files(files: list[Path]) -> list[str]:

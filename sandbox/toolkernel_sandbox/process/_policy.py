@@ -113,7 +113,7 @@ def share_writable(path: Path) -> None:
     that user; otherwise the code runs as this user already and nothing changes.
     """
     if os.geteuid() == 0:
-        os.chown(path, SANDBOX_UID, SANDBOX_GID)
+        os.chown(path, SANDBOX_UID, SANDBOX_GID, follow_symlinks=False)
 
 
 def _absolute_paths(name: str, value: object) -> tuple[Path, ...]:
