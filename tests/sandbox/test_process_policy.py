@@ -9,12 +9,19 @@ from pathlib import Path
 import pytest
 
 from toolkernel_sandbox import SandboxUnavailable, process
-from toolkernel_sandbox.process import ProcessPolicy, pick_backend, sandbox_env
+from toolkernel_sandbox.process import (
+    IDENTITY_RANGE,
+    ProcessPolicy,
+    identity_for,
+    pick_backend,
+    sandbox_env,
+)
 
 
 def test_exported_members_are_pinned() -> None:
     assert set(process.__all__) == {
         "BACKENDS",
+        "IDENTITY_RANGE",
         "SANDBOX_GID",
         "SANDBOX_UID",
         "Completed",
@@ -26,6 +33,7 @@ def test_exported_members_are_pinned() -> None:
         "bwrap_argv",
         "firejail_argv",
         "host_layout",
+        "identity_for",
         "inner_command",
         "nsjail_argv",
         "pick_backend",
@@ -33,6 +41,7 @@ def test_exported_members_are_pinned() -> None:
         "run",
         "sandbox_env",
         "share_writable",
+        "signal_of",
         "spawn",
     }
 
@@ -140,3 +149,17 @@ def test_a_preferred_backend_that_is_missing_is_not_silently_replaced() -> None:
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 def test_bubblewrap_is_the_first_choice() -> None:
     assert pick_backend() == "bwrap"
+
+
+def test_identities_are_stable_distinct_and_in_their_range() -> None:
+    names = [f"local.tool{i}" for i in range(1000)]
+    uids = {identity_for(name) for name in names}
+    assert len(uids) == len(names)
+    assert all(uid in IDENTITY_RANGE for uid in uids)
+    assert identity_for("local.tool1") == identity_for("local.tool1")
+
+
+@pytest.mark.parametrize("uid", [0, -1, 2**31, "1000", True])
+def test_a_bad_uid_is_refused(uid: object) -> None:
+    with pytest.raises(ValueError, match="uid must be an int between 1 and"):
+        ProcessPolicy(uid=uid)  # type: ignore[arg-type]

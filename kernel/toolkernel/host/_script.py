@@ -313,6 +313,7 @@ class ScriptTools:
                 **secrets,
             },
             env_paths=self._env_paths(version),
+            uid=_identity(version.name),
         )
 
     def _env(self, version: ToolVersion, on_line: Callable[[str], None] | None) -> ToolEnv | None:
@@ -405,6 +406,7 @@ def _policy_or_error(
     env: Mapping[str, str],
     *,
     env_paths: tuple[Path, ...] = (),
+    uid: int | None = None,
 ) -> ProcessPolicy:
     from toolkernel_sandbox.process import ProcessPolicy  # noqa: PLC0415
 
@@ -417,11 +419,19 @@ def _policy_or_error(
             writable=tuple(Path(p) for p in policy.get("writable") or []),
             tool_dir=tool_dir,
             env=dict(env),
+            uid=uid,
             **limits,
         )
     except (TypeError, ValueError) as exc:
         msg = f"invalid script limits or policy: {exc}"
         raise RegistryError(msg) from exc
+
+
+def _identity(name: str) -> int:
+    """The uid `name`'s processes run as (as root): its own, so nothing is shared."""
+    from toolkernel_sandbox.process import identity_for  # noqa: PLC0415
+
+    return identity_for(name)
 
 
 def _sandbox_errors() -> type[Exception]:

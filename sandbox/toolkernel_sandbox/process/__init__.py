@@ -12,7 +12,8 @@ What a sandboxed process gets (`ProcessPolicy`): the system directories and a mi
 unless `network=True` (the bool; anything else is refused), an environment of `PATH`,
 `LANG`, `HOME=/tmp`, `TMPDIR=/tmp` plus what the policy declares, rlimits (CPU, address
 space, processes, file size, open files), a wall-clock timeout that kills the whole
-process group, and capped output. When this process is root, the code runs as uid 65534.
+process group, and capped output. When this process is root, the code runs as uid 65534,
+or as a uid of its own (`ProcessPolicy.uid`, `identity_for(tool)`), in group 65534.
 
 Backends (`pick_backend`): `bwrap` first, then `firejail`, then `nsjail`; each is
 checked once by starting a trivial sandbox. `rlimits` (limits without isolation) is
@@ -41,9 +42,11 @@ from toolkernel_sandbox.process._backends import (
 from toolkernel_sandbox.process._layout import HostLayout, host_layout
 from toolkernel_sandbox.process._limits import signal_of
 from toolkernel_sandbox.process._policy import (
+    IDENTITY_RANGE,
     SANDBOX_GID,
     SANDBOX_UID,
     ProcessPolicy,
+    identity_for,
     sandbox_env,
     share_writable,
 )
@@ -52,6 +55,7 @@ from toolkernel_sandbox.process._spawn import SandboxedProcess, spawn
 
 __all__ = [
     "BACKENDS",
+    "IDENTITY_RANGE",
     "SANDBOX_GID",
     "SANDBOX_UID",
     "Completed",
@@ -63,6 +67,7 @@ __all__ = [
     "bwrap_argv",
     "firejail_argv",
     "host_layout",
+    "identity_for",
     "inner_command",
     "nsjail_argv",
     "pick_backend",

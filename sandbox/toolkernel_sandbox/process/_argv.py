@@ -46,15 +46,15 @@ def inner_command(policy: ProcessPolicy, command: Sequence[str], layout: HostLay
     """`command`, prefixed to set the rlimits and (when we are root) to drop root.
 
     `prlimit` sets every limit of `policy` (see `prlimit_flags`), then, as root,
-    `setpriv` drops to uid 65534 with no capabilities and `no_new_privs`: the process
-    limit never binds root.
+    `setpriv` drops to the policy's uid (`ProcessPolicy.run_uid`) and group 65534 with
+    no capabilities and `no_new_privs`: the process limit never binds root.
     """
     limited = [layout.prlimit, *prlimit_flags(policy), "--"]
     if not layout.privileged:
         return [*limited, *command]
     drop = [
         layout.setpriv,
-        f"--reuid={SANDBOX_UID}",
+        f"--reuid={policy.run_uid}",
         f"--regid={SANDBOX_GID}",
         "--clear-groups",
         "--inh-caps=-all",
@@ -156,11 +156,12 @@ def nsjail_argv(
     ON, so it is added only when `policy.network is True`. nsjail clears the
     environment; `--env NAME` passes each variable on from nsjail's own environment,
     so start it with `sandbox_env(policy)` and no value shows in the argv. It sets
-    every limit itself (its own defaults would otherwise apply), and maps uid 65534
-    inside to 65534 outside when we are root.
+    every limit itself (its own defaults would otherwise apply), and maps the policy's
+    uid inside to the same uid outside when we are root.
     """
     layout = layout or host_layout()
-    user = f"{SANDBOX_UID}:{SANDBOX_UID}:1" if layout.privileged else str(SANDBOX_UID)
+    uid = policy.run_uid
+    user = f"{uid}:{uid}:1" if layout.privileged else str(SANDBOX_UID)
     group = f"{SANDBOX_GID}:{SANDBOX_GID}:1" if layout.privileged else str(SANDBOX_GID)
     argv = [executable, "--mode", "o", "--really_quiet", "--user", user, "--group", group]
     argv += ["--hostname", "sandbox", "--cwd", str(working_dir(policy, cwd))]

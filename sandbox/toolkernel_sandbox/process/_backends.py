@@ -25,7 +25,6 @@ from toolkernel_sandbox.process._layout import HostLayout, host_layout
 from toolkernel_sandbox.process._limits import prlimit_flags, within_hard_limits
 from toolkernel_sandbox.process._policy import (
     SANDBOX_GID,
-    SANDBOX_UID,
     ProcessPolicy,
     sandbox_env,
 )
@@ -169,7 +168,7 @@ def _rlimits_launch(
     warnings.warn(_RLIMITS_WARNING, UnsandboxedWarning, stacklevel=4)
     logger.warning(_RLIMITS_WARNING)
     argv = [layout.prlimit, *prlimit_flags(policy), "--", *command]
-    run_as = (SANDBOX_UID, SANDBOX_GID) if layout.privileged else None
+    run_as = (policy.run_uid, SANDBOX_GID) if layout.privileged else None
     cwd = working_dir(policy, cwd)
     return Launch("rlimits", argv, env, cwd, run_as, _RLIMITS_WARNING)
 
@@ -215,25 +214,35 @@ def _check_paths_exist(policy: ProcessPolicy, cwd: Path | None) -> None:
 
 
 def _check_nobody_access(policy: ProcessPolicy) -> None:
-    """Fail early, and say how to fix it, where uid 65534 could not use a shown path.
+    """Fail early, and say how to fix it, where the sandbox user could not use a path.
 
     Otherwise the sandboxed code would only meet a bare "Permission denied".
     """
     tool = (policy.tool_dir,) if policy.tool_dir is not None else ()
+    uid = policy.run_uid
     for path in (*policy.read_only, *tool):
         info = path.stat()
-        wanted = 0o005 if stat.S_ISDIR(info.st_mode) else 0o004
-        if info.st_uid != SANDBOX_UID and info.st_mode & wanted != wanted:
+        wanted = 0o5 if stat.S_ISDIR(info.st_mode) else 0o4
+        if not _allowed(info, uid, wanted):
             msg = (
-                f"sandboxed code runs as uid {SANDBOX_UID}, which cannot read {path} "
-                f"(mode {stat.filemode(info.st_mode)}); make it world-readable (chmod o+rX)"
+                f"sandboxed code runs as uid {uid} (group {SANDBOX_GID}), which cannot read "
+                f"{path} (mode {stat.filemode(info.st_mode)}); make it world-readable "
+                "(chmod o+rX)"
             )
             raise SandboxError(msg)
     for path in policy.writable:
-        info = path.stat()
-        if info.st_uid != SANDBOX_UID and info.st_mode & 0o002 == 0:
+        if not _allowed(path.stat(), uid, 0o2):
             msg = (
-                f"sandboxed code runs as uid {SANDBOX_UID}, which cannot write {path}; "
-                f"hand it over with toolkernel_sandbox.process.share_writable(path)"
+                f"sandboxed code runs as uid {uid} (group {SANDBOX_GID}), which cannot write "
+                f"{path}; hand it over with toolkernel_sandbox.process.share_writable(path)"
             )
             raise SandboxError(msg)
+
+
+def _allowed(info: os.stat_result, uid: int, bits: int) -> bool:
+    """Whether `uid` (group `SANDBOX_GID`) has permission `bits` (o-style) on `info`."""
+    if info.st_uid == uid:
+        return info.st_mode >> 6 & bits == bits
+    if info.st_gid == SANDBOX_GID:
+        return info.st_mode >> 3 & bits == bits
+    return info.st_mode & bits == bits
