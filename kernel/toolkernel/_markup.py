@@ -30,10 +30,21 @@ def code_fence(text: str, language: str = "text") -> str:
     return f"{fence}{language}\n{text}\n{fence}"
 
 
+_CELL_ESCAPES = str.maketrans(
+    {"|": "&#124;", "`": "&#96;", "[": "&#91;", "]": "&#93;", "\\": "&#92;", "!": "&#33;"}
+)
+"""Markdown's structure characters in a cell: a reference is text, never syntax
+(CommonMark 6.2), so no link, image, code span or column can start from one."""
+
+
 def markdown_cell(text: str) -> str:
-    """`text` for one Markdown table cell: HTML escaped, pipes and newlines made inert."""
+    """`text` for one Markdown table cell, shown as plain text.
+
+    HTML is escaped; pipes, backticks, brackets (links and images), backslashes and
+    newlines are made inert.
+    """
     one_line = " ".join(text.split())
-    return html.escape(one_line).replace("|", "&#124;").replace("`", "&#96;")
+    return html.escape(one_line).translate(_CELL_ESCAPES)
 
 
 def safe_media_type(value: str, top: str) -> str | None:
