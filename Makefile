@@ -10,7 +10,10 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 setup:
 	bash .ci/setup
 
+# Running `make lab` in this clone is the approval of the examples' own mcp.json (a
+# folder's mcp.json runs only once a person trusts it; see the README, "Trust").
 lab: setup
+	$(VENV)/bin/toolkernel trust examples/mcp.json
 	cd examples && ../$(VENV)/bin/jupyter lab $(ROOT_FLAG)
 
 test: setup

@@ -325,3 +325,50 @@ def test_no_subcommand_prints_help_and_exits_2(tmp_path: Path, args: tuple[str, 
     assert out.returncode == 2
     assert out.stdout.startswith("usage: toolkernel")
     assert "install-kernel" in out.stdout
+
+
+def test_trust_approves_a_folders_mcp_json_then_lists_and_revokes_it(
+    project: Path, home: Path
+) -> None:
+    config = project / "mcp.json"
+    out = run("trust", str(project), cwd=project, home=home)
+    assert out.returncode == 0, out.stderr
+    assert f"approved {config.resolve()}" in out.stdout
+    assert "  weather: weather-server" in out.stdout
+    assert (home / "trust.json").stat().st_mode & 0o777 == 0o600
+    listed = json.loads(run("trust", "--list", "--json", cwd=project, home=home).stdout)
+    assert [(a["kind"], a["subject"]) for a in listed] == [("mcp.json", str(config.resolve()))]
+    out = run("trust", "--revoke", str(config), cwd=project, home=home)
+    assert out.returncode == 0, out.stderr
+    assert f"revoked mcp.json {config.resolve()}" in out.stdout
+    assert run("trust", "--list", cwd=project, home=home).stdout.strip() == "nothing approved yet"
+    again = run("trust", "--revoke", str(config), cwd=project, home=home)
+    assert again.returncode == 1
+    assert "toolkernel trust --list" in again.stderr
+
+
+def test_trust_of_a_file_that_is_not_json_approves_nothing(tmp_path: Path, home: Path) -> None:
+    (tmp_path / "mcp.json").write_text("{nope", encoding="utf-8")
+    out = run("trust", str(tmp_path / "mcp.json"), cwd=tmp_path, home=home)
+    assert out.returncode == 1
+    assert "cannot approve" in out.stderr
+    assert not (home / "trust.json").exists()
+
+
+def test_tools_import_refuses_grants_until_trust_is_given(tmp_path: Path, home: Path) -> None:
+    folder = tmp_path / "bundle" / "fetch"
+    folder.mkdir(parents=True)
+    spec = {"name": "local.fetch", "kind": "script", "language": "python"}
+    spec |= {"policy": {"network": True}, "secrets": ["TOKEN"]}
+    (folder / "tool.json").write_text(json.dumps(spec), encoding="utf-8")
+    (folder / "main.py").write_text("print(1)\n", encoding="utf-8")
+    refused = run("tools", "import", str(folder), cwd=tmp_path, home=home)
+    assert refused.returncode == 1
+    assert "local.fetch: network on; secret TOKEN" in refused.stderr
+    assert "--trust" in refused.stderr
+    out = run("tools", "import", str(folder), "--trust", cwd=tmp_path, home=home)
+    assert out.returncode == 0, out.stderr
+    assert "local.fetch v1 (created)" in out.stdout
+    listed = run("trust", "--list", cwd=tmp_path, home=home).stdout
+    assert "local.fetch" in listed
+    assert "network on" in listed

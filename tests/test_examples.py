@@ -15,6 +15,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from toolkernel.cli import main
+
 EXAMPLES = Path(__file__).parents[1] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 
@@ -62,5 +64,7 @@ def test_example_notebook_runs_twice_from_a_plain_shell(
     monkeypatch.delenv("TOOLKERNEL_MCP_CONFIG", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     monkeypatch.setenv("PATH", plain_shell_path())
+    # As `make lab` does: the examples' own mcp.json is approved before Lab starts.
+    assert main(["trust", str(EXAMPLES / "mcp.json")]) == 0
     assert run_notebook(path) == []
     assert run_notebook(path) == [], "the notebook fails when it runs a second time"

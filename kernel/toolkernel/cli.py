@@ -7,7 +7,8 @@
     toolkernel tools diff NAME A [B]
     toolkernel tools rollback NAME VERSION [--note TEXT]
     toolkernel tools export NAME... -o PATH [--history]
-    toolkernel tools import SOURCE [--overwrite] [--namespace NS] [--no-history]
+    toolkernel tools import SOURCE [--overwrite] [--namespace NS] [--no-history] [--trust]
+    toolkernel trust PATH | --list [--json] | --revoke PATH_OR_TOOL
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
@@ -72,6 +73,21 @@ def _parser() -> argparse.ArgumentParser:
     servers.set_defaults(run=_servers)
     for sub in (listing, search, show, versions, servers):
         sub.add_argument("--json", action="store_true", help="print JSON")
+
+    trust = commands.add_parser(
+        "trust",
+        help="approve a folder's mcp.json (by content), list or revoke approvals",
+        description="A folder's ./mcp.json starts no server until a person approves its exact "
+        "content; an imported tool's grants (network, host paths, secrets) likewise.",
+    )
+    trust.add_argument("path", nargs="?", type=Path, help="an mcp.json, or the folder holding it")
+    action = trust.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="list every approval")
+    action.add_argument(
+        "--revoke", metavar="PATH_OR_TOOL", help="withdraw an mcp.json's or a tool's approval"
+    )
+    trust.add_argument("--json", action="store_true", help="print JSON (with --list)")
+    trust.set_defaults(run=_trust)
 
     install = commands.add_parser("install-kernel", help="install the Toolkernel kernelspec")
     where = install.add_mutually_exclusive_group()
@@ -139,6 +155,12 @@ def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
     load.add_argument("--overwrite", action="store_true", help="new versions of existing tools")
     load.add_argument("--namespace", help="import every tool (but skills) under this namespace")
     load.add_argument("--no-history", action="store_true", help="skip a bundle's old versions")
+    load.add_argument(
+        "--trust",
+        action="store_true",
+        help="approve the grants the tools ask for (network, host paths, secrets); only "
+        "after reading them",
+    )
     load.set_defaults(run=_tools_import)
     return versions
 
@@ -152,7 +174,8 @@ def _discovery(args: argparse.Namespace) -> Any:
     home = _existing_home(args)
     registry = ToolRegistry(home)
     catalogs = registry.load_catalogs()
-    configured = list(load_config(home).servers)
+    # Only the names are read (nothing starts), so a folder's unapproved mcp.json counts.
+    configured = list(load_config(home, require_trust=False).servers)
     sources = [s for s in configured if s in catalogs] if configured else sorted(catalogs)
     sources += [ns for ns in registry.namespaces() if ns in catalogs and ns not in sources]
     namespace = ToolsNamespace(BindingCache(home / "bindings"))
@@ -281,10 +304,51 @@ def _tools_import(args: argparse.Namespace) -> int:
             namespace=args.namespace,
             history=not args.no_history,
             on_line=lambda line: print(line, file=sys.stderr),
+            trust=args.trust,
         )
     for tool in imported:
         replayed = f", {tool.replayed} old versions replayed" if tool.replayed else ""
         print(f"{tool.name} v{tool.version} ({tool.status}{replayed})")
+    return 0
+
+
+def _trust(args: argparse.Namespace) -> int:
+    from toolkernel.config import TrustStore, toolkernel_home, trust_config  # noqa: PLC0415
+
+    home: Path = args.home or toolkernel_home()
+    if args.list:
+        approvals = TrustStore(home).approvals()
+        data = [
+            {
+                "kind": a.kind,
+                "subject": a.subject,
+                "sha256": a.digest,
+                "approved_at": a.approved_at,
+                "grants": list(a.grants),
+            }
+            for a in approvals
+        ]
+        lines = [
+            f"{a.kind:<8}  {a.subject}  sha256 {a.digest[:12]}"
+            + (f"\n          {'; '.join(a.grants)}" if a.grants else "")
+            for a in approvals
+        ]
+        return _emit(args, data, "\n".join(lines) or "nothing approved yet")
+    if args.revoke:
+        revoked = TrustStore(home).revoke(args.revoke)
+        if not revoked:
+            msg = f"nothing approved for {args.revoke}; see `toolkernel trust --list`"
+            raise ToolkernelError(msg)
+        for approval in revoked:
+            print(f"revoked {approval.kind} {approval.subject} (sha256 {approval.digest[:12]})")
+        return 0
+    if args.path is None:
+        msg = "give the mcp.json to approve (toolkernel trust PATH), --list or --revoke PATH"
+        raise ToolkernelError(msg)
+    approval, servers = trust_config(home, args.path)
+    print(f"approved {approval.subject} (sha256 {approval.digest[:12]}), which runs:")
+    print("\n".join(f"  {line}" for line in servers) or "  (no servers)")
+    print("kernels started in its folder now start these servers; editing it asks again")
     return 0
 
 

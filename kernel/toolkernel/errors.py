@@ -4,12 +4,16 @@ The tree::
 
     ToolkernelError
     ├── ConfigError            mcp.json or a trait is invalid (carries `server`)
+    │   └── UntrustedConfig    a folder's mcp.json no person has approved; its servers
+    │                          were not started (carries `path`, `digest`)
     ├── RegistryError          the registry could not read or write
     │   ├── ToolNotFound       no such tool, or no such version (carries `tool`, `version`)
     │   ├── MemoryLimitError   a memory key, value or ttl is invalid or over a limit;
     │   │                      nothing was written (carries `namespace`, `key`)
     │   └── BundleError        a tool folder, bundle, archive or repository to import was
-    │                          refused or unreadable; nothing was written (carries `path`)
+    │       │                  refused or unreadable; nothing was written (carries `path`)
+    │       └── TrustRequired  its tools ask for grants (network, host paths, secrets) no
+    │                          person has approved; nothing was written (carries `grants`)
     ├── BindingError           a binding could not be generated or loaded (carries `source`)
     ├── ToolError              a tool call failed (carries `tool`)
     │   ├── ToolInputError     the arguments do not match the tool's input schema;
@@ -50,6 +54,8 @@ __all__ = [
     "ToolNotFound",
     "ToolchainMissing",
     "ToolkernelError",
+    "TrustRequired",
+    "UntrustedConfig",
 ]
 
 
@@ -67,6 +73,20 @@ class ConfigError(ToolkernelError):
     def __init__(self, message: str, *, server: str | None = None) -> None:
         super().__init__(message)
         self.server = server
+
+
+class UntrustedConfig(ConfigError):
+    """A folder's `./mcp.json` that no person has approved; none of its servers started.
+
+    Attributes:
+        path: The file, as found.
+        digest: The sha256 of its bytes, which an approval records.
+    """
+
+    def __init__(self, message: str, *, path: str, digest: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.digest = digest
 
 
 class RegistryError(ToolkernelError):
@@ -115,6 +135,18 @@ class BundleError(RegistryError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class TrustRequired(BundleError):
+    """Tools to import ask for grants no person has approved; nothing was written.
+
+    Attributes:
+        grants: Each tool (or old version of one) that asks, and what it asks for.
+    """
+
+    def __init__(self, message: str, *, path: str, grants: dict[str, tuple[str, ...]]) -> None:
+        super().__init__(message, path=path)
+        self.grants = grants
 
 
 class BindingError(ToolkernelError):

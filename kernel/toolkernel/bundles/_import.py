@@ -6,6 +6,11 @@ sizes, `tool.json` keys, and name collisions (a tool that exists is refused unle
 `ToolFactory.create`, the one path that validates, builds and stores tools, so an
 imported tool is exactly what `create_tool` would have made. A bundle's history is
 replayed oldest first, each version noting where it came from.
+
+A tool (or an old version of one) that asks for grants (the network, host paths, host
+secrets) is imported only once a person approved exactly its definition, with
+`trust=True`; the approval is kept in the home's trust store, so the same tools import
+again without a question.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from toolkernel.bundles._folder import (
     read_tool_folder,
 )
 from toolkernel.bundles._git import clone, git_source
+from toolkernel.bundles._grants import definition_digest, tool_grants, trust_message
 from toolkernel.bundles._paths import BundleLimits, extract_archive, safe_member
 from toolkernel.bundles._skillz import is_skillz_folder, read_skillz_folder
-from toolkernel.errors import BundleError, ToolchainMissing, ToolkernelError
+from toolkernel.config import ToolGrants, TrustStore
+from toolkernel.errors import BundleError, ToolchainMissing, ToolkernelError, TrustRequired
 
 if TYPE_CHECKING:
     from toolkernel.factory import ToolFactory
@@ -73,6 +80,7 @@ def import_tools(
     history: bool = True,
     on_line: LineSink | None = None,
     limits: BundleLimits | None = None,
+    trust: bool = False,
 ) -> list[ImportedTool]:
     """Import every tool `source` holds; return what was written.
 
@@ -87,8 +95,12 @@ def import_tools(
         history: Replay a bundle's earlier versions for tools that are new here.
         on_line: Receives progress lines (builds, dependency installs).
         limits: Size and count limits for files and archives.
+        trust: A person read the tools and approves the grants they ask for (network,
+            host paths, secrets); the approval is recorded in the home's trust store.
 
     Raises:
+        TrustRequired: Tools ask for grants no person approved; the message lists them
+            (nothing was written).
         BundleError: The source is unreadable or unsafe, or names collide (nothing
             was written).
         RegistryError, ToolBuildError, DependencyError: A tool was refused or did not
@@ -104,6 +116,8 @@ def import_tools(
         plans = _ordered([replace(plan, name=_name_of(factory, plan.current)) for plan in plans])
         existing = {v.name: v.version for v in factory.registry.registry_tools()}
         _check_collisions(plans, set(existing), overwrite, str(source))
+        store = TrustStore(factory.registry.home)
+        _check_grants(plans, set(existing), store, trust, str(source))
         done: list[ImportedTool] = []
         for plan in plans:
             try:
@@ -245,6 +259,34 @@ def _check_collisions(plans: list[_Plan], existing: set[str], overwrite: bool, s
             "a new version, or namespace='...' (CLI: --namespace) to import under another name"
         )
         raise BundleError(msg, path=source)
+
+
+def _check_grants(
+    plans: list[_Plan], existing: set[str], store: TrustStore, trust: bool, source: str
+) -> None:
+    """Refuse tools whose grants no person approved, or record the approval (`trust`).
+
+    Old versions count too (a rollback would make them current), when they are replayed.
+    """
+    asking = []
+    for plan in plans:
+        replayed = plan.history if plan.name not in existing else []
+        versions = [(plan.name, plan.current)] + [
+            (f"{plan.name} (history v{record.get('version', '?')})", old)
+            for old, record in replayed
+        ]
+        for label, found in versions:
+            asks = tool_grants(found)
+            if asks:
+                asking.append(ToolGrants(label, tuple(asks), definition_digest(plan.name, found)))
+    pending = [tool for tool in asking if not store.trusts_tool(tool.digest)]
+    if not pending:
+        return
+    if trust:
+        store.approve_tools(pending)
+        return
+    listing = {tool.tool: tool.grants for tool in pending}
+    raise TrustRequired(trust_message(source, pending), path=source, grants=listing)
 
 
 def _import_one(

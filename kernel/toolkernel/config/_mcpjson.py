@@ -10,6 +10,12 @@ The file is the one users already keep for Claude Desktop, Cursor or VS Code::
 
 One broken entry never hides the others: it is kept as an `InvalidServer` carrying the
 reason, so the kernel can report it in `%tools` while every other server connects.
+
+A folder's `./mcp.json` is used only once a person approved its exact content (see
+`toolkernel.config._trust`): until then none of its servers start and none of its `${VAR}`
+are expanded, and `<home>/mcp.json`, if there is one, is used instead.
+`$TOOLKERNEL_MCP_CONFIG` and `<home>/mcp.json` were put there by the person, and need no
+approval.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkernel.errors import ConfigError
+from toolkernel.config._trust import TrustStore, config_summary, content_digest
+from toolkernel.errors import ConfigError, UntrustedConfig
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -73,10 +80,15 @@ ServerConfig = StdioServer | HttpServer | InvalidServer
 
 @dataclass(frozen=True)
 class McpConfig:
-    """The servers of one `mcp.json`, and where it was read from (None: no file)."""
+    """The servers of one `mcp.json`, and where it was read from (None: no file).
+
+    `untrusted` is set when a folder's `./mcp.json` was skipped because no person approved
+    it; its message says which file, why, and how to approve it.
+    """
 
     servers: dict[str, ServerConfig]
     path: Path | None = None
+    untrusted: UntrustedConfig | None = None
 
 
 def find_config(home: Path, cwd: Path | None = None) -> Path | None:
@@ -100,13 +112,21 @@ def find_config(home: Path, cwd: Path | None = None) -> Path | None:
     return None
 
 
-def load_config(home: Path, cwd: Path | None = None, *, explicit: Path | None = None) -> McpConfig:
+def load_config(
+    home: Path,
+    cwd: Path | None = None,
+    *,
+    explicit: Path | None = None,
+    require_trust: bool = True,
+) -> McpConfig:
     """Find and parse `mcp.json`; no file means no servers.
 
     Args:
-        home: The toolkernel home, searched last.
+        home: The toolkernel home, searched last; it holds the trust store.
         cwd: The directory searched for `./mcp.json` (default: the working directory).
         explicit: Read this file instead of looking one up (it must exist).
+        require_trust: Skip a folder's `./mcp.json` that no person approved (the
+            default). Only a caller that reads nothing but server names may pass False.
 
     Raises:
         ConfigError: The file is missing (when explicit), not valid JSON, or not an
@@ -118,12 +138,50 @@ def load_config(home: Path, cwd: Path | None = None, *, explicit: Path | None = 
     path = explicit or find_config(home, cwd)
     if path is None:
         return McpConfig(servers={})
+    raw, data = _read(path)
+    if explicit is None and require_trust and _is_folder_config(path, home):
+        digest = content_digest(raw)
+        if not TrustStore(home).trusts_config(path, digest):
+            fallback = home / "mcp.json"
+            instead = load_config(home, explicit=fallback) if fallback.is_file() else None
+            refusal = _refusal(path, digest, data, instead)
+            return McpConfig(
+                servers=instead.servers if instead else {},
+                path=instead.path if instead else None,
+                untrusted=refusal,
+            )
+    return McpConfig(servers=parse_config(data, origin=str(path)), path=path)
+
+
+def _read(path: Path) -> tuple[bytes, Any]:
+    """The file's bytes and its JSON (one read: what is approved is what is parsed)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        return raw, json.loads(raw)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         msg = f"cannot read MCP config {path}: {exc}; fix the file or set {CONFIG_ENV_VAR}"
         raise ConfigError(msg) from exc
-    return McpConfig(servers=parse_config(data, origin=str(path)), path=path)
+
+
+def _is_folder_config(path: Path, home: Path) -> bool:
+    """Whether `path` came from the working directory rather than the person's own places."""
+    if os.environ.get(CONFIG_ENV_VAR):
+        return False
+    home_config = home / "mcp.json"
+    return not (home_config.is_file() and home_config.resolve() == path.resolve())
+
+
+def _refusal(path: Path, digest: str, data: Any, instead: McpConfig | None) -> UntrustedConfig:
+    runs = "; ".join(config_summary(data)) or "no servers"
+    meanwhile = f" Meanwhile the servers of {instead.path} are used." if instead else ""
+    msg = (
+        f"{path} is not trusted yet, so none of its servers were started (it would run: "
+        f"{runs}). An mcp.json in a project folder can run any command and send your "
+        f"environment's ${{VAR}} values to any URL, so a person approves it first. Read it; "
+        f"if you trust it, run `%tools trust` in this kernel or `toolkernel trust {path}` "
+        f"in a terminal, then restart the kernel. Editing the file asks again.{meanwhile}"
+    )
+    return UntrustedConfig(msg, path=str(path), digest=digest)
 
 
 def parse_config(

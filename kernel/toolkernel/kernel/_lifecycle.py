@@ -68,6 +68,7 @@ class ToolLifecycle:
         overwrite: bool = False,
         namespace: str | None = None,
         history: bool = True,
+        trust: bool = False,
     ) -> list[ImportedTool]:
         """Import tools; each becomes callable at once, like a `create_tool`.
 
@@ -80,8 +81,12 @@ class ToolLifecycle:
                 import nothing).
             namespace: Put every tool (but skills) in this namespace instead.
             history: Replay a bundle's earlier versions for tools new here.
+            trust: Only after a person read the tools: approve the grants they ask for
+                (network, host paths, secrets). Tools that ask for none need no approval.
 
         Raises:
+            TrustRequired: Tools ask for grants no person approved; the message lists
+                each tool's grants; nothing was written.
             BundleError: Unsafe or unreadable source, or a name collision; nothing
                 was written.
         """
@@ -95,6 +100,7 @@ class ToolLifecycle:
             namespace=namespace,
             history=history,
             on_line=_print_line,
+            trust=trust,
         )
         for tool in imported:
             self.lock.pins.pop(tool.name, None)

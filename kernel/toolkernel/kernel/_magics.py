@@ -1,4 +1,4 @@
-"""`%tools` (status, search, details, lock), `%%tool` (a tool from the cell) and `%%skill`."""
+"""`%tools` (status, search, details, lock, trust), `%%tool` (a tool from the cell), `%%skill`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
+from toolkernel.config import trust_config
+from toolkernel.errors import ConfigError
 from toolkernel.kernel._lock import lock_bundle, write_lock
 
 if TYPE_CHECKING:
@@ -28,7 +30,10 @@ _USAGE = """\
 %tools show NAME       the signature and docstring of one tool (server.tool)
 %tools lock            show the tool versions this session used as an output that the
                        notebook keeps when it is next saved (the lock)
-%tools lock PATH       write that lock into the metadata of notebook PATH (one not open)"""
+%tools lock PATH       write that lock into the metadata of notebook PATH (one not open)
+%tools trust           approve this folder's mcp.json, as it is now, after reading it
+                       (its servers start when the kernel restarts)
+%tools trust PATH      approve the mcp.json at PATH (or in folder PATH)"""
 
 
 @magics_class
@@ -59,6 +64,8 @@ class ToolMagics(Magics):
             print(self._toolbox.get_tool_details(words[1]))
         elif words[0] == "lock" and len(words) <= 2:
             self._lock(words[1] if len(words) == 2 else None)
+        elif words[0] == "trust" and len(words) <= 2:
+            self._trust(words[1] if len(words) == 2 else None)
         else:
             print(_USAGE)
 
@@ -74,6 +81,28 @@ class ToolMagics(Magics):
             msg = f"could not write the lock into {path}: {exc}"
             raise UsageError(msg) from exc
         print(f"{lock_bundle(lock)['text/plain']}\nWritten into {path}.")
+
+    def _trust(self, path: str | None) -> None:
+        refused = self._toolbox.config.untrusted
+        if path is None and refused is None:
+            print(
+                "Nothing to approve: this kernel uses no folder mcp.json that awaits approval. "
+                "To approve another, use %tools trust PATH."
+            )
+            return
+        target = Path(path) if path is not None else Path(refused.path if refused else "")
+        try:
+            approval, servers = trust_config(self._toolbox.home, target)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from exc
+        runs = "".join(f"\n  {line}" for line in servers) or "\n  (no servers)"
+        print(f"Approved {approval.subject} (sha256 {approval.digest[:12]}), which runs:{runs}")
+        here = refused is not None and Path(refused.path).resolve() == Path(approval.subject)
+        print(
+            "Restart the kernel to start its servers."
+            if here
+            else "A kernel started in its folder uses it."
+        )
 
     @cell_magic
     def tool(self, line: str, cell: str) -> Any:

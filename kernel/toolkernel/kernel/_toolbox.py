@@ -331,14 +331,22 @@ class Toolbox(ToolLifecycle):
             return ToolRegistry(scratch)
 
     def _load_config(self, home: Path, config_path: Path | None) -> McpConfig:
+        """The servers to start; a folder mcp.json no person approved is only reported.
+
+        Its refusal shows in `%tools` (as `config_error`) with how to approve it.
+        """
         try:
             if config_path is not None:
                 return load_config(home, explicit=config_path)
-            return load_config(home)
+            config = load_config(home)
         except ConfigError as exc:
             self.config_error = str(exc)
             log.error("%s", exc)
             return McpConfig(servers={})
+        if config.untrusted is not None:
+            self.config_error = str(config.untrusted)
+            log.warning("%s", config.untrusted)
+        return config
 
 
 def _user_name() -> str:
