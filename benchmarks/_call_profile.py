@@ -9,8 +9,9 @@ each printed as a table:
   `session.call_tool` phase is what the raw SDK does; everything else is toolkernel.
 - CPU cost of toolkernel's own work with the server's I/O stubbed out, and of its
   pure-Python steps (result conversion, schema check, progress line), in tight loops.
-- cProfile of 300 binding calls, both threads: the kernel's (the cell) and the host's
-  (MCP session, validation). Profiling inflates everything; read it for shares.
+- cProfile of as many binding calls (300 in a full bench_kernel run), both threads: the
+  kernel's (the cell) and the host's (MCP session, validation). Profiling inflates
+  everything; read it for shares.
 """
 
 from __future__ import annotations
@@ -235,10 +236,10 @@ def profile_calls(
     )
 
     top = 10
-    prof = _stdout_json(kernel, PROFILE_CELL.format(calls=300, top=top))
+    prof = _stdout_json(kernel, PROFILE_CELL.format(calls=calls, top=top))
     for thread, (total, entries) in prof.items():
         print_table(
-            f"cProfile, {thread} thread, 300 binding calls (total {total * 1000:.0f} ms "
+            f"cProfile, {thread} thread, {calls} binding calls (total {total * 1000:.0f} ms "
             f"under the profiler), top {top} by own time",
             ["function", "own ms", "cumulative ms", "calls"],
             [[name, tt, ct, nc] for tt, ct, nc, name in entries],

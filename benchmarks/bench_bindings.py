@@ -1,6 +1,7 @@
 """Benchmark binding generation and loading: 10 sources x 100 tools.
 
-Run: `.venv/bin/python benchmarks/bench_bindings.py [--sources 10] [--tools 100]`.
+Run: `.venv/bin/python benchmarks/bench_bindings.py [--sources 10] [--tools 100] [--quick]`
+(`--quick`: 2 sources x 20 tools, 2 rounds, one fresh process).
 
 Measures, each as the median of several rounds:
 - generate: `generate_module` for every source (source text only);
@@ -23,6 +24,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from _quick import add_quick_flag, apply_quick
+from _report import print_table
 
 from toolkernel import ToolSpec
 from toolkernel.bindings import BindingCache, ToolsNamespace, generate_module
@@ -111,7 +115,10 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=10)
     parser.add_argument("--tools", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--fresh", type=int, default=3, help="fresh-process loads")
+    add_quick_flag(parser)
     args = parser.parse_args()
+    apply_quick(parser, args, {"sources": 2, "tools": 20, "rounds": 2, "fresh": 1})
     catalogs = make_catalogs(args.sources, args.tools)
 
     def generate_all() -> None:
@@ -125,7 +132,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         load_all(Path(tmp), catalogs)
         warm_ms = timed(lambda: load_all(Path(tmp), catalogs), args.rounds)
-        fresh = [fresh_process_load(Path(tmp), args.sources, args.tools) for _ in range(3)]
+        fresh = [fresh_process_load(Path(tmp), args.sources, args.tools) for _ in range(args.fresh)]
     results = {
         "sources": args.sources,
         "tools_per_source": args.tools,
@@ -135,6 +142,18 @@ def main() -> None:
         "warm_load_all_ms": round(warm_ms, 2),
         "warm_load_all_fresh_process_ms": round(statistics.median(f["load_ms"] for f in fresh), 2),
     }
+    print_table(
+        f"Bindings for {args.sources} sources x {args.tools} tools, ms (median of {args.rounds})",
+        ["", "ms"],
+        [
+            ["generate source text, all sources", results["generate_all_ms"]],
+            ["cold: generate + write + import", results["cold_generate_and_load_all_ms"]],
+            ["warm: load from the cache", results["warm_load_all_ms"]],
+            ["warm, in a fresh process", results["warm_load_all_fresh_process_ms"]],
+        ],
+    )
+    cold, warm = results["cold_generate_and_load_all_ms"], results["warm_load_all_ms"]
+    print(f"warm load {warm:.2f} ms against cold {cold:.2f} ms ({cold / warm:.1f}x faster)")
     print(json.dumps(results, indent=2))
 
 

@@ -26,10 +26,15 @@ bridge and raw kernel:
   (`KERNEL_WHAT_IF`) to drop its fixed per-execute costs, to show what they weigh.
 
 `--json-block` ends with indented JSON instead of one line (what `run_all.py` parses).
+`--quick`: every side, both peers and the profile, at tiny sizes (one round of 20 calls, 2
+jupyter-mcp-server calls, one profile round).
+
+Exit status 1 when a side that ran failed, or when a peer venv could not be built from
+PyPI; in quick mode a peer that could not be installed is reported as skipped instead.
 
 Run: .venv/bin/python benchmarks/bench_bridge.py [--rounds 5] [--calls 200]
          [--jms-calls 10] [--skip agent-codemode jupyter-mcp-server]
-         [--profile auto|always|never] [--json-block]
+         [--profile auto|always|never] [--json-block] [--quick]
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ PEERS = BENCH / "peers"
 sys.path.insert(0, str(PEERS))
 
 from _processes import end_processes  # noqa: E402
+from _quick import add_quick_flag, apply_quick  # noqa: E402
 from _report import print_table  # noqa: E402
 
 PYTHON = sys.executable
@@ -703,6 +709,7 @@ class Peers:
     acm: Path | None = None
     jms: Path | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    """Why a peer's venv could not be built (so it was not measured)."""
 
 
 def prepare_peers(skip: list[str]) -> Peers:
@@ -722,6 +729,8 @@ def prepare_peers(skip: list[str]) -> Peers:
             peers.jms = jupyter_mcp_peer.peer_python()
         except Exception as exc:
             peers.errors["jupyter-mcp-server"] = f"venv: {type(exc).__name__}: {exc}"
+    for key, error in peers.errors.items():
+        print(f"  {key}: skipped, it could not be installed from PyPI ({error})", flush=True)
     return peers
 
 
@@ -993,9 +1002,15 @@ def main() -> None:
         "--json-block", action="store_true", help="end with indented JSON (for run_all.py)"
     )
     parser.add_argument("--serve-traced", metavar="TRACE", help=argparse.SUPPRESS)
+    add_quick_flag(parser)
     args = parser.parse_args()
     if args.serve_traced:
         sys.exit(serve_traced(args.serve_traced))
+    quick = apply_quick(
+        parser,
+        args,
+        {"rounds": 1, "calls": 20, "jms_calls": 2, "profile": "always", "profile_rounds": 1},
+    )
 
     import anyio
 
@@ -1015,6 +1030,16 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     final = report(result, args)
     print(json.dumps(final, indent=1) if args.json_block else json.dumps(final), flush=True)
+    sys.exit(exit_status(final["errors"], peers, quick=quick))
+
+
+def exit_status(errors: dict[str, str], peers: Peers, *, quick: bool) -> int:
+    """1 when a side failed; a peer that could not be installed fails a full run only."""
+    not_installed = set(peers.errors) if quick else set()
+    failed = sorted(set(errors) - not_installed)
+    if failed:
+        print(f"  not measured: {', '.join(failed)} (see above); exit status 1")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

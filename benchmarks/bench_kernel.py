@@ -1,7 +1,9 @@
 """Benchmark a real toolkernel kernel against its baselines, each pair side by side.
 
 Run: `.venv/bin/python benchmarks/bench_kernel.py [--rounds 5] [--call-rounds 9] [--calls 500]
-[--only per_call gather start first_call] [--profile auto|always|never]`.
+[--only per_call gather start first_call] [--profile auto|always|never] [--quick]`.
+`--quick`: the same four comparisons and both profiles at tiny sizes (50 calls, one
+round, 2 servers x 10 tools), in well under a minute.
 
 1. per call: `await tools.echo.echo(text="x")` N times in one cell, each call timed in
    the cell, against raw `ClientSession.call_tool("echo", {"text": "x"})` in a plain
@@ -43,6 +45,7 @@ from _bench_support import (
     write_config,
 )
 from _call_profile import profile_calls
+from _quick import add_quick_flag, apply_quick
 from _report import print_table
 from _start_profile import profile_start
 
@@ -221,7 +224,7 @@ def populate_many(work: Path, servers: int, tools: int) -> tuple[Path, Path]:
 
 
 def bench_start(
-    work: Path, *, rounds: int, servers: int, tools: int, profile: str
+    work: Path, *, rounds: int, servers: int, tools: int, profile: str, profile_rounds: int
 ) -> dict[str, Any]:
     home, config = populate_many(work, servers, tools)
     total = servers * tools
@@ -290,7 +293,7 @@ def bench_start(
     }
     missed = result["toolkernel_bindings_ready_s"] > GOALS["start_s"]
     if profile == "always" or (profile == "auto" and missed):
-        result["profile"] = profile_start(home, config)
+        result["profile"] = profile_start(home, config, rounds=profile_rounds)
     return result
 
 
@@ -350,8 +353,8 @@ def bench_first_call(work: Path, *, rounds: int) -> dict[str, Any]:
 
 GOAL_CHECKS = [
     ("per-call overhead ratio, p50", ("per_call", "ratio_p50"), "overhead_ratio"),
-    ("gather speed-up, 200 x slow(0.01)", ("gather", "slow", "speedup"), "gather_speedup"),
-    ("start -> 1000 bindings ready, s", ("start", "toolkernel_bindings_ready_s"), "start_s"),
+    ("gather speed-up, {calls} x slow(0.01)", ("gather", "slow", "speedup"), "gather_speedup"),
+    ("start -> {tools} bindings ready, s", ("start", "toolkernel_bindings_ready_s"), "start_s"),
     ("first call after ready, ms", ("first_call", "after_wait_ms"), "first_call_ms"),
 ]
 HIGHER_IS_BETTER = {"gather_speedup"}
@@ -370,7 +373,8 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         higher = key in HIGHER_IS_BETTER
         ok = value >= goal if higher else value <= goal
         op = ">=" if higher else "<="
-        rows.append({"name": name, "value": value, "goal": f"{op} {goal:g}", "pass": ok})
+        label = name.format(**results[path[0]])  # the sizes of the run ({calls}, {tools})
+        rows.append({"name": label, "value": value, "goal": f"{op} {goal:g}", "pass": ok})
     return rows
 
 
@@ -386,8 +390,27 @@ def run_per_call(kernel: BenchKernel, raw: RawWorker, args: argparse.Namespace) 
         plain.close()
     missed = result["ratio_p50"] > GOALS["overhead_ratio"]
     if args.profile == "always" or (args.profile == "auto" and missed):
-        result["profile"] = profile_calls(kernel, raw, calls=300, rounds=max(3, args.rounds // 2))
+        result["profile"] = profile_calls(
+            kernel, raw, calls=args.profile_calls, rounds=profile_rounds(args)
+        )
     return result
+
+
+def profile_rounds(args: argparse.Namespace) -> int:
+    return args.profile_rounds or max(3, args.rounds // 2)
+
+
+QUICK = {
+    "calls": 50,
+    "rounds": 1,
+    "call_rounds": 1,
+    "batch": 20,
+    "servers": 2,
+    "tools": 10,
+    "profile": "always",  # the profiles rot too when nothing runs them
+    "profile_calls": 30,
+    "profile_rounds": 1,
+}
 
 
 def main() -> None:
@@ -404,6 +427,8 @@ def main() -> None:
         default="auto",
         help="print where per-call and start time go: when a goal is missed (auto)",
     )
+    parser.add_argument("--profile-calls", type=int, default=300, help="calls per profile")
+    parser.add_argument("--profile-rounds", type=int, default=0, help="0: max(3, rounds / 2)")
     parser.add_argument(
         "--only",
         nargs="+",
@@ -411,7 +436,9 @@ def main() -> None:
         default=SECTIONS,
         help="run only these comparisons",
     )
+    add_quick_flag(parser)
     args = parser.parse_args()
+    apply_quick(parser, args, QUICK)
     work = Path(tempfile.mkdtemp(prefix="tkb-kernel-"))
     results: dict[str, Any] = {}
     try:
@@ -435,6 +462,7 @@ def main() -> None:
                 servers=args.servers,
                 tools=args.tools,
                 profile=args.profile,
+                profile_rounds=profile_rounds(args),
             )
         if "first_call" in args.only:
             results["first_call"] = bench_first_call(work, rounds=args.rounds)

@@ -1,6 +1,8 @@
 """Benchmark the panel's REST API: `GET toolkernel/api/tools?q=...` over 10,000 tools.
 
-Run with `python benchmarks/bench_panel_api.py`. It fills a temporary toolkernel home
+Run with `python benchmarks/bench_panel_api.py [--sources 40] [--per-source 250]
+[--requests 360] [--samples 20] [--quick]` (`--quick`: 4 x 100 tools, 36 searches, 4 samples
+of the other requests). It fills a temporary toolkernel home
 with 40 catalog sources x 250 varied tools (the generator of `bench_search.py`) plus a
 few registry tools, starts a real `jupyter server` subprocess with the toolkernel
 extension (token auth, a free port), and times the HTTP round trip from a keep-alive
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import queue
 import random
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from _quick import add_quick_flag, apply_quick
 from _report import print_table
 from bench_search import make_specs
 
@@ -65,13 +69,16 @@ QUERIES = [
 ]
 
 
-def fill_home(home: Path, seed: int = 7) -> int:
-    """Fill `home` with 40 x 250 catalog tools and a few WAT registry tools; return the count."""
+def fill_home(
+    home: Path, sources: int = SOURCES, per_source: int = PER_SOURCE, seed: int = 7
+) -> int:
+    """Fill `home` with `sources` x `per_source` catalog tools and a few WAT registry tools;
+    return the count."""
     rng = random.Random(seed)
     with ToolRegistry(home) as registry:
-        for number in range(SOURCES):
+        for number in range(sources):
             name = f"server{number:03d}"
-            specs = make_specs(name, PER_SOURCE + 10, rng)[:PER_SOURCE]
+            specs = make_specs(name, per_source + 10, rng)[:per_source]
             registry.save_catalog(name, specs)
         schema = {
             "type": "object",
@@ -87,7 +94,7 @@ def fill_home(home: Path, seed: int = 7) -> int:
                 "source": {"tool.wat": source},
             }
             registry.add_version(f"local.{tool}", kind="wasm", manifest=manifest)
-        registry.set_server_status("server000", "connected", tool_count=PER_SOURCE)
+        registry.set_server_status("server000", "connected", tool_count=per_source)
         return len(registry.list_tools())
 
 
@@ -202,23 +209,23 @@ class Client:
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    return statistics.median(ordered), ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
 
 
-def bench(requests: int) -> dict[str, Any]:
+def bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="toolkernel-panel-bench-") as tmp:
         home, root = Path(tmp) / "home", Path(tmp) / "root"
         root.mkdir()
         start = time.perf_counter()
-        total = fill_home(home)
-        print(f"registry: {total} tools ({SOURCES} sources x {PER_SOURCE} + 5 WASM tools), "
-              f"filled in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        total = fill_home(home, args.sources, args.per_source)
+        print(f"registry: {total} tools ({args.sources} sources x {args.per_source} + 5 WASM "
+              f"tools), filled in {time.perf_counter() - start:.1f} s")  # fmt: skip
         start = time.perf_counter()
         server = JupyterServer(home, root)
         started = time.perf_counter() - start
         print(f"jupyter server with the toolkernel extension up in {started:.1f} s")
         try:
-            return measure(Client(server), requests, total, home)
+            return measure(Client(server), args.requests, total, home, args.samples)
         finally:
             server.stop()
 
@@ -241,13 +248,17 @@ def after_changes(client: Client, home: Path, runs: int = 5) -> dict[str, list[f
     return times
 
 
-def measure(client: Client, requests: int, total: int, home: Path) -> dict[str, Any]:
+def measure(
+    client: Client, requests: int, total: int, home: Path, samples: int = 20
+) -> dict[str, Any]:
+    """Time every request; `samples` sets how many of the others (20: 20 full lists,
+    200 `generation`, 50 details, 5 of each after-change request)."""
     cold_ms, body = client.get("tools")
     listed = json.loads(body)
     if listed["total"] != total:
         msg = f"GET tools listed {listed['total']} tools, the registry holds {total}"
         raise RuntimeError(msg)
-    warm = [client.get("tools")[0] for _ in range(20)]
+    warm = [client.get("tools")[0] for _ in range(samples)]
     search: list[float] = []
     per_query: dict[str, list[float]] = {query: [] for query in QUERIES}
     hits: dict[str, int] = {}
@@ -257,11 +268,12 @@ def measure(client: Client, requests: int, total: int, home: Path) -> dict[str, 
         search.append(elapsed)
         per_query[query].append(elapsed)
         hits[query] = json.loads(found)["total"]
-    generation = [client.get("generation")[0] for _ in range(200)]
-    changed = after_changes(client, home)
-    name = quote(listed["tools"][1234]["name"], safe="")
+    generation = [client.get("generation")[0] for _ in range(samples * 10)]
+    changes = max(2, samples // 4)
+    changed = after_changes(client, home, changes)
+    name = quote(listed["tools"][min(1234, len(listed["tools"]) - 1)]["name"], safe="")
     first_details, _ = client.get(f"tools/{name}")
-    details = [client.get(f"tools/{name}")[0] for _ in range(50)]
+    details = [client.get(f"tools/{name}")[0] for _ in range(samples * 5 // 2)]
 
     rows = [
         [query, len(samples), hits[query], *percentiles(samples)]
@@ -280,9 +292,13 @@ def measure(client: Client, requests: int, total: int, home: Path) -> dict[str, 
             [f"GET tools (all {total}), first after start", 1, cold_ms, cold_ms],
             [f"GET tools (all {total}), warm", len(warm), warm_p50, warm_p95],
             ["GET generation", len(generation), gen_p50, gen_p95],
-            ["GET tools?q=, first after a status write", 5, *percentiles(changed["status"])],
-            ["GET tools?q=, first after a new version", 5, *percentiles(changed["search"])],
-            [f"GET tools (all {total}), after a new version", 5, *percentiles(changed["list"])],
+            ["GET tools?q=, first after a status write", changes, *percentiles(changed["status"])],
+            ["GET tools?q=, first after a new version", changes, *percentiles(changed["search"])],
+            [
+                f"GET tools (all {total}), after a new version",
+                changes,
+                *percentiles(changed["list"]),
+            ],
             ["GET tools/{name}, first (loads bindings)", 1, first_details, first_details],
             ["GET tools/{name}, warm", len(details), det_p50, det_p95],
         ],
@@ -311,8 +327,13 @@ def measure(client: Client, requests: int, total: int, home: Path) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=360, help="GET tools?q= requests")
+    parser.add_argument("--sources", type=int, default=SOURCES, help="catalog sources")
+    parser.add_argument("--per-source", type=int, default=PER_SOURCE, help="tools per source")
+    parser.add_argument("--samples", type=int, default=20, help="scales the other requests")
+    add_quick_flag(parser)
     args = parser.parse_args()
-    print(json.dumps(bench(args.requests)))
+    apply_quick(parser, args, {"sources": 4, "per_source": 100, "requests": 36, "samples": 4})
+    print(json.dumps(bench(args)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Script tools: a cold call under bubblewrap against a bare spawn; warm persistent calls.
 
-Run: `.venv/bin/python benchmarks/bench_scripts.py [--calls 200] [--rounds 3]`.
+Run: `.venv/bin/python benchmarks/bench_scripts.py [--cold 30] [--calls 300] [--rounds 2]
+[--quick]` (`--quick`: 3 cold calls, 20 warm calls, one round).
 
 Measured side by side in one run:
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from _bench_support import json_from_fresh_kernel, summary, write_config
+from _quick import add_quick_flag, apply_quick
 from _report import latency_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,7 +160,9 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=30)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2)
+    add_quick_flag(parser)
     args = parser.parse_args()
+    apply_quick(parser, args, {"cold": 3, "calls": 20, "rounds": 1})
     rows: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="tk-bench-scripts-") as tmp:

@@ -1,13 +1,17 @@
 """Benchmark the registry: BM25 search over 10,000 tools, and `load_catalogs()` at start.
 
-Run with `python benchmarks/bench_search.py`. It builds synthetic but varied catalogs
-(verbs x objects x domains, with parameter schemas) in a temporary home, then prints
-p50/p95 latencies per query for two layouts: 1 source x 10,000 tools and 100 sources x
-100 tools. Targets: search p50 <= 5 ms; load_catalogs of 10 x 100 tools in a few ms.
+Run with `python benchmarks/bench_search.py [--tools 10000] [--sources 100] [--per-source 100]
+[--runs 200] [--quick]`. It builds synthetic but varied catalogs (verbs x objects x
+domains, with parameter schemas) in a temporary home, then prints p50/p95 latencies per
+query for two layouts: 1 source x 10,000 tools and 100 sources x 100 tools. Targets:
+search p50 <= 5 ms; load_catalogs of 10 x 100 tools in a few ms. `--quick`: 1 x 1,000 and
+10 x 100 tools, 20 runs per query.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -15,6 +19,8 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from _quick import add_quick_flag, apply_quick
 
 from toolkernel import ToolSpec
 from toolkernel.registry import ToolRegistry
@@ -52,7 +58,6 @@ QUERIES = [
     '"foo* OR (bar NEAR(',
     "github.list_issue_3",
 ]
-RUNS = 200
 
 
 def make_specs(source: str, count: int, rng: random.Random) -> list[ToolSpec]:
@@ -97,7 +102,7 @@ def timed(func: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
-def bench_layout(home: Path, sources: int, per_source: int) -> list[float]:
+def bench_layout(home: Path, sources: int, per_source: int, runs: int) -> list[float]:
     rng = random.Random(7)
     registry = ToolRegistry(home)
     start = time.perf_counter()
@@ -111,41 +116,56 @@ def bench_layout(home: Path, sources: int, per_source: int) -> list[float]:
     medians = []
     for query in QUERIES:
         hits = registry.search(query)
-        p50, p95 = timed(partial(registry.search, query), RUNS)
+        p50, p95 = timed(partial(registry.search, query), runs)
         medians.append(p50)
         first = hits[0].spec.qualified_name if hits else "-"
         print(f"  {query!r:44} {p50:8.3f} {p95:8.3f}  {len(hits):4}  {first}")
     some = [f"server{n:03d}" for n in range(0, sources, 10)] or ["github"]
-    p50, p95 = timed(lambda: registry.search("send email", sources=some), RUNS)
+    p50, p95 = timed(lambda: registry.search("send email", sources=some), runs)
     print(f"  {'send email, sources=' + str(len(some)):44} {p50:8.3f} {p95:8.3f}")
     registry.close()
     return medians
 
 
-def bench_load_catalogs(home: Path) -> None:
+def bench_load_catalogs(home: Path, runs: int) -> dict[str, float]:
     rng = random.Random(11)
     with ToolRegistry(home) as registry:
         for number in range(10):
             name = f"server{number}"
             registry.save_catalog(name, make_specs(name, 100, rng))
     # A fresh registry, as on kernel start: open + load.
-    p50_open, p95_open = timed(lambda: ToolRegistry(home).close(), 50)
+    p50_open, p95_open = timed(lambda: ToolRegistry(home).close(), max(5, runs // 4))
     with ToolRegistry(home) as registry:
         count = sum(len(specs) for specs in registry.load_catalogs().values())
-        p50, p95 = timed(registry.load_catalogs, 100)
+        p50, p95 = timed(registry.load_catalogs, max(5, runs // 2))
     print(f"\nload_catalogs(): 10 sources x 100 tools = {count} tools")
     print(f"  load_catalogs p50 {p50:.3f} ms, p95 {p95:.3f} ms")
     print(f"  ToolRegistry(home) open p50 {p50_open:.3f} ms, p95 {p95_open:.3f} ms")
+    return {"load_catalogs_10x100_p50_ms": p50, "registry_open_p50_ms": p50_open}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tools", type=int, default=10_000, help="tools of the one-source layout")
+    parser.add_argument("--sources", type=int, default=100, help="sources of the many layout")
+    parser.add_argument("--per-source", type=int, default=100, help="tools per source there")
+    parser.add_argument("--runs", type=int, default=200, help="timed runs per query")
+    add_quick_flag(parser)
+    args = parser.parse_args()
+    apply_quick(parser, args, {"tools": 1000, "sources": 10, "runs": 20})
     with tempfile.TemporaryDirectory(prefix="toolkernel-bench-") as tmp:
         root = Path(tmp)
-        medians = bench_layout(root / "one", 1, 10_000)
-        medians += bench_layout(root / "many", 100, 100)
-        bench_load_catalogs(root / "start")
+        medians = bench_layout(root / "one", 1, args.tools, args.runs)
+        medians += bench_layout(root / "many", args.sources, args.per_source, args.runs)
+        loads = bench_load_catalogs(root / "start", args.runs)
     verdict = "OK" if max(medians) <= 5.0 else "SLOW"
     print(f"\nworst search p50: {max(medians):.3f} ms (target <= 5 ms): {verdict}")
+    layouts = {
+        "one_source_tools": args.tools,
+        "sources": args.sources,
+        "per_source": args.per_source,
+    }
+    print(json.dumps({"bench": "search", **layouts, "worst_search_p50_ms": max(medians), **loads}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Token economy: what enters a model's context with direct tool calling vs code mode.
 
-Run: `.venv/bin/python benchmarks/bench_tokens.py`. It takes about 15 s and needs no network.
-`--verbose` also prints every counted item (code mode's in full).
+Run: `.venv/bin/python benchmarks/bench_tokens.py [--verbose] [--quick]`. It takes about 15 s
+and needs no network. `--verbose` also prints every counted item (code mode's in full).
+`--quick` runs the same four scenarios at the same sizes: the run is already short (its
+time is the bridge, its kernel and ten servers starting), and smaller documents would
+only blur the comparison it exists for.
 
 Everything counted is real: the MCP servers of `_token_servers.py` run as stdio processes,
 direct mode reads their real `tools/list` and makes their real `tools/call`s through
@@ -19,7 +22,10 @@ Accounting rules (the same for both modes; every scenario is its own conversatio
   (from `initialize`) count too: the bridge has some, the direct servers have none.
   Direct mode is offered only the servers its scenario uses (docs + crm, sheets, weather,
   or the 200-tool suite), which is generous to it: a real client would load all five.
-  Code mode is offered the bridge's 4 meta-tools, as its real `tools/list` gives them.
+  Code mode is offered every tool the bridge offers, as its real `tools/list` gives them
+  (discovery, `execute_code`, `create_tool`, memory and versions: 9 today). The run
+  checks that list against the tools the bridge's own `build_server` declares, so a new
+  bridge tool is counted, not a reason to fail.
 - Each tool call the model writes counts as `json.dumps({"name": tool, "arguments": args})`:
   in direct mode the arguments of every call (a document the model moves is written out
   again, JSON-escaped); in code mode the `search_tools` / `get_tool_details` calls, and
@@ -71,6 +77,7 @@ import anyio
 import psutil
 import tiktoken
 from _processes import end_processes
+from _quick import add_quick_flag, apply_quick
 from _report import print_table
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -80,7 +87,8 @@ BENCH = Path(__file__).resolve().parent
 SERVERS_SCRIPT = BENCH / "_token_servers.py"
 TOOLKERNEL = Path(sys.executable).parent / "toolkernel"
 SERVER_NAMES = ("docs", "crm", "sheets", "weather", "suite")
-META_TOOLS = ["list_tool_names", "search_tools", "get_tool_details", "execute_code"]
+USED_TOOLS = {"list_tool_names", "search_tools", "get_tool_details", "execute_code"}
+"""The bridge tools this benchmark calls; the bridge offers more, and all are counted."""
 START_TIMEOUT = 120.0
 CALL_TIMEOUT = 120.0
 RUN_TIMEOUT = 900.0
@@ -497,7 +505,7 @@ async def run(tmp: Path, errlog: TextIO) -> list[Outcome]:
             }
             # Every child (bridge, kernel, servers) exists now: remember them by pid.
             children = psutil.Process().children(recursive=True)
-            assert [tool.name for tool in bridge.tools] == META_TOOLS, bridge.tools
+            await check_bridge_tools(bridge)
             await _warm_up(bridge, servers)
             took = time.perf_counter() - started
             print(
@@ -515,6 +523,28 @@ async def run(tmp: Path, errlog: TextIO) -> list[Outcome]:
         by_pid.update((proc.pid, proc) for proc in psutil.Process().children(recursive=True))
         end_processes(list(by_pid.values()))
     return outcomes
+
+
+async def declared_bridge_tools() -> list[str]:
+    """The tools `toolkernel mcp` declares (its `build_server`), in the order it lists them."""
+    from toolkernel.bridge import KernelSession, build_server
+
+    server = build_server(KernelSession())  # a KernelSession only describes a kernel
+    return [tool.name for tool in await server.list_tools()]
+
+
+async def check_bridge_tools(bridge: Connected) -> None:
+    """The bridge's real `tools/list` is what it declares, and holds the tools used here."""
+    offered = [tool.name for tool in bridge.tools]
+    declared = await declared_bridge_tools()
+    if offered != declared:
+        msg = f"the bridge offers {offered}, but its build_server declares {declared}"
+        raise RuntimeError(msg)
+    missing = sorted(USED_TOOLS - set(offered))
+    if missing:
+        msg = f"the bridge no longer offers {missing}, which code mode calls here"
+        raise RuntimeError(msg)
+    print(f"  the bridge offers {len(offered)} tools, all counted: {', '.join(offered)}")
 
 
 async def _warm_up(bridge: Connected, servers: dict[str, Connected]) -> None:
@@ -613,12 +643,21 @@ def show(outcomes: list[Outcome]) -> None:
             print(f"--- definitions: {ledger.part('definitions'):,} tokens")
 
 
+def innermost(exc: BaseException) -> BaseException:
+    """The first leaf exception inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--verbose", action="store_true", help="print every counted item (code mode in full)"
     )
+    add_quick_flag(parser)
     args = parser.parse_args()
+    apply_quick(parser, args, {})
     print("Token economy: direct tool calling vs toolkernel code mode (real servers, bridge)")
     with tempfile.TemporaryDirectory(prefix="toolkernel-tokens-") as name:
         tmp = Path(name)
@@ -626,11 +665,14 @@ def main() -> int:
         with log_path.open("w", encoding="utf-8") as errlog:
             try:
                 outcomes = asyncio.run(asyncio.wait_for(run(tmp, errlog), RUN_TIMEOUT))
-            except BaseException:
+            except BaseException as exc:
                 errlog.flush()
                 tail = log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
                 if tail.strip():
                     print(f"  (server / bridge stderr tail)\n{tail}")
+                cause = innermost(exc)
+                if cause is not exc:  # nested task groups hide it past Python's print depth
+                    print(f"  failed: {type(cause).__name__}: {cause}")
                 raise
     if args.verbose:
         show(outcomes)

@@ -1,6 +1,7 @@
 """WASM tools: warm calls from a kernel cell, cold loads from the compiled cache, 1,000 calls.
 
-Run: `.venv/bin/python benchmarks/bench_wasm.py [--calls 1000] [--rounds 3]`.
+Run: `.venv/bin/python benchmarks/bench_wasm.py [--calls 1000] [--rounds 3] [--cold 30] [--quick]`
+(`--quick`: 50 calls, one round, 5 cold loads).
 
 Measured side by side, on one trivial tool (`echo.wat`: stdin copied to stdout):
 
@@ -30,6 +31,7 @@ from typing import Any
 
 import wasmtime
 from _bench_support import json_from_fresh_kernel, summary, write_config
+from _quick import add_quick_flag, apply_quick
 from _report import latency_table, print_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +76,9 @@ def bare_wasmtime(wasm: bytes, calls: int, work: Path) -> list[float]:
     return time_calls(call, calls)
 
 
-def sandbox_runner(wasm: bytes, calls: int, work: Path) -> tuple[list[float], list[float]]:
+def sandbox_runner(
+    wasm: bytes, calls: int, work: Path, cold_loads: int
+) -> tuple[list[float], list[float]]:
     from toolkernel_sandbox.wasm import WasmRunner
 
     stdin = json.dumps(ARGS).encode()
@@ -82,7 +86,7 @@ def sandbox_runner(wasm: bytes, calls: int, work: Path) -> tuple[list[float], li
         program = runner.load(wasm)
         warm = time_calls(lambda: program.run(stdin), calls)
     cold = []
-    for _ in range(30):
+    for _ in range(cold_loads):
         with WasmRunner(cache_dir=work / "cache") as fresh:
             started = time.perf_counter()
             fresh.load(wasm)
@@ -157,7 +161,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cold", type=int, default=30, help="cold loads per round")
+    add_quick_flag(parser)
     args = parser.parse_args()
+    apply_quick(parser, args, {"calls": 50, "rounds": 1, "cold": 5})
     wasm = bytes(wasmtime.wat2wasm(ECHO_WAT))
     rows: dict[str, list[float]] = {}
     cold: list[float] = []
@@ -168,7 +175,7 @@ def main() -> None:
             rows.setdefault("bare wasmtime, fresh instance", []).extend(
                 bare_wasmtime(wasm, args.calls, work)
             )
-            warm, cold_round = sandbox_runner(wasm, args.calls, work)
+            warm, cold_round = sandbox_runner(wasm, args.calls, work, args.cold)
             rows.setdefault("sandbox WasmProgram.run", []).extend(warm)
             cold.extend(cold_round)
             for label, samples in host_calls(work, args.calls).items():
@@ -188,9 +195,14 @@ def main() -> None:
         ["what", "value"],
         [
             ["cold load from compiled cache, p50 ms", f"{cold_stats['p50']:.2f}"],
-            ["1,000 sequential calls from a cell, calls/s", f"{sequential_per_s:,.0f}"],
-            ["1,000 calls with asyncio.gather, calls/s", f"{gather_per_s:,.0f}"],
+            [f"{args.calls:,} sequential calls from a cell, calls/s", f"{sequential_per_s:,.0f}"],
+            [f"{args.calls:,} calls with asyncio.gather, calls/s", f"{gather_per_s:,.0f}"],
         ],
+    )
+    bare = latencies["bare wasmtime, fresh instance"]["p50"]
+    print(
+        f"warm call from a cell p50 {cell['p50'] * 1000:.0f} us against bare wasmtime "
+        f"{bare * 1000:.0f} us; cold load p50 {cold_stats['p50']:.2f} ms"
     )
     results["cold_load_ms"] = cold_stats
     results["sequential_calls_per_s"] = sequential_per_s

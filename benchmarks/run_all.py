@@ -1,8 +1,8 @@
 """Run every benchmark in turn, then print one summary table of the goals.
 
-Run: `.venv/bin/python benchmarks/run_all.py [--rounds 5] [--skip peers] [--strict]`
-(`make bench` does this). Each benchmark runs in its own subprocess with a timeout and
-its output is shown as it comes:
+Run: `.venv/bin/python benchmarks/run_all.py [--quick] [--rounds 5] [--skip peers] [--strict]`
+(`make bench` does this, in full). Each benchmark runs in its own subprocess with a
+timeout and its output is shown as it comes:
 
 - bench_search.py: BM25 search over 10,000 tools (goal: worst query p50 <= 5 ms);
 - bench_bindings.py: generating and loading bindings for 10 x 100 tools;
@@ -15,6 +15,10 @@ its output is shown as it comes:
 - bench_reload.py: hot reload, from saving a tool folder to refreshed bindings (<= 1 s);
 - bench_panel_api.py: the panel's REST search over 10,000 tools (p50 <= 20 ms);
 - bench_panel_render.py: the panel in headless Chromium with 10,000 tools (no jank).
+
+`--quick` (or `TOOLKERNEL_BENCH_QUICK=1`) runs every benchmark in its quick mode (passed
+down as `--quick` and as the environment variable): the same code paths and comparisons
+at tiny sizes, a few minutes in all. Its goal table is a smoke check, not a measurement.
 
 Exit status: 1 when a benchmark failed or timed out (or, with --strict, missed a goal).
 The last line is one JSON object with every benchmark's numbers and the goal rows.
@@ -35,14 +39,62 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _quick import ENV_VAR, add_quick_flag
 from _report import print_table
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 SEARCH_GOAL_MS = 5.0
+BENCHMARKS = [
+    "search",
+    "bindings",
+    "kernel",
+    "peers",
+    "bridge",
+    "tokens",
+    "wasm",
+    "scripts",
+    "reload",
+    "panel_api",
+    "panel_render",
+]
+INSTALL_S = 900
+"""Room for building a peer's venv from PyPI on first use (peers, bridge)."""
 
 
-def run(name: str, args: list[str], timeout: float) -> tuple[str, str | None]:
+def plan(args: argparse.Namespace) -> list[tuple[str, list[str], float]]:
+    """(name, command, timeout in s) of every benchmark, in the order they run.
+
+    In quick mode `--rounds` is passed only when given, so each benchmark's own quick
+    sizes apply; the timeouts are those of quick runs (plus room for a peer venv).
+    """
+    rounds = args.rounds if args.rounds is not None else (None if args.quick else 5)
+    given = ["--rounds", str(rounds)] if rounds is not None else []
+    half = ["--rounds", str(max(1, rounds // 2))] if rounds is not None else []
+    quick = ["--quick"] if args.quick else []
+    steps = [
+        ("search", ["benchmarks/bench_search.py"], 600, 120),
+        ("bindings", ["benchmarks/bench_bindings.py"], 600, 120),
+        ("kernel", ["benchmarks/bench_kernel.py", *given], 2400, 300),
+        ("peers", ["benchmarks/peers/compare.py"], 1500, 300 + INSTALL_S),
+        ("bridge", ["benchmarks/bench_bridge.py", *given, "--json-block"], 1800, 300 + INSTALL_S),
+        ("tokens", ["benchmarks/bench_tokens.py"], 600, 300),
+        ("wasm", ["benchmarks/bench_wasm.py", *half], 1800, 300),
+        ("scripts", ["benchmarks/bench_scripts.py"], 1800, 300),
+        ("reload", ["benchmarks/bench_reload.py"], 900, 300),
+        ("panel_api", ["benchmarks/bench_panel_api.py"], 900, 300),
+        ("panel_render", ["benchmarks/bench_panel_render.py"], 900, 300),
+    ]
+    return [
+        (name, [*command, *quick], quick_s if args.quick else full_s)
+        for name, command, full_s, quick_s in steps
+        if name not in args.skip
+    ]
+
+
+def run(
+    name: str, args: list[str], timeout: float, env: dict[str, str] | None = None
+) -> tuple[str, str | None]:
     """Run one benchmark, echoing its output live; return (output, error or None)."""
     print(f"\n{'=' * 30} {name} {'=' * 30}", flush=True)
     started = time.monotonic()
@@ -52,6 +104,7 @@ def run(name: str, args: list[str], timeout: float) -> tuple[str, str | None]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
         start_new_session=True,  # its own process group, so a timeout ends all it started
     )
     lines: queue.Queue[str | None] = queue.Queue()
@@ -162,7 +215,8 @@ def peers_table(kernel: dict[str, Any] | None, peers: dict[str, Any] | None) -> 
     if acm.get("deadlocked_by_default"):
         print("  agent-codemode's default path deadlocked on its first tool call (bounded probe).")
     start = kernel.get("start", {})
-    ready = acm.get("bindings_ready_1000_tools", {})
+    sizes = [int(k.split("_")[2]) for k in acm if re.fullmatch(r"bindings_ready_\d+_tools", k)]
+    ready = acm.get(f"bindings_ready_{max(sizes)}_tools", {}) if sizes else {}
     raw_lists = peers.get("raw_mcp_sdk", {}).get("list_ready", [])
     rows = []
     if start:
@@ -176,7 +230,7 @@ def peers_table(kernel: dict[str, Any] | None, peers: dict[str, Any] | None) -> 
     if ready:
         rows.append(
             [
-                "agent-codemode: process start -> 1000 bindings (1 live server)",
+                f"agent-codemode: process start -> {ready['tools']} bindings (1 live server)",
                 ready["bindings_ready_s"],
             ]
         )
@@ -196,19 +250,21 @@ def goal_rows(results: dict[str, Any]) -> list[list[Any]]:
         ok = search["worst_search_p50_ms"] <= SEARCH_GOAL_MS
         rows.append(
             [
-                "search_tools, 10,000 tools: worst query p50, ms",
+                "search_tools: worst query p50, ms",
                 search["worst_search_p50_ms"],
                 f"<= {SEARCH_GOAL_MS:g}",
                 "pass" if ok else "FAIL",
             ]
         )
-    kernel = results.get("kernel") or {}
-    for goal in kernel.get("goals", []):
-        rows.append([goal["name"], goal["value"], goal["goal"], "pass" if goal["pass"] else "FAIL"])
+    for name in ("kernel", "bridge"):
+        for goal in (results.get(name) or {}).get("goals", []):
+            ok = "pass" if goal["pass"] else "FAIL"
+            rows.append([goal["name"], goal["value"], goal["goal"], ok])
     panel = results.get("panel_api")
     if panel:
         ok = panel["search_p50_ms"] <= panel["goal_search_p50_ms"]
-        row = ["panel REST search, 10,000 tools: p50, ms", panel["search_p50_ms"], "<= 20"]
+        label = f"panel REST search, {panel['tools']:,} tools: p50, ms"
+        row = [label, panel["search_p50_ms"], f"<= {panel['goal_search_p50_ms']:g}"]
         rows.append([*row, "pass" if ok else "FAIL"])
     for name in ("wasm", "scripts", "reload", "panel_render"):
         for goal in (results.get(name) or {}).get("goals", []):
@@ -230,11 +286,12 @@ def info_rows(results: dict[str, Any]) -> list[list[Any]]:
         rows.append(["first call with no wait for servers, ms", value, "-", "info"])
     if "gather" in kernel:
         value = kernel["gather"]["echo"]["speedup"]
-        rows.append(["gather speed-up, 200 x echo", value, "-", "info"])
+        rows.append([f"gather speed-up, {kernel['gather']['calls']} x echo", value, "-", "info"])
     bindings = results.get("bindings") or {}
     if "warm_load_all_fresh_process_ms" in bindings:
         value = bindings["warm_load_all_fresh_process_ms"]
-        rows.append(["bindings: warm load 10 x 100, fresh process, ms", value, "-", "info"])
+        size = f"{bindings['sources']} x {bindings['tools_per_source']}"
+        rows.append([f"bindings: warm load {size}, fresh process, ms", value, "-", "info"])
     summary = (results.get("peers") or {}).get("per_call_summary", {})
     if "ratio_p50" in summary:
         value = summary["ratio_p50"]
@@ -244,50 +301,23 @@ def info_rows(results: dict[str, Any]) -> list[list[Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per kernel comparison")
     parser.add_argument(
-        "--skip",
-        nargs="*",
-        default=[],
-        choices=[
-            "search",
-            "bindings",
-            "kernel",
-            "peers",
-            "tokens",
-            "bridge",
-            "wasm",
-            "scripts",
-            "reload",
-            "panel_api",
-            "panel_render",
-        ],
+        "--rounds", type=int, default=None, help="rounds per kernel comparison (default 5)"
     )
+    parser.add_argument("--skip", nargs="*", default=[], choices=BENCHMARKS)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    add_quick_flag(parser)
     args = parser.parse_args()
-    plan = [
-        ("search", ["benchmarks/bench_search.py"], 600),
-        ("bindings", ["benchmarks/bench_bindings.py"], 600),
-        ("kernel", ["benchmarks/bench_kernel.py", "--rounds", str(args.rounds)], 2400),
-        ("peers", ["benchmarks/peers/compare.py"], 1500),
-        (
-            "bridge",
-            ["benchmarks/bench_bridge.py", "--rounds", str(args.rounds), "--json-block"],
-            1800,
-        ),
-        ("tokens", ["benchmarks/bench_tokens.py"], 600),
-        ("wasm", ["benchmarks/bench_wasm.py", "--rounds", str(max(1, args.rounds // 2))], 1800),
-        ("scripts", ["benchmarks/bench_scripts.py"], 1800),
-        ("reload", ["benchmarks/bench_reload.py"], 900),
-        ("panel_api", ["benchmarks/bench_panel_api.py"], 900),
-        ("panel_render", ["benchmarks/bench_panel_render.py"], 900),
-    ]
+    env = dict(os.environ)
+    if args.quick:
+        env[ENV_VAR] = "1"
+        print("quick mode: every benchmark at tiny sizes; the goal table is a smoke check")
+    else:
+        env.pop(ENV_VAR, None)
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name, command, timeout in plan:
-        if name in args.skip:
-            continue
-        output, error = run(name, command, timeout)
+    for name, command, timeout in plan(args):
+        output, error = run(name, command, timeout, env)
         if error:
             errors[name] = error
         if name == "search":
@@ -306,8 +336,9 @@ def main() -> None:
     print(f"\n{'=' * 30} summary {'=' * 30}")
     peers_table(results.get("kernel"), results.get("peers"))
     goals = goal_rows(results)
+    mode = "quick mode, tiny sizes: a smoke check" if args.quick else "medians"
     print_table(
-        "Goals (medians; the machine is shared, so compared runs alternate in rounds)",
+        f"Goals ({mode}; the machine is shared, so compared runs alternate in rounds)",
         ["measure", "value", "goal", "result"],
         goals + info_rows(results),
     )

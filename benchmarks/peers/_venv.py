@@ -55,15 +55,28 @@ def ensure_peer_venv(
         shutil.rmtree(venv)
     VENVS_DIR.mkdir(parents=True, exist_ok=True)
     base = base_python or shutil.which("python3") or sys.executable
-    subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=timeout)
+    _run([base, "-m", "venv", str(venv)], timeout)
     if requirements:
-        subprocess.run(
-            [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q", *requirements],
-            check=True,
-            timeout=timeout,
-        )
+        pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        _run([*pip, *requirements], timeout)
     stamp_path.write_text(json.dumps(wanted))
     return py
+
+
+class PeerInstallError(RuntimeError):
+    """A peer venv could not be built; the message ends with the tail of the tool's output."""
+
+
+def _run(cmd: list[str], timeout: float) -> None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        msg = f"{' '.join(cmd[:4])} ... did not finish in {timeout:.0f} s"
+        raise PeerInstallError(msg) from None
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or done.stdout).split())[-800:]
+        msg = f"{' '.join(cmd[:4])} ... exited {done.returncode}: {tail}"
+        raise PeerInstallError(msg)
 
 
 if __name__ == "__main__":  # python benchmarks/peers/_venv.py NAME REQ...
