@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,16 +63,21 @@ def timed(action: Any, count: int, warmup: int = 3) -> list[float]:
     return samples
 
 
+# The interpreter a sandboxed script gets (the sandbox's PATH): the same one, bare, is
+# the fair baseline. A `python3` found first on the caller's PATH may be a slow shim.
+PYTHON3 = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin") or "python3"
+
+
 def bare_spawns(work: Path, count: int) -> dict[str, list[float]]:
     script = work / "one_shot.py"
     script.write_text(ONE_SHOT, encoding="utf-8")
 
     def python_pass() -> None:
-        subprocess.run(["python3", "-c", "pass"], check=True)
+        subprocess.run([PYTHON3, "-c", "pass"], check=True)
 
     def script_once() -> None:
         done = subprocess.run(
-            ["python3", str(script)],
+            [PYTHON3, str(script)],
             input=REQUEST + "\n",
             capture_output=True,
             text=True,

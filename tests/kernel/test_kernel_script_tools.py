@@ -284,3 +284,15 @@ def test_no_part_of_a_secret_survives_a_cut(kernel: Any, where: str) -> None:
 
 def test_a_progress_value_that_is_not_a_number_is_ignored(kernel: Any) -> None:
     assert probe(kernel, mode="secret_edges", where="progress") == "still answering"
+
+
+def test_children_over_the_memory_total_stop_the_tool_with_that_limit(kernel: Any) -> None:
+    source = (SOURCES / "probe.py").read_text(encoding="utf-8")
+    kernel.execute(
+        f"create_tool('memory_hog', kind='script', language='python', source={source!r}, "
+        f"input_schema={ANY_ARGS!r}, limits={{'memory_bytes': {128 * 2**20}, 'timeout_s': 30}})"
+    )
+    error = failure(kernel, "await tools.local.memory_hog({'mode': 'memory_children'})")
+    assert error["ename"] == "SandboxLimitExceeded"
+    assert "local.memory_hog was stopped: memory limit of 134,217,728 bytes" in error["evalue"]
+    assert kernel.value("3 + 3") == 6

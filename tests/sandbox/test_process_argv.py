@@ -11,6 +11,7 @@ from toolkernel_sandbox.process import (
     HostLayout,
     ProcessPolicy,
     bwrap_argv,
+    cgroup_join_argv,
     firejail_argv,
     inner_command,
     nsjail_argv,
@@ -90,6 +91,7 @@ def test_bwrap_shows_system_dirs_and_a_minimal_etc_read_only() -> None:
     assert not bound & {"/", "/etc", "/root", "/home"}
     assert "/etc/shadow" not in argv
     assert pairs(argv, "--tmpfs") == ["/tmp"]
+    assert pairs(argv, "--size") == [str(64 * 2**20)]  # the default tmp_bytes
     assert pairs(argv, "--bind") == []
 
 
@@ -182,3 +184,31 @@ def test_nsjail_sets_every_limit_explicitly() -> None:
     assert pairs(argv, "--user") == ["65534:65534:1"]
     assert sorted(pairs(argv, "--env")) == ["HOME", "LANG", "PATH", "TMPDIR"]
     assert pairs(argv, "--tmpfsmount") == ["/tmp"]
+
+
+def test_bwrap_sizes_its_tmp_with_the_policy_tmp_bytes() -> None:
+    argv = bwrap_argv(ProcessPolicy(tmp_bytes=5 * 2**20), COMMAND, layout=ROOT_HOST)
+    at = argv.index("--tmpfs")
+    # `--size` (and `--perms`) bind to the next `--tmpfs`, so they must come just before.
+    assert argv[at - 4 : at + 2] == ["--perms", "1777", "--size", str(5 * 2**20), "--tmpfs", "/tmp"]
+
+
+def test_nsjail_sizes_its_tmp_with_the_policy_tmp_bytes() -> None:
+    argv = nsjail_argv(ProcessPolicy(tmp_bytes=3 * 2**20), COMMAND, layout=ROOT_HOST)
+    assert pairs(argv, "--tmpfs_size") == [str(3 * 2**20)]
+    assert argv.index("--tmpfs_size") < argv.index("--tmpfsmount")
+
+
+def test_firejail_has_no_tmp_size_flag_to_set() -> None:
+    argv = firejail_argv(ProcessPolicy(tmp_bytes=2**20), COMMAND, layout=ROOT_HOST)
+    assert "--private-tmp" in argv
+    assert not [arg for arg in argv if str(2**20) in arg]  # the cgroup bounds it instead
+
+
+def test_the_cgroup_join_prefix_names_each_procs_file_then_the_argv() -> None:
+    files = [Path("/cg/memory/run/cgroup.procs"), Path("/cg/pids/run/cgroup.procs")]
+    argv = cgroup_join_argv(files, ["bwrap", "--", *COMMAND])
+    assert argv[:2] == ["/bin/sh", "-c"]
+    assert argv[3:] == ["sh", *map(str, files), "--", "bwrap", "--", *COMMAND]
+    assert "exec" in argv[2]
+    assert "exit 125" in argv[2]

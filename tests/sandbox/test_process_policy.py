@@ -24,6 +24,7 @@ def test_exported_members_are_pinned() -> None:
         "IDENTITY_RANGE",
         "SANDBOX_GID",
         "SANDBOX_UID",
+        "CgroupSupport",
         "Completed",
         "HostLayout",
         "Launch",
@@ -31,6 +32,9 @@ def test_exported_members_are_pinned() -> None:
         "SandboxedProcess",
         "UnsandboxedWarning",
         "bwrap_argv",
+        "cgroup_join_argv",
+        "cgroup_support",
+        "find_cgroups",
         "firejail_argv",
         "host_layout",
         "identity_for",
@@ -96,7 +100,7 @@ def test_env_is_frozen_after_construction() -> None:
         policy.env["C"] = "3"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("field", ["cpu_s", "memory_bytes", "processes", "open_files"])
+@pytest.mark.parametrize("field", ["cpu_s", "memory_bytes", "processes", "open_files", "tmp_bytes"])
 @pytest.mark.parametrize("value", [0, -1, True, 1.5])
 def test_limits_must_be_positive_whole_numbers(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):

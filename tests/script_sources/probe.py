@@ -72,6 +72,17 @@ def memory_bomb():
         hog.append(bytearray(50 * 2**20))
 
 
+def memory_children():
+    """Six children that each hold 80 MiB: within a per-process limit, over the total."""
+    for _ in range(6):
+        if os.fork() == 0:
+            held = b"x" * (80 * 2**20)
+            __import__("time").sleep(60 + len(held) % 2)  # held until killed
+            os._exit(0)
+    pid, status = os.waitpid(-1, 0)  # the first child to end: one the total stopped
+    return f"child ended by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else "?"
+
+
 def spin():
     while True:
         pass
@@ -113,6 +124,8 @@ def run(mode, args):
         return attempt(memory_bomb)
     if mode == "spin":
         return spin()
+    if mode == "memory_children":
+        return memory_children()
     if mode == "secret":
         return f"the token is {os.environ.get('API_TOKEN')}"
     if mode == "call":

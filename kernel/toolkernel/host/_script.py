@@ -66,6 +66,7 @@ _LIMIT_KEYS = (
     "open_files",
     "stdout_bytes",
     "stderr_bytes",
+    "tmp_bytes",
 )
 
 
@@ -231,10 +232,11 @@ class ScriptTools:
                 raise _timed_out(version.name, policy.timeout_s) from exc
             except _sandbox_errors() as exc:
                 raise sandbox_failure(version.name, exc) from exc
+        stopped = _stopped_by_limit(version.name, policy, code, process)
+        if stopped is not None:  # even with an answer: part of the run was killed
+            raise stopped
         if isinstance(value, NoAnswer):
-            raise _stopped_by_limit(version.name, policy, code) or _unanswered(
-                version.name, code, process.stderr_tail(), value, call.secrets
-            )
+            raise _unanswered(version.name, code, process.stderr_tail(), value, call.secrets)
         return value
 
     async def _call_worker(
@@ -271,9 +273,9 @@ class ScriptTools:
             await self._drop(key, worker)
             code = worker.process.returncode
             tail = worker.process.stderr_tail()
-            raise _stopped_by_limit(version.name, worker.policy, code) or _unanswered(
-                version.name, code, tail, value, call.secrets
-            )
+            raise _stopped_by_limit(
+                version.name, worker.policy, code, worker.process
+            ) or _unanswered(version.name, code, tail, value, call.secrets)
         return value
 
     async def _drop(self, key: tuple[str, int], worker: _Worker) -> None:
@@ -450,10 +452,18 @@ def _timed_out(name: str, seconds: float) -> SandboxError:
     return sandbox_failure(name, TimeLimitExceeded(msg, limit="time", value=seconds))
 
 
-def _stopped_by_limit(name: str, policy: ProcessPolicy, code: int | None) -> SandboxError | None:
-    """The limit error an exit code shows (SIGXCPU, SIGXFSZ), or None."""
+def _stopped_by_limit(
+    name: str, policy: ProcessPolicy, code: int | None, process: SandboxedProcess
+) -> SandboxError | None:
+    """The limit that stopped the run: its memory total, CPU or file size; or None."""
     from toolkernel_sandbox.process import signal_of  # noqa: PLC0415
 
+    if process.limit_error() is not None:
+        msg = (
+            f"{name} was stopped: memory limit of {policy.memory_bytes:,} bytes (the total "
+            "of all its processes and /tmp); raise limits.memory_bytes if needed"
+        )
+        return SandboxLimitExceeded(msg, tool=name, limit="memory", value=policy.memory_bytes)
     sig = None if code is None else signal_of(code)
     if sig == signal.SIGXCPU:
         msg = f"{name} was stopped: CPU limit of {policy.cpu_s} s; raise limits.cpu_s if needed"

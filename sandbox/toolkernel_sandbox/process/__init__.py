@@ -8,12 +8,25 @@ r"""Run untrusted programs under a real sandbox: bubblewrap, firejail or nsjail.
         line = await worker.readline()
 
 What a sandboxed process gets (`ProcessPolicy`): the system directories and a minimal
-/etc read-only (never /etc/shadow), a private /tmp, no home directories, no network
+/etc read-only (never /etc/shadow), a private /tmp of `tmp_bytes`, no home directories,
+no network
 unless `network=True` (the bool; anything else is refused), an environment of `PATH`,
-`LANG`, `HOME=/tmp`, `TMPDIR=/tmp` plus what the policy declares, rlimits (CPU, address
-space, processes, file size, open files), a wall-clock timeout that kills the whole
-process group, and capped output. When this process is root, the code runs as uid 65534,
-or as a uid of its own (`ProcessPolicy.uid`, `identity_for(tool)`), in group 65534.
+`LANG`, `HOME=/tmp`, `TMPDIR=/tmp` plus what the policy declares, rlimits per process
+(CPU, address space, processes, file size, open files), totals per run, a wall-clock
+timeout that kills the whole process group, and capped output. When this process is
+root, the code runs as uid 65534, or as a uid of its own (`ProcessPolicy.uid`,
+`identity_for(tool)`), in group 65534.
+
+Totals per run: each `run`, and each `spawn`ed worker, gets a cgroup of its own under
+this process's cgroup (v2, else v1; `cgroup_support`), joined before its first fork by
+a `/bin/sh` prefix (`cgroup_join_argv`), and removed, with anything left inside, when
+the run ends. There `memory_bytes` is also the total of all its processes and of what
+they write to tmpfs, and `processes` the total of its tasks. Past the memory total the
+kernel kills a process and the run fails with `LimitExceeded(limit="memory")`
+(`SandboxedProcess.memory_exceeded()` for a worker). Where no cgroup can be made (not
+root, not delegated, cgroup v2 with controllers kept from our cgroup) one log record and
+`cgroup_support().reason` say why, and runs rely on the rlimits and the sized `/tmp`
+(bwrap, nsjail; firejail cannot size its `/tmp`, so only `file_size_bytes` bounds it).
 
 Backends (`pick_backend`): `bwrap` first, then `firejail`, then `nsjail`; each is
 checked once by starting a trivial sandbox. `rlimits` (limits without isolation) is
@@ -22,12 +35,13 @@ used only when asked for by name, and warns (`UnsandboxedWarning`, a log record 
 `HostLayout`, for tests and for inspection.
 
 Errors (from `toolkernel_sandbox`): `TimeLimitExceeded` (`limit` is `time` or `cpu`),
-`LimitExceeded` (`stdout`, `stderr`, `file_size`), `SandboxUnavailable` (says what to
-install) and `SandboxError`.
+`LimitExceeded` (`memory`, `stdout`, `stderr`, `file_size`), `SandboxUnavailable` (says
+what to install) and `SandboxError`.
 """
 
 from toolkernel_sandbox.process._argv import (
     bwrap_argv,
+    cgroup_join_argv,
     firejail_argv,
     inner_command,
     nsjail_argv,
@@ -39,6 +53,7 @@ from toolkernel_sandbox.process._backends import (
     pick_backend,
     prepare,
 )
+from toolkernel_sandbox.process._cgroups import CgroupSupport, cgroup_support, find_cgroups
 from toolkernel_sandbox.process._layout import HostLayout, host_layout
 from toolkernel_sandbox.process._limits import signal_of
 from toolkernel_sandbox.process._policy import (
@@ -58,6 +73,7 @@ __all__ = [
     "IDENTITY_RANGE",
     "SANDBOX_GID",
     "SANDBOX_UID",
+    "CgroupSupport",
     "Completed",
     "HostLayout",
     "Launch",
@@ -65,6 +81,9 @@ __all__ = [
     "SandboxedProcess",
     "UnsandboxedWarning",
     "bwrap_argv",
+    "cgroup_join_argv",
+    "cgroup_support",
+    "find_cgroups",
     "firejail_argv",
     "host_layout",
     "identity_for",

@@ -20,7 +20,28 @@ from toolkernel_sandbox.process._policy import (
     sandbox_env,
 )
 
-__all__ = ["bwrap_argv", "firejail_argv", "inner_command", "nsjail_argv", "working_dir"]
+__all__ = [
+    "JOIN_FAILED",
+    "JOIN_MARKER",
+    "bwrap_argv",
+    "cgroup_join_argv",
+    "firejail_argv",
+    "inner_command",
+    "join_failed",
+    "nsjail_argv",
+    "working_dir",
+]
+
+#: The exit code of the `cgroup_join_argv` prefix when it could not enter a cgroup, and
+#: the words it writes to stderr then (so that a command's own exit 125 is not taken).
+JOIN_FAILED = 125
+JOIN_MARKER = "toolkernel_sandbox: could not join the run's cgroup"
+_JOIN_SCRIPT = (
+    'for f; do [ "$f" = -- ] && break; '
+    f'echo $$ > "$f" || {{ echo "{JOIN_MARKER} $f" >&2; exit {JOIN_FAILED}; }}; '
+    'shift; done; shift; exec "$@"'
+)
+_SH = "/bin/sh"
 
 _TMP = Path("/tmp")  # noqa: S108  (the sandbox's own private tmpfs)
 _MIB = 2**20
@@ -65,6 +86,22 @@ def inner_command(policy: ProcessPolicy, command: Sequence[str], layout: HostLay
     return [*limited, *drop, *command]
 
 
+def cgroup_join_argv(procs_files: Sequence[Path], argv: Sequence[str]) -> list[str]:
+    """`argv`, prefixed to move itself into each cgroup (its `cgroup.procs`) first.
+
+    The shell writes its own pid into each file, then execs `argv` with the same pid,
+    so everything the backend starts is inside from the first fork, and no
+    `preexec_fn` is needed. If a write fails it exits with `JOIN_FAILED` and runs
+    nothing.
+    """
+    return [_SH, "-c", _JOIN_SCRIPT, "sh", *map(str, procs_files), "--", *argv]
+
+
+def join_failed(returncode: int | None, stderr: str) -> bool:
+    """Whether an exit is the join prefix failing (not the command exiting 125)."""
+    return returncode == JOIN_FAILED and JOIN_MARKER in stderr
+
+
 def bwrap_argv(
     policy: ProcessPolicy,
     command: Sequence[str],
@@ -76,7 +113,8 @@ def bwrap_argv(
     """The bubblewrap argv that runs `command` under `policy`.
 
     The sandbox is built from nothing: system directories and a minimal /etc read-only,
-    fresh /proc and /dev, a private tmpfs /tmp, then the policy's paths. Namespaces:
+    fresh /proc and /dev, a private tmpfs /tmp of `policy.tmp_bytes` (bwrap >= 0.5), then
+    the policy's paths. Namespaces:
     pid, ipc, uts, cgroup and (unless `policy.network is True`) net; a user namespace
     too when we are not root (as root, `setpriv` drops privileges instead, see
     `inner_command`). The environment is not in the argv, where `ps` would show any
@@ -97,7 +135,8 @@ def bwrap_argv(
     argv += ["--dir", "/etc"] if layout.etc_entries else []
     for path in layout.etc_entries:
         argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", str(_TMP)]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--perms", "1777", "--size", str(policy.tmp_bytes), "--tmpfs", str(_TMP)]
     for path in _read_only(policy):
         argv += [*_bwrap_parent(path, layout), "--ro-bind", str(path), str(path)]
     for path in policy.writable:
@@ -118,7 +157,8 @@ def firejail_argv(
     firejail starts from the host's filesystem, so this hides by exclusion: every
     top-level directory that is not a system one is blacklisted, or (when the policy
     shows paths inside it) replaced by a tmpfs holding only those paths (`--whitelist`).
-    /etc becomes the same minimal /etc as under bubblewrap, and /tmp a private tmpfs.
+    /etc becomes the same minimal /etc as under bubblewrap, and /tmp a private tmpfs,
+    which firejail cannot size: the run's cgroup memory total bounds it instead.
     Start it with the working directory as the process's cwd (see `working_dir`):
     firejail keeps the caller's; and with `sandbox_env(policy)` as its environment, as
     for bwrap (the variables firejail adds are removed inside). Note: under firejail,
@@ -156,7 +196,8 @@ def nsjail_argv(
     ON, so it is added only when `policy.network is True`. nsjail clears the
     environment; `--env NAME` passes each variable on from nsjail's own environment,
     so start it with `sandbox_env(policy)` and no value shows in the argv. It sets
-    every limit itself (its own defaults would otherwise apply), and maps the policy's
+    every limit itself (its own defaults would otherwise apply), sizes /tmp (its tmpfs
+    size applies to every `--tmpfsmount`), and maps the policy's
     uid inside to the same uid outside when we are root.
     """
     layout = layout or host_layout()
@@ -178,7 +219,7 @@ def nsjail_argv(
     argv += ["--bindmount", "/dev/null"]
     for device in ("/dev/zero", "/dev/random", "/dev/urandom"):
         argv += ["--bindmount_ro", device]
-    argv += ["--tmpfsmount", str(_TMP)]
+    argv += ["--tmpfs_size", str(policy.tmp_bytes), "--tmpfsmount", str(_TMP)]
     argv += [arg for p in _read_only(policy) for arg in ("--bindmount_ro", str(p))]
     argv += [arg for p in policy.writable for arg in ("--bindmount", str(p))]
     return [*argv, "--", *command]

@@ -18,11 +18,12 @@ from toolkernel_sandbox._errors import SandboxError, SandboxUnavailable
 from toolkernel_sandbox.process._argv import (
     bwrap_argv,
     firejail_argv,
+    inner_command,
     nsjail_argv,
     working_dir,
 )
 from toolkernel_sandbox.process._layout import HostLayout, host_layout
-from toolkernel_sandbox.process._limits import prlimit_flags, within_hard_limits
+from toolkernel_sandbox.process._limits import within_hard_limits
 from toolkernel_sandbox.process._policy import (
     SANDBOX_GID,
     ProcessPolicy,
@@ -167,10 +168,10 @@ def _rlimits_launch(
 ) -> Launch:
     warnings.warn(_RLIMITS_WARNING, UnsandboxedWarning, stacklevel=4)
     logger.warning(_RLIMITS_WARNING)
-    argv = [layout.prlimit, *prlimit_flags(policy), "--", *command]
-    run_as = (policy.run_uid, SANDBOX_GID) if layout.privileged else None
-    cwd = working_dir(policy, cwd)
-    return Launch("rlimits", argv, env, cwd, run_as, _RLIMITS_WARNING)
+    # As root, `setpriv` in the argv drops privileges (not `run_as`), so that the
+    # process can still move itself into its run cgroup first (`cgroup_join_argv`).
+    argv = inner_command(policy, command, layout)
+    return Launch("rlimits", argv, env, working_dir(policy, cwd), None, _RLIMITS_WARNING)
 
 
 @functools.cache

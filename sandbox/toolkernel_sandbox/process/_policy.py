@@ -52,7 +52,7 @@ _BASE_ENV = {
 }
 
 _COUNTS = ("cpu_s", "memory_bytes", "processes", "file_size_bytes", "open_files")
-_BYTES = ("stdout_bytes", "stderr_bytes")
+_BYTES = ("stdout_bytes", "stderr_bytes", "tmp_bytes")
 _PATHS = ("read_only", "writable")
 
 
@@ -79,13 +79,24 @@ class ProcessPolicy:
         env: The only environment variables besides `PATH`, `LANG=C.UTF-8`,
             `HOME=/tmp` and `TMPDIR=/tmp`. The host environment is never inherited.
         cpu_s: CPU seconds (`RLIMIT_CPU`); over it, `TimeLimitExceeded(limit="cpu")`.
-        memory_bytes: Address space per process (`RLIMIT_AS`); allocations past it fail.
-        processes: Processes and threads (`RLIMIT_NPROC`); forks past it fail. The
-            kernel counts every process and thread of the sandbox uid on the machine,
-            not only this run's, so the default leaves room for other sandboxed runs
-            (a node process alone has about a dozen threads).
+        memory_bytes: Memory, twice over: the address space of each process
+            (`RLIMIT_AS`; allocations past it fail), and the total of the whole run
+            (its cgroup, where this machine allows one, see `cgroup_support`): every
+            process, and what it writes to its tmpfs `/tmp`. Past the total the kernel
+            kills a process and the run fails with `LimitExceeded(limit="memory")`.
+        processes: Processes and threads, twice over: per uid (`RLIMIT_NPROC`, which
+            counts every process and thread of the sandbox uid on the machine, not only
+            this run's), and the total of the run (its cgroup's `pids.max`, which also
+            counts the backend's own two or three processes). Forks past either fail.
+            The default leaves room for other sandboxed runs (a node process alone has
+            about a dozen threads).
         file_size_bytes: The largest file the process may write (`RLIMIT_FSIZE`).
         open_files: Open file descriptors per process (`RLIMIT_NOFILE`).
+        tmp_bytes: The size of the private tmpfs `/tmp`; writes past it fail with
+            "No space left on device" (bwrap, nsjail). firejail cannot size its
+            `/tmp`: there the run's memory total bounds it (tmpfs pages count against
+            the writer's memory cgroup), and without a cgroup only `file_size_bytes`
+            bounds each file.
         timeout_s: Wall-clock seconds before the whole process group is killed and
             `TimeLimitExceeded(limit="time")` raised (`run` only).
         stdout_bytes: The most stdout kept; more kills the run with
@@ -107,6 +118,7 @@ class ProcessPolicy:
     processes: int = 256
     file_size_bytes: int = 64 * 2**20
     open_files: int = 256
+    tmp_bytes: int = 64 * 2**20
     timeout_s: float = 60.0
     stdout_bytes: int = 16 * 2**20
     stderr_bytes: int = 1 * 2**20

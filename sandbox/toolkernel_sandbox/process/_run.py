@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import IO, cast
 
 from toolkernel_sandbox._errors import LimitExceeded, SandboxError, TimeLimitExceeded
-from toolkernel_sandbox.process._backends import pick_backend, prepare
+from toolkernel_sandbox.process._argv import cgroup_join_argv, join_failed
+from toolkernel_sandbox.process._backends import Launch, pick_backend, prepare
+from toolkernel_sandbox.process._cgroups import (
+    CgroupSupport,
+    RunCgroup,
+    cgroup_support,
+    join_error,
+)
 from toolkernel_sandbox.process._limits import limit_error
 from toolkernel_sandbox.process._policy import ProcessPolicy
 from toolkernel_sandbox.process._streams import Capture, feed, kill_group
@@ -56,6 +63,7 @@ def run(
     cwd: Path | None = None,
     on_stderr_line: Callable[[str], None] | None = None,
     on_stdout_line: Callable[[str], None] | None = None,
+    cgroups: CgroupSupport | None = None,
 ) -> Completed:
     """Run `command` in a sandbox under `policy` and wait for it.
 
@@ -69,6 +77,9 @@ def run(
         on_stderr_line: Called with each stderr line (no newline) as it arrives, on a
             reader thread. If it raises, the run is killed and the error re-raised.
         on_stdout_line: The same for stdout.
+        cgroups: Where to make the run's cgroup (its memory and process totals); None
+            for this machine's (`cgroup_support()`). One without parents runs on
+            rlimits alone.
 
     Returns:
         The exit code, output and timing; a non-zero exit is not an error here.
@@ -76,18 +87,45 @@ def run(
     Raises:
         TimeLimitExceeded: Wall clock (`limit="time"`) or CPU time (`limit="cpu"`) ran
             out; the whole process group was killed.
-        LimitExceeded: Output passed `stdout_bytes`/`stderr_bytes` (`limit="stdout"` or
-            `"stderr"`), or a file passed `file_size_bytes` (`"file_size"`).
+        LimitExceeded: The run passed its memory total (`limit="memory"`: the kernel
+            killed a process in it, even if the command then exited 0), output passed
+            `stdout_bytes`/`stderr_bytes` (`"stdout"`, `"stderr"`), or a file passed
+            `file_size_bytes` (`"file_size"`).
         SandboxUnavailable: No backend can run here; the message says what to install.
-        SandboxError: The sandbox could not be started.
+        SandboxError: The sandbox could not be started, or not moved into its cgroup.
         KeyboardInterrupt: Re-raised after the process group is killed.
     """
     policy = policy or ProcessPolicy()
     launch = prepare(pick_backend(backend), policy, command, cwd)
+    cgroup = RunCgroup.create(policy, cgroups or cgroup_support())
+    try:
+        return _supervised(
+            launch,
+            policy,
+            cgroup,
+            stdin=stdin,
+            on_stdout_line=on_stdout_line,
+            on_stderr_line=on_stderr_line,
+        )
+    finally:
+        if cgroup is not None:
+            cgroup.close()
+
+
+def _supervised(
+    launch: Launch,
+    policy: ProcessPolicy,
+    cgroup: RunCgroup | None,
+    *,
+    stdin: bytes,
+    on_stdout_line: Callable[[str], None] | None,
+    on_stderr_line: Callable[[str], None] | None,
+) -> Completed:
+    argv = launch.argv if cgroup is None else cgroup_join_argv(cgroup.procs_files, launch.argv)
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
-            launch.argv,
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -110,7 +148,7 @@ def run(
     finally:
         supervision.close()
     out, err = supervision.out, supervision.err
-    _raise_for(policy, exited=exited, returncode=proc.returncode, out=out, err=err)
+    _raise_for(policy, cgroup, exited=exited, returncode=proc.returncode, out=out, err=err)
     stdout, stderr = bytes(out.data), bytes(err.data)
     return Completed(proc.returncode, stdout, stderr, launch.backend, elapsed, launch.warning)
 
@@ -182,12 +220,24 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
 
 
 def _raise_for(
-    policy: ProcessPolicy, *, exited: bool, returncode: int, out: Capture, err: Capture
+    policy: ProcessPolicy,
+    cgroup: RunCgroup | None,
+    *,
+    exited: bool,
+    returncode: int,
+    out: Capture,
+    err: Capture,
 ) -> None:
     stderr = bytes(err.data[-_STDERR_IN_ERRORS:]).decode("utf-8", errors="replace")
     for capture in (out, err):
         if capture.error is not None:
             raise capture.error
+    if cgroup is not None and join_failed(returncode, stderr):
+        raise join_error(stderr)
+    # Before the others: a kill at the memory total is often what ended the run.
+    memory = None if cgroup is None else cgroup.memory_error(stderr)
+    if memory is not None:
+        raise memory
     if not exited:
         msg = (
             f"the process ran past its {policy.timeout_s:g} s wall-clock limit and was "

@@ -10,7 +10,14 @@ from types import TracebackType
 from typing import cast
 
 from toolkernel_sandbox._errors import LimitExceeded, SandboxError, TimeLimitExceeded
+from toolkernel_sandbox.process._argv import cgroup_join_argv, join_failed
 from toolkernel_sandbox.process._backends import Launch, pick_backend, prepare
+from toolkernel_sandbox.process._cgroups import (
+    CgroupSupport,
+    RunCgroup,
+    cgroup_support,
+    join_error,
+)
 from toolkernel_sandbox.process._policy import ProcessPolicy
 from toolkernel_sandbox.process._streams import kill_group
 
@@ -26,13 +33,16 @@ async def spawn(
     policy: ProcessPolicy | None = None,
     backend: str | None = None,
     cwd: Path | None = None,
+    cgroups: CgroupSupport | None = None,
 ) -> SandboxedProcess:
     """Start `command` in a sandbox and return it running, its stdio as pipes.
 
     Meant for workers that answer many requests (JSON-RPC over stdio). The rlimits
     apply for the worker's whole life; `policy.timeout_s` does not (bound each request
     with `asyncio.timeout` and `kill()` a worker that misses it). `stdout_bytes` bounds
-    one line, and `stderr_bytes` the kept tail of stderr.
+    one line, and `stderr_bytes` the kept tail of stderr. The memory and process totals
+    (its cgroup, made in `cgroups`, default `cgroup_support()`) hold for its whole life
+    too; `memory_exceeded()` says whether the memory total stopped it.
 
     Raises:
         SandboxUnavailable: No backend can run here; the message says what to install.
@@ -40,26 +50,36 @@ async def spawn(
     """
     policy = policy or ProcessPolicy()
     # Picking probes the backend once and reads the filesystem: keep it off the loop.
-    launch = await asyncio.to_thread(_launch, backend, policy, command, cwd)
+    launch, cgroup = await asyncio.to_thread(_launch, backend, policy, command, cwd, cgroups)
+    argv = launch.argv if cgroup is None else cgroup_join_argv(cgroup.procs_files, launch.argv)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *launch.argv,
+            *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=policy.stdout_bytes,
             **launch.popen_kwargs(),
         )
-    except OSError as exc:
+    except BaseException as exc:
+        if cgroup is not None:
+            cgroup.close()
+        if not isinstance(exc, OSError):
+            raise
         msg = f"could not start the {launch.backend} sandbox: {exc}; is it installed and usable?"
         raise SandboxError(msg) from exc
-    return SandboxedProcess(proc, policy, launch)
+    return SandboxedProcess(proc, policy, launch, cgroup)
 
 
 def _launch(
-    backend: str | None, policy: ProcessPolicy, command: Sequence[str], cwd: Path | None
-) -> Launch:
-    return prepare(pick_backend(backend), policy, command, cwd)
+    backend: str | None,
+    policy: ProcessPolicy,
+    command: Sequence[str],
+    cwd: Path | None,
+    cgroups: CgroupSupport | None,
+) -> tuple[Launch, RunCgroup | None]:
+    launch = prepare(pick_backend(backend), policy, command, cwd)
+    return launch, RunCgroup.create(policy, cgroups or cgroup_support())
 
 
 class SandboxedProcess:
@@ -71,7 +91,11 @@ class SandboxedProcess:
     """
 
     def __init__(
-        self, proc: asyncio.subprocess.Process, policy: ProcessPolicy, launch: Launch
+        self,
+        proc: asyncio.subprocess.Process,
+        policy: ProcessPolicy,
+        launch: Launch,
+        cgroup: RunCgroup | None = None,
     ) -> None:
         self.backend = launch.backend
         self.warning = launch.warning
@@ -81,6 +105,7 @@ class SandboxedProcess:
         self._stdout = cast(asyncio.StreamReader, proc.stdout)
         self._stderr = cast(asyncio.StreamReader, proc.stderr)
         self._policy = policy
+        self._cgroup = cgroup
         self._tail = bytearray()
         self._stderr_task = asyncio.create_task(self._keep_stderr_tail())
 
@@ -125,6 +150,20 @@ class SandboxedProcess:
                 msg, limit="stdout", value=limit, stderr=self.stderr_tail()
             ) from exc
 
+    def memory_exceeded(self) -> bool:
+        """Whether the kernel killed a process of this worker at its memory total.
+
+        Asked after it exited (or closed its output), this tells "stopped: memory limit"
+        apart from a crash. False where no cgroup holds the total (`cgroup_support()`).
+        """
+        return self._cgroup is not None and self._cgroup.memory_exhausted()
+
+    def limit_error(self) -> LimitExceeded | None:
+        """`LimitExceeded(limit="memory")` if the memory total stopped it, else None."""
+        if self._cgroup is None:
+            return None
+        return self._cgroup.memory_error(self.stderr_tail())
+
     def stderr_tail(self) -> str:
         """The last `stderr_bytes` of what it wrote to stderr, decoded leniently."""
         return self._tail.decode("utf-8", errors="replace")
@@ -134,6 +173,7 @@ class SandboxedProcess:
 
         Raises:
             TimeLimitExceeded: It did not exit within `timeout` seconds; it was killed.
+            SandboxError: The sandbox could not move into its cgroup, so never ran.
         """
         try:
             async with asyncio.timeout(timeout):
@@ -146,6 +186,8 @@ class SandboxedProcess:
                 msg, limit="time", value=timeout or 0.0, stderr=self.stderr_tail()
             ) from None
         await self._reap()
+        if self._cgroup is not None and join_failed(code, self.stderr_tail()):
+            raise join_error(self.stderr_tail())
         return code
 
     def kill(self) -> None:
@@ -174,6 +216,9 @@ class SandboxedProcess:
             async with asyncio.timeout(_REAP_S):
                 await self._proc.wait()
                 await self._stderr_task
+        if self._cgroup is not None:
+            # Kills what is left inside and removes the cgroup; it keeps the OOM verdict.
+            await asyncio.to_thread(self._cgroup.close)
 
     async def _keep_stderr_tail(self) -> None:
         keep = self._policy.stderr_bytes
