@@ -15,6 +15,7 @@ then execs the backend (`cgroup_join_argv`, in `_argv`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import functools
 import itertools
@@ -142,6 +143,11 @@ class RunCgroup:
         None when `support` has no parent, or when making it failed (logged; the run
         goes on with its rlimits).
         """
+        if support.version == 1 and policy.uid is not None and support.memory is not None:
+            # Joining a cgroup costs an RCU grace period (about 5 ms), once per v1
+            # hierarchy. A run with an identity of its own has its process total from
+            # RLIMIT_NPROC of that uid already: it joins the memory hierarchy alone.
+            support = dataclasses.replace(support, pids=None)
         if not support.dirs:
             return None
         name = f"{_NAME_PREFIX}{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
