@@ -78,22 +78,32 @@ def requirements() -> list[str]:
 
 
 def wheelhouse() -> Path:
-    """A folder of wheels for every requirement, built once per set of requirements."""
+    """A folder of wheels for every requirement, built once per set of requirements.
+
+    Each set gets its own folder, made in a temporary one and renamed into place, so a
+    second suite running at the same time never sees a half-built or removed folder.
+    """
     wanted = requirements()
-    wheels = CACHE / "wheels"
-    stamp = CACHE / "wheels.stamp"
     key = "\n".join([str(SYSTEM_PYTHON.resolve()), *wanted])
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    if stamp.exists() and stamp.read_text(encoding="ascii") == digest:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    wheels = CACHE / f"wheels-{digest}"
+    if wheels.is_dir():
         return wheels
-    shutil.rmtree(wheels, ignore_errors=True)
-    wheels.mkdir(parents=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    CACHE.chmod(0o755)
+    building = Path(tempfile.mkdtemp(prefix="wheels-building-", dir=CACHE))
     # The venv's interpreter picks the versions: a wheel may need a newer 3.11 than it has.
-    pip = [str(SYSTEM_PYTHON), "-m", "pip", "wheel", "-q", "--wheel-dir", str(wheels), *wanted]
-    subprocess.run(pip, check=True, timeout=600)
-    for path in (CACHE, wheels, *wheels.iterdir()):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    stamp.write_text(digest, encoding="ascii")
+    pip = [str(SYSTEM_PYTHON), "-m", "pip", "wheel", "-q", "--wheel-dir", str(building), *wanted]
+    try:
+        subprocess.run(pip, check=True, timeout=600)
+        for path in (building, *building.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        building.rename(wheels)
+    except OSError:
+        if not wheels.is_dir():  # not another suite's finished folder in the way
+            raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     return wheels
 
 
@@ -102,9 +112,9 @@ def binder_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--no-create-home", "--shell", "/bin/bash", USER], check=True, timeout=30
-        )
+        # Another suite running at the same time may add it first: then this one fails.
+        command = ["useradd", "--no-create-home", "--shell", "/bin/bash", USER]
+        subprocess.run(command, check=False, timeout=30)
         return pwd.getpwnam(USER)
 
 
