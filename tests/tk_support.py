@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Coroutine
@@ -74,3 +75,19 @@ class LoopThread:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+def modules_loaded_by(module: str, roots: set[str]) -> list[str]:
+    """Which of the top-level packages `roots` importing `module` loads, in a fresh
+    interpreter (so nothing this test process imported counts)."""
+    code = (
+        "import json, sys\n"
+        f"import {module}\n"
+        f"roots = set({sorted(roots)!r})\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & roots)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    loaded: list[str] = json.loads(out)
+    return loaded

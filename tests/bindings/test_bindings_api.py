@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import toolkernel.bindings
+from tk_support import modules_loaded_by
 
 
 def test_exported_members() -> None:
@@ -34,13 +31,11 @@ def test_exported_members() -> None:
 
 
 def test_importing_the_runtime_loads_no_mcp_pydantic_or_ipython() -> None:
-    code = (
-        "import json, sys\n"
-        "import toolkernel.bindings._runtime\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in {'mcp', 'pydantic', 'IPython'}]\n"
-        "print(json.dumps(heavy))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert json.loads(out) == []
+    heavy = {"mcp", "pydantic", "IPython"}
+    assert modules_loaded_by("toolkernel.bindings._runtime", heavy) == []
+
+
+def test_the_import_check_sees_a_module_that_is_loaded() -> None:
+    assert modules_loaded_by("toolkernel.kernel", {"ipykernel", "nothing_of_the_sort"}) == [
+        "ipykernel"
+    ]

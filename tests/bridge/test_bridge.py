@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client, types
 
-from tk_support import LoopThread, echo_env
+from tk_support import LoopThread, echo_env, modules_loaded_by
 from toolkernel.bridge import KernelSession, ReplyLimits, build_server
 
 pytestmark = pytest.mark.timeout(180)
@@ -198,16 +195,7 @@ def test_a_dead_kernel_is_restarted_and_the_reply_says_state_was_lost(bridge: An
 
 
 def test_the_bridge_package_does_not_need_a_kernel_to_import() -> None:
-    code = (
-        "import json, sys\n"
-        "import toolkernel.bridge\n"
-        "loaded = {m.split('.')[0] for m in sys.modules}\n"
-        "print(json.dumps(sorted(loaded & {'ipykernel', 'IPython'})))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert json.loads(out) == []
+    assert modules_loaded_by("toolkernel.bridge", {"ipykernel", "IPython"}) == []
 
 
 def relay_call(bridge: Any, code: str, **callbacks: Any) -> Any:

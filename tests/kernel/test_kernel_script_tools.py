@@ -204,12 +204,17 @@ def test_a_memory_bomb_is_stopped(kernel: Any) -> None:
     assert "MemoryError" in result["error"]
 
 
-def test_a_cpu_spin_is_stopped_by_the_time_limit(kernel: Any) -> None:
+def create_limited_probe(kernel: Any, name: str, limits: dict[str, int]) -> None:
+    """The probe again, as tool `local.<name>` with these limits."""
     source = (SOURCES / "probe.py").read_text(encoding="utf-8")
     kernel.execute(
-        f"create_tool('spinner', kind='script', language='python', source={source!r}, "
-        f"input_schema={ANY_ARGS!r}, limits={{'timeout_s': 2}})"
+        f"create_tool({name!r}, kind='script', language='python', source={source!r}, "
+        f"input_schema={ANY_ARGS!r}, limits={limits!r})"
     )
+
+
+def test_a_cpu_spin_is_stopped_by_the_time_limit(kernel: Any) -> None:
+    create_limited_probe(kernel, "spinner", {"timeout_s": 2})
     error = failure(kernel, "await tools.local.spinner({'mode': 'spin'})")
     assert error["ename"] == "SandboxTimeout"
     assert kernel.value("2 + 2") == 4
@@ -251,11 +256,7 @@ def test_a_json_rpc_error_becomes_tool_error(kernel: Any) -> None:
 
 
 def test_a_cpu_spin_past_its_cpu_limit_says_which_limit_stopped_it(kernel: Any) -> None:
-    source = (SOURCES / "probe.py").read_text(encoding="utf-8")
-    kernel.execute(
-        f"create_tool('cpu_spinner', kind='script', language='python', source={source!r}, "
-        f"input_schema={ANY_ARGS!r}, limits={{'cpu_s': 1, 'timeout_s': 30}})"
-    )
+    create_limited_probe(kernel, "cpu_spinner", {"cpu_s": 1, "timeout_s": 30})
     error = failure(kernel, "await tools.local.cpu_spinner({'mode': 'spin'})")
     assert error["ename"] == "SandboxTimeout"
     assert "local.cpu_spinner was stopped: CPU limit of 1 s" in error["evalue"]
@@ -287,11 +288,7 @@ def test_a_progress_value_that_is_not_a_number_is_ignored(kernel: Any) -> None:
 
 
 def test_children_over_the_memory_total_stop_the_tool_with_that_limit(kernel: Any) -> None:
-    source = (SOURCES / "probe.py").read_text(encoding="utf-8")
-    kernel.execute(
-        f"create_tool('memory_hog', kind='script', language='python', source={source!r}, "
-        f"input_schema={ANY_ARGS!r}, limits={{'memory_bytes': {128 * 2**20}, 'timeout_s': 30}})"
-    )
+    create_limited_probe(kernel, "memory_hog", {"memory_bytes": 128 * 2**20, "timeout_s": 30})
     error = failure(kernel, "await tools.local.memory_hog({'mode': 'memory_children'})")
     assert error["ename"] == "SandboxLimitExceeded"
     assert "local.memory_hog was stopped: memory limit of 134,217,728 bytes" in error["evalue"]
