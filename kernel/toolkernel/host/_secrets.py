@@ -43,6 +43,8 @@ def clip(text: str, limit: int, secrets: Mapping[str, str], *, keep: str = "head
 
 def secret_in(value: object, secrets: Mapping[str, str]) -> str | None:
     """The name of a secret that `value` (any JSON value) holds, or None."""
+    if not any(secrets.values()):
+        return None  # most tools declare none: no need to serialise the value
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     for name, secret in secrets.items():
         if secret and (secret in text or json.dumps(secret)[1:-1] in text):
