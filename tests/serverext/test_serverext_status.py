@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from panel_support import get_json
 
 import toolkernel
 from toolkernel.registry import ToolRegistry
-from toolkernel.serverext import NOT_STARTED, NOT_STARTED_STATE, ToolkernelServerApp
+from toolkernel.serverext import (
+    NOT_STARTED,
+    NOT_STARTED_STATE,
+    PanelService,
+    ToolkernelServerApp,
+)
 
 
 async def test_servers_show_published_states_and_configured_ones(jp_fetch: Any) -> None:
@@ -105,3 +112,17 @@ def test_the_package_names_its_server_and_lab_extensions() -> None:
         {"src": "labextension", "dest": "@toolkernel/labextension"}
     ]
     assert ToolkernelServerApp.name == "toolkernel"
+
+
+def test_an_untrusted_folder_config_is_shown_with_how_to_approve_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mcp.json").write_text(json.dumps({"mcpServers": {"x": {"command": "evil"}}}))
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("TOOLKERNEL_MCP_CONFIG", raising=False)
+    answer = PanelService(tmp_path / "home").servers()
+    assert answer["servers"] == []
+    assert "is not trusted yet" in str(answer["config_error"])
+    assert f"toolkernel trust {folder / 'mcp.json'}" in str(answer["config_error"])

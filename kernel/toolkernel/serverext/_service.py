@@ -170,7 +170,8 @@ class PanelService:
         A server in mcp.json that no kernel has published yet is `NOT_STARTED_STATE`
         (`not_started`), with the detail `NOT_STARTED`; an entry mcp.json gets wrong is
         `failed` with the reason.
-        `config_error` says why mcp.json could not be read, or is None.
+        `config_error` says why mcp.json could not be read, or that a folder's
+        mcp.json waits for a person's approval (and how to give it), or is None.
         """
         rows: dict[str, JSONObject] = {
             status.name: {
@@ -188,6 +189,8 @@ class PanelService:
         except ConfigError as exc:
             config_error = str(exc)
         else:
+            if config.untrusted is not None:  # a folder's mcp.json no person approved
+                config_error = str(config.untrusted)
             for name, server in config.servers.items():
                 if name in rows:
                     continue
