@@ -37,3 +37,24 @@ def processes_running(token: str) -> list[int]:
         if token.encode() in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def forks_until_refused(*, hold: bool) -> str:
+    """A Python program that forks children (each waiting on a pipe, so none exits)
+    until a fork is refused, then prints how many it made; with `hold`, it then waits
+    too, so everything it made stays alive until the run is killed."""
+    wait = "os.read(r, 1)\n" if hold else ""
+    return (
+        "import os\n"
+        "r, w = os.pipe()\n"
+        "made = 0\n"
+        "try:\n"
+        "    for _ in range(500):\n"
+        "        if os.fork() == 0:\n"
+        "            os.read(r, 1)\n"
+        "            os._exit(0)\n"
+        "        made += 1\n"
+        "except OSError:\n"
+        "    pass\n"
+        "print(made, flush=True)\n"
+    ) + wait

@@ -8,28 +8,14 @@ import time
 import uuid
 
 import pytest
-from process_support import REAL_BACKENDS, processes_running
+from process_support import REAL_BACKENDS, forks_until_refused, processes_running
 
 from toolkernel_sandbox import LimitExceeded, TimeLimitExceeded
 from toolkernel_sandbox.process import ProcessPolicy, run
 
 pytestmark = pytest.mark.parametrize("backend", REAL_BACKENDS)
 
-# Forks children that wait on a pipe (so none exits early) and reports how many it got.
-FORKS = """
-import os
-r, w = os.pipe()
-made = 0
-try:
-    for _ in range(200):
-        if os.fork() == 0:
-            os.read(r, 1)
-            os._exit(0)
-        made += 1
-except OSError:
-    pass
-print(made)
-"""
+FORKS = forks_until_refused(hold=False)
 
 
 def test_forks_stop_at_the_process_limit(backend: str) -> None:

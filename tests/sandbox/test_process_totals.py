@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from process_support import REAL_BACKENDS, processes_running
+from process_support import REAL_BACKENDS, forks_until_refused, processes_running
 
 from toolkernel_sandbox import LimitExceeded, SandboxError, TimeLimitExceeded
 from toolkernel_sandbox.process import (
@@ -51,22 +51,7 @@ for _ in range({n} - 1):
 print("all but one gone")
 """
 
-# Forks until refused, children holding on; prints the count, then waits to be killed.
-FORKS = """
-import os
-r, w = os.pipe()
-made = 0
-try:
-    for _ in range(500):
-        if os.fork() == 0:
-            os.read(r, 1)
-            os._exit(0)
-        made += 1
-except OSError:
-    pass
-print(made, flush=True)
-os.read(r, 1)
-"""
+FORKS = forks_until_refused(hold=True)
 
 
 def our_run_cgroups() -> set[Path]:

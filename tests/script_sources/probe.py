@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 _next_id = 1000
 
@@ -76,8 +77,9 @@ def memory_children():
     """Six children that each hold 80 MiB: within a per-process limit, over the total."""
     for _ in range(6):
         if os.fork() == 0:
-            held = b"x" * (80 * 2**20)
-            __import__("time").sleep(60 + len(held) % 2)  # held until killed
+            held = b"x" * (80 * 2**20)  # written, so every page counts
+            time.sleep(60)  # holding it until the memory total kills this child
+            del held
             os._exit(0)
     pid, status = os.waitpid(-1, 0)  # the first child to end: one the total stopped
     return f"child ended by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else "?"
