@@ -9,6 +9,8 @@ Measured side by side in one run:
 - a bare spawn of the same one-shot script, answering one JSON-RPC `execute`;
 - a cold call of that script tool through `ToolHost.call` under bwrap (a new sandboxed
   process per call), and the same under firejail;
+- the bwrap cold call again with no spare: the run's process joins its cgroup on the
+  way in, which waits for an RCU grace period (the cost a spare takes off the path);
 - a warm call to a persistent worker (one process answers every call) through
   `ToolHost.call`, and from a kernel cell.
 
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +125,30 @@ def host_calls(work: Path, backend: str, cold: int, warm: int) -> dict[str, list
             f"cold call under {backend} (ToolHost.call)": timed(lambda: call("local.once"), cold)
         }
         if backend == "bwrap":
+            rows["cold call under bwrap, no spare (joins its cgroup)"] = without_spares(
+                lambda: timed(lambda: call("local.once"), cold)
+            )
             inner = host.submit(_on_loop(host, warm)).result(300)
             rows["warm persistent worker, on the host loop"] = inner
             rows["warm persistent worker, submitted"] = timed(lambda: call("local.warm"), warm)
         return rows
     finally:
         toolbox.stop()
+
+
+def without_spares(measure: Callable[[], list[float]]) -> list[float]:
+    """`measure()` with `TOOLKERNEL_SANDBOX_SPARES=0`: each run joins its cgroup itself."""
+    from toolkernel_sandbox.process._spares import SPARES_VARIABLE
+
+    before = os.environ.get(SPARES_VARIABLE)
+    os.environ[SPARES_VARIABLE] = "0"
+    try:
+        return measure()
+    finally:
+        if before is None:
+            del os.environ[SPARES_VARIABLE]
+        else:
+            os.environ[SPARES_VARIABLE] = before
 
 
 async def _on_loop(host: Any, count: int) -> list[float]:

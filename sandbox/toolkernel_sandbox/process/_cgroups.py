@@ -148,23 +148,64 @@ class RunCgroup:
             # hierarchy. A run with an identity of its own has its process total from
             # RLIMIT_NPROC of that uid already: it joins the memory hierarchy alone.
             support = dataclasses.replace(support, pids=None)
+        try:
+            run = cls.unlimited(support)
+        except OSError as exc:
+            logger.warning("could not make a run cgroup, using rlimits alone: %s", exc)
+            return None
+        if run is None:
+            return None
+        try:
+            run.limit(policy)
+        except OSError as exc:
+            run.close()
+            logger.warning("could not make a run cgroup, using rlimits alone: %s", exc)
+            return None
+        return run
+
+    @classmethod
+    def unlimited(cls, support: CgroupSupport, *, prefix: str = _NAME_PREFIX) -> RunCgroup | None:
+        """A new cgroup under `support`'s parents with no totals yet, or None without one.
+
+        Call `limit` before anything runs in it. Its name is `prefix`, this process's
+        pid and a unique part.
+
+        Raises:
+            OSError: It could not be made (nothing is left behind).
+        """
         if not support.dirs:
             return None
-        name = f"{_NAME_PREFIX}{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        name = f"{prefix}{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
         made: dict[Path, Path] = {}
         try:
             for parent in support.dirs:
                 made[parent] = parent / name
                 made[parent].mkdir(mode=0o755)
-            run = cls(support, _by_controller(support, made), policy)
-            run._write_limits()
-        except OSError as exc:
+        except OSError:
             for path in made.values():
                 with contextlib.suppress(OSError):
                     path.rmdir()
-            logger.warning("could not make a run cgroup, using rlimits alone: %s", exc)
-            return None
-        return run
+            raise
+        return cls(support, _by_controller(support, made), ProcessPolicy())
+
+    def limit(self, policy: ProcessPolicy) -> None:
+        """Write `policy`'s totals (memory, processes) into a cgroup made `unlimited`.
+
+        Raises:
+            OSError: The kernel refused one (the cgroup is left as it was made).
+        """
+        self._policy = policy
+        memory, pids = self._made.get("memory"), self._made.get("pids")
+        total = str(policy.memory_bytes)
+        if memory is not None and self._support.version == 2:
+            (memory / "memory.max").write_text(total)
+            _write_if_present(memory / "memory.swap.max", "0")
+            _write_if_present(memory / "memory.oom.group", "1")
+        elif memory is not None:
+            (memory / "memory.limit_in_bytes").write_text(total)
+            _write_if_present(memory / "memory.memsw.limit_in_bytes", total)
+        if pids is not None:
+            (pids / "pids.max").write_text(str(policy.processes))
 
     @property
     def procs_files(self) -> list[Path]:
@@ -199,19 +240,6 @@ class RunCgroup:
         for path in dict.fromkeys(self._made.values()):
             _remove(path, self._support.version)
         self._made = {}
-
-    def _write_limits(self) -> None:
-        memory, pids = self._made.get("memory"), self._made.get("pids")
-        total = str(self._policy.memory_bytes)
-        if memory is not None and self._support.version == 2:
-            (memory / "memory.max").write_text(total)
-            _write_if_present(memory / "memory.swap.max", "0")
-            _write_if_present(memory / "memory.oom.group", "1")
-        elif memory is not None:
-            (memory / "memory.limit_in_bytes").write_text(total)
-            _write_if_present(memory / "memory.memsw.limit_in_bytes", total)
-        if pids is not None:
-            (pids / "pids.max").write_text(str(self._policy.processes))
 
 
 def _by_controller(support: CgroupSupport, made: dict[Path, Path]) -> dict[str, Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import select
 import subprocess
@@ -24,9 +25,12 @@ from toolkernel_sandbox.process._cgroups import (
 )
 from toolkernel_sandbox.process._limits import limit_error
 from toolkernel_sandbox.process._policy import ProcessPolicy
+from toolkernel_sandbox.process._spares import claim_spare, exec_error
 from toolkernel_sandbox.process._streams import Capture, feed, kill_group
 
 __all__ = ["Completed", "run"]
+
+logger = logging.getLogger("toolkernel_sandbox.process")
 
 # After the child exits (or is killed), how long its pipes may take to reach EOF.
 _DRAIN_S = 5.0
@@ -97,12 +101,16 @@ def run(
     """
     policy = policy or ProcessPolicy()
     launch = prepare(pick_backend(backend), policy, command, cwd)
-    cgroup = RunCgroup.create(policy, cgroups or cgroup_support())
+    started = time.monotonic()
+    proc, cgroup, spared = _start(launch, policy, cgroups)
     try:
         return _supervised(
+            proc,
             launch,
             policy,
             cgroup,
+            started=started,
+            spared=spared,
             stdin=stdin,
             on_stdout_line=on_stdout_line,
             on_stderr_line=on_stderr_line,
@@ -112,17 +120,21 @@ def run(
             cgroup.close()
 
 
-def _supervised(
-    launch: Launch,
-    policy: ProcessPolicy,
-    cgroup: RunCgroup | None,
-    *,
-    stdin: bytes,
-    on_stdout_line: Callable[[str], None] | None,
-    on_stderr_line: Callable[[str], None] | None,
-) -> Completed:
+def _start(
+    launch: Launch, policy: ProcessPolicy, cgroups: CgroupSupport | None
+) -> tuple[subprocess.Popen[bytes], RunCgroup | None, bool]:
+    """Start `launch` in a spare already in its cgroup, else join one on the way in.
+
+    Returns the process, its cgroup (if any), and whether a spare was used.
+    """
+    spare = claim_spare(cgroups)
+    if spare is not None:
+        try:
+            return spare.start(launch, policy), spare.cgroup, True
+        except OSError as exc:
+            logger.debug("a spare could not take the run, starting it directly: %s", exc)
+    cgroup = RunCgroup.create(policy, cgroups or cgroup_support())
     argv = launch.argv if cgroup is None else cgroup_join_argv(cgroup.procs_files, launch.argv)
-    started = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv,
@@ -132,8 +144,25 @@ def _supervised(
             **launch.popen_kwargs(),
         )
     except (OSError, subprocess.SubprocessError) as exc:
+        if cgroup is not None:
+            cgroup.close()
         msg = f"could not start the {launch.backend} sandbox: {exc}; is it installed and usable?"
         raise SandboxError(msg) from exc
+    return proc, cgroup, False
+
+
+def _supervised(
+    proc: subprocess.Popen[bytes],
+    launch: Launch,
+    policy: ProcessPolicy,
+    cgroup: RunCgroup | None,
+    *,
+    started: float,
+    spared: bool,
+    stdin: bytes,
+    on_stdout_line: Callable[[str], None] | None,
+    on_stderr_line: Callable[[str], None] | None,
+) -> Completed:
     supervision = _Supervision(proc, policy, on_stdout_line, on_stderr_line)
     try:
         exited = supervision.start(stdin)
@@ -148,9 +177,14 @@ def _supervised(
     finally:
         supervision.close()
     out, err = supervision.out, supervision.err
+    if spared:
+        stderr = bytes(err.data[-_STDERR_IN_ERRORS:]).decode("utf-8", errors="replace")
+        failed = exec_error(launch.backend, proc.returncode, stderr)
+        if failed is not None:
+            raise failed
     _raise_for(policy, cgroup, exited=exited, returncode=proc.returncode, out=out, err=err)
-    stdout, stderr = bytes(out.data), bytes(err.data)
-    return Completed(proc.returncode, stdout, stderr, launch.backend, elapsed, launch.warning)
+    stdout, stderr_bytes = bytes(out.data), bytes(err.data)
+    return Completed(proc.returncode, stdout, stderr_bytes, launch.backend, elapsed, launch.warning)
 
 
 class _Supervision:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -19,9 +22,12 @@ from toolkernel_sandbox.process._cgroups import (
     join_error,
 )
 from toolkernel_sandbox.process._policy import ProcessPolicy
+from toolkernel_sandbox.process._spares import Spare, claim_spare, exec_error
 from toolkernel_sandbox.process._streams import kill_group
 
 __all__ = ["SandboxedProcess", "spawn"]
+
+logger = logging.getLogger("toolkernel_sandbox.process")
 
 _CHUNK = 65536
 _REAP_S = 5.0
@@ -50,10 +56,14 @@ async def spawn(
     """
     policy = policy or ProcessPolicy()
     # Picking probes the backend once and reads the filesystem: keep it off the loop.
-    launch, cgroup = await asyncio.to_thread(_launch, backend, policy, command, cwd, cgroups)
+    launch, started = await asyncio.to_thread(_launch, backend, policy, command, cwd, cgroups)
+    if isinstance(started, Spare):
+        proc = await _AdoptedProcess.adopt(started.popen, limit=policy.stdout_bytes)
+        return SandboxedProcess(proc, policy, launch, started.cgroup, spared=True)
+    cgroup = started
     argv = launch.argv if cgroup is None else cgroup_join_argv(cgroup.procs_files, launch.argv)
     try:
-        proc = await asyncio.create_subprocess_exec(
+        created = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -68,7 +78,7 @@ async def spawn(
             raise
         msg = f"could not start the {launch.backend} sandbox: {exc}; is it installed and usable?"
         raise SandboxError(msg) from exc
-    return SandboxedProcess(proc, policy, launch, cgroup)
+    return SandboxedProcess(created, policy, launch, cgroup)
 
 
 def _launch(
@@ -77,9 +87,79 @@ def _launch(
     command: Sequence[str],
     cwd: Path | None,
     cgroups: CgroupSupport | None,
-) -> tuple[Launch, RunCgroup | None]:
+) -> tuple[Launch, Spare | RunCgroup | None]:
+    """The launch, and either a started spare or the cgroup to join on the way in."""
     launch = prepare(pick_backend(backend), policy, command, cwd)
+    spare = claim_spare(cgroups)
+    if spare is not None:
+        try:
+            spare.start(launch, policy)
+        except OSError as exc:
+            logger.debug("a spare could not take the worker, starting it directly: %s", exc)
+        else:
+            return launch, spare
     return launch, RunCgroup.create(policy, cgroups or cgroup_support())
+
+
+class _AdoptedProcess:
+    """A process started with `subprocess.Popen`, spoken to from asyncio.
+
+    It offers what `SandboxedProcess` uses of `asyncio.subprocess.Process`: the three
+    pipes as streams, `pid`, `returncode` and `wait()`. Its exit is watched with a
+    pidfd on the loop; nothing else waits for it, so no child watcher is involved.
+    """
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdin: asyncio.StreamWriter,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+    ) -> None:
+        self._popen = popen
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[None] = loop.create_future()
+        self._pidfd = os.pidfd_open(popen.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    @classmethod
+    async def adopt(cls, popen: subprocess.Popen[bytes], *, limit: int) -> _AdoptedProcess:
+        """Connect `popen`'s pipes (all three must be pipes) to the running loop."""
+        loop = asyncio.get_running_loop()
+        stdout = asyncio.StreamReader(limit=limit, loop=loop)
+        stderr = asyncio.StreamReader(limit=limit, loop=loop)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout), popen.stdout)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stderr), popen.stderr)
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, popen.stdin
+        )
+        stdin = asyncio.StreamWriter(transport, protocol, None, loop)
+        return cls(popen, stdin, stdout, stderr)
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.returncode
+
+    async def wait(self) -> int:
+        """Wait until it exits; its exit code (negative: the signal that ended it)."""
+        await asyncio.shield(self._exited)
+        return cast(int, self._popen.returncode)
+
+    def _on_exit(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._popen.wait()  # it has exited: this reaps it at once
+        self.stdin.close()  # as for a pipe whose reader is gone
+        if not self._exited.done():
+            self._exited.set_result(None)
 
 
 class SandboxedProcess:
@@ -92,12 +172,15 @@ class SandboxedProcess:
 
     def __init__(
         self,
-        proc: asyncio.subprocess.Process,
+        proc: asyncio.subprocess.Process | _AdoptedProcess,
         policy: ProcessPolicy,
         launch: Launch,
         cgroup: RunCgroup | None = None,
+        *,
+        spared: bool = False,
     ) -> None:
         self.backend = launch.backend
+        self._spared = spared
         self.warning = launch.warning
         self._proc = proc
         # All three were started as pipes, so none is None.
@@ -173,7 +256,8 @@ class SandboxedProcess:
 
         Raises:
             TimeLimitExceeded: It did not exit within `timeout` seconds; it was killed.
-            SandboxError: The sandbox could not move into its cgroup, so never ran.
+            SandboxError: The sandbox could not move into its cgroup, or could not be
+                started, so never ran.
         """
         try:
             async with asyncio.timeout(timeout):
@@ -188,6 +272,9 @@ class SandboxedProcess:
         await self._reap()
         if self._cgroup is not None and join_failed(code, self.stderr_tail()):
             raise join_error(self.stderr_tail())
+        failed = exec_error(self.backend, code, self.stderr_tail()) if self._spared else None
+        if failed is not None:
+            raise failed
         return code
 
     def kill(self) -> None:
