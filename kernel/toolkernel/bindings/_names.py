@@ -15,6 +15,7 @@ __all__ = [
     "pascal_case",
     "python_identifier",
     "source_identifier",
+    "tool_identifiers",
 ]
 
 #: Names a generated module binds or reads at module level. A tool, argument or class
@@ -91,6 +92,16 @@ def assign_identifiers(names: Iterable[str], taken: Iterable[str] = ()) -> dict[
         mapping[name] = python_identifier(name, used)
         used.add(mapping[name])
     return mapping
+
+
+def tool_identifiers(names: Iterable[str]) -> dict[str, str]:
+    """Map each tool name of one source to its binding function's name.
+
+    It is `assign_identifiers` with `GENERATED_MODULE_NAMES` taken, as `generate_module`
+    names functions; the registry stores these names so that a tool can be looked up
+    by the name its binding has (`srv._2fa_check` finds `2fa.check`).
+    """
+    return assign_identifiers(names, GENERATED_MODULE_NAMES)
 
 
 def source_identifier(source: str, taken: Iterable[str] = ()) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkernel._nofollow import read_inside
 from toolkernel.bundles._paths import BundleLimits, safe_member
 from toolkernel.errors import BundleError
 from toolkernel.factory import WASM_LANGUAGES
@@ -210,9 +211,12 @@ def read_files(folder: Path, limits: BundleLimits, *, exclude: set[str]) -> dict
         if not path.is_file():
             continue
         safe_member(relative)
-        data = path.read_bytes()
+        data = read_inside(folder, relative, limits.file_bytes)  # no link on the way
+        if data is None:
+            msg = f"refused {path}: over the size limit ({limits}), or reached through a link"
+            raise BundleError(msg, path=str(path))
         total += len(data)
-        if len(data) > limits.file_bytes or total > limits.total_bytes:
+        if total > limits.total_bytes:
             msg = f"refused {path}: the tool's files are over the size limit ({limits})"
             raise BundleError(msg, path=str(path))
         files[relative] = _text_or_bytes(data)
@@ -224,10 +228,14 @@ def _artifact(folder: Path, artifact_path: object, limits: BundleLimits) -> byte
         msg = f'{folder / TOOL_FILE}: "artifact" is the relative path of a built .wasm'
         raise BundleError(msg, path=str(folder / TOOL_FILE))
     path = folder / safe_member(artifact_path)
-    if not path.is_file() or path.is_symlink() or path.stat().st_size > limits.file_bytes:
-        msg = f"{folder}: the artifact {artifact_path!r} is missing, a link, or too large"
+    data = read_inside(folder, artifact_path, limits.file_bytes)
+    if data is None:
+        msg = (
+            f"{folder}: the artifact {artifact_path!r} is missing, too large, or reached "
+            "through a link; build it inside the tool folder"
+        )
         raise BundleError(msg, path=str(path))
-    return path.read_bytes()
+    return data
 
 
 def _text_or_bytes(data: bytes) -> str | bytes:

@@ -1,10 +1,12 @@
 """Path and archive safety: what a bundle may hold before anything is extracted or read.
 
-Every member name must be a relative POSIX path that stays inside the destination: no
-absolute paths, drive letters, backslashes, `..`, NUL bytes or empty names. Links
-(symbolic or hard), devices and FIFOs are refused: a bundle holds files and folders
-only. Sizes are checked from the archive's own headers before extraction, and again
-while writing, so an archive cannot promise small and deliver large.
+Every member name must pass `toolkernel._nofollow.path_problem`, the rules every name
+from outside obeys: a relative POSIX path that stays inside the destination and spells
+each file one way (no absolute paths, drive letters, backslashes, NUL bytes, empty
+names or parts, `.` or `..`). Links (symbolic or hard), devices and FIFOs are refused:
+a bundle holds files and folders only. Sizes are checked from the archive's own headers
+before extraction, and again while writing, so an archive cannot promise small and
+deliver large.
 
 Extraction never uses `tarfile`'s own: its safety has depended on the Python patch level
 (CVE-2025-4517 bypasses the `data` filter on 3.11.7). Each folder and file is created by
@@ -21,7 +23,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from toolkernel._nofollow import DIR_FLAGS, NEW_FILE_FLAGS
+from toolkernel._nofollow import DIR_FLAGS, NEW_FILE_FLAGS, path_problem
 from toolkernel.errors import BundleError
 
 __all__ = ["BundleLimits", "check_archive", "extract_archive", "safe_member"]
@@ -46,28 +48,14 @@ def safe_member(name: str) -> PurePosixPath:
     """Return `name` as a relative path that cannot leave its folder.
 
     Raises:
-        BundleError: It is empty, absolute, has a drive, a backslash, NUL, or `..`.
+        BundleError: `path_problem` refuses it: it is empty, absolute, has a drive, a
+            backslash, NUL, or an empty, `.` or `..` part.
     """
-    problem = _problem(name)
+    problem = path_problem(name)
     if problem is not None:
         msg = f"refused {name!r} in the bundle: {problem}; every path must stay inside it"
-        raise BundleError(msg, path=name)
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    return PurePosixPath(*parts)
-
-
-def _problem(name: str) -> str | None:
-    if not isinstance(name, str) or not name.strip("/."):
-        return "an empty name"
-    if "\x00" in name:
-        return "a NUL byte in the name"
-    if "\\" in name:
-        return "a backslash (paths use '/')"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return "an absolute path"
-    if ".." in name.split("/"):
-        return "a '..' part"
-    return None
+        raise BundleError(msg, path=str(name))
+    return PurePosixPath(name)
 
 
 def check_archive(archive: tarfile.TarFile, limits: BundleLimits) -> None:

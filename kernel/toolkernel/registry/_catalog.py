@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from toolkernel._spec import ToolSpec, catalog_hash
 from toolkernel.errors import RegistryError
-from toolkernel.registry._index import IndexRow, index_row, spec_to_json
+from toolkernel.registry._index import IndexRow, index_rows, spec_to_json
 
 __all__ = [
     "CatalogSnapshot",
@@ -84,7 +84,7 @@ def prepare_catalog(source: str, specs: list[ToolSpec]) -> PreparedCatalog:
             "hold only dicts, lists, strings, numbers, booleans and None"
         )
         raise RegistryError(msg) from exc
-    rows = [index_row(spec, spec_json) for spec, spec_json in zip(specs, specs_json, strict=True)]
+    rows = index_rows(specs, specs_json)
     return PreparedCatalog(source, digest, "[" + ",".join(specs_json) + "]", rows)
 
 

@@ -15,14 +15,15 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
 from toolkernel.errors import RegistryError
+from toolkernel.registry._index import reindex_identifiers
 
-__all__ = ["BUSY_TIMEOUT_S", "MIGRATIONS", "Database"]
+__all__ = ["BUSY_TIMEOUT_S", "MIGRATIONS", "Database", "MigrationStep"]
 
 BUSY_TIMEOUT_S = 5.0
 """How long a statement waits for another process's lock before giving up."""
@@ -149,12 +150,24 @@ _V2_TOOL_VERSIONS = (
     """,
 )
 
-MIGRATIONS: list[tuple[str, ...]] = [_V1_CATALOG_AND_SEARCH, _V2_TOOL_VERSIONS]
+# A tool's identifier became the name its binding has (`_2fa_check`, not `2fa_check`):
+# rows written before are given it, which SQL alone cannot compute.
+_V3_BINDING_IDENTIFIERS: tuple[Callable[[sqlite3.Connection], None]] = (reindex_identifiers,)
+
+MigrationStep = tuple[str | Callable[[sqlite3.Connection], None], ...]
+"""Single SQL statements, or functions that change the data through the connection."""
+
+MIGRATIONS: list[MigrationStep] = [
+    _V1_CATALOG_AND_SEARCH,
+    _V2_TOOL_VERSIONS,
+    _V3_BINDING_IDENTIFIERS,
+]
 """Schema steps in order; step `i` takes the schema from version `i` to `i + 1`.
 
 Each step is a tuple of single statements (not a script: `executescript` would commit
-the surrounding transaction). Step 2 adds the versioned registry tools and the memory
-store.
+the surrounding transaction) or of functions that run inside the migration's
+transaction. Step 2 adds the versioned registry tools and the memory store; step 3
+gives every indexed tool its binding's name as identifier.
 """
 
 
@@ -173,6 +186,7 @@ class Database:
         """
         self.path = path
         self._lock = threading.Lock()
+        self._commits = 0
         try:
             _private(path)
             self._conn = _connect(path)
@@ -202,8 +216,19 @@ class Database:
         The transaction commits when the block ends and rolls back fully if it raises,
         whatever the exception.
         """
-        with self._lock, _translated(self.path), _immediate(self._conn):
-            yield self._conn
+        with self._lock, _translated(self.path):
+            with _immediate(self._conn):
+                yield self._conn
+            self._commits += 1
+
+    @property
+    def commits(self) -> int:
+        """How many `write()` blocks have committed on this connection.
+
+        SQLite's `PRAGMA data_version` ignores a connection's own commits; a watcher adds
+        this count to see them too.
+        """
+        return self._commits
 
     def close(self) -> None:
         """Close the connection; later use raises `RegistryError`."""
@@ -319,7 +344,10 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 raise RegistryError(msg)
             for step in MIGRATIONS[version:]:
                 for statement in step:
-                    conn.execute(statement)
+                    if callable(statement):
+                        statement(conn)
+                    else:
+                        conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
 

@@ -1,8 +1,10 @@
 """The current tool set: one row per tool, which feeds the FTS5 search index.
 
-Each row carries the text the index sees, per column: the name's words (split on
-`_`, `-`, `.` and camelCase), the source's words, the description (and title), and
-the parameters' names and descriptions flattened from the input schema.
+Each row carries the tool's identifier (the name its Python binding has, so that
+`srv.get_weather` finds `get-weather`) and the text the index sees, per column: the
+name's words (split on `_`, `-`, `.` and camelCase), the source's words, the
+description (and title), and the parameters' names and descriptions flattened from the
+input schema.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from toolkernel._spec import ToolSpec
-from toolkernel.registry._names import name_key, name_words, sanitize_identifier
+from toolkernel.bindings._names import tool_identifiers
+from toolkernel.registry._names import name_key, name_words
 
-__all__ = ["IndexRow", "index_row", "replace_source", "spec_to_json"]
+__all__ = ["IndexRow", "index_rows", "reindex_identifiers", "replace_source", "spec_to_json"]
 
 _SCHEMA_DEPTH = 4
 """How many levels of nested `properties` / `items` feed the parameter text."""
@@ -37,8 +40,20 @@ class IndexRow(NamedTuple):
     param_text: str
 
 
-def index_row(spec: ToolSpec, spec_json: str) -> IndexRow:
-    """Build the index row of `spec`, whose JSON form is `spec_json`."""
+def index_rows(specs: list[ToolSpec], specs_json: list[str]) -> list[IndexRow]:
+    """Build the index rows of one source's whole tool list, whose JSON forms are given.
+
+    Identifiers are assigned over the whole list, as bindings assign function names: of
+    `a_b` and `a-b`, the second is `a_b_2`.
+    """
+    identifiers = tool_identifiers(spec.name for spec in specs)
+    return [
+        _index_row(spec, spec_json, identifiers[spec.name])
+        for spec, spec_json in zip(specs, specs_json, strict=True)
+    ]
+
+
+def _index_row(spec: ToolSpec, spec_json: str, ident: str) -> IndexRow:
     words = name_words(spec.name)
     name_text = " ".join(words)
     if len(words) > 1:
@@ -48,7 +63,7 @@ def index_row(spec: ToolSpec, spec_json: str) -> IndexRow:
     return IndexRow(
         source=spec.source,
         name=spec.name,
-        ident=sanitize_identifier(spec.name),
+        ident=ident,
         name_key=name_key(words),
         spec_json=spec_json,
         name_text=name_text,
@@ -66,6 +81,23 @@ def replace_source(conn: sqlite3.Connection, source: str, rows: list[IndexRow]) 
         " source_text, desc_text, param_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
+
+
+def reindex_identifiers(conn: sqlite3.Connection) -> None:
+    """Give every indexed tool the identifier `index_rows` gives it now (a migration).
+
+    Registries written before the identifier was the binding's name hold another one
+    (`2fa_check` for `2fa.check`, whose binding is `_2fa_check`).
+    """
+    by_source: dict[str, list[tuple[int, str]]] = {}
+    for row_id, source, name in conn.execute("SELECT id, source, name FROM tool_index"):
+        by_source.setdefault(source, []).append((row_id, name))
+    for rows in by_source.values():
+        identifiers = tool_identifiers(name for _, name in rows)
+        conn.executemany(
+            "UPDATE tool_index SET ident = ? WHERE id = ? AND ident != ?",
+            [(identifiers[name], row_id, identifiers[name]) for row_id, name in rows],
+        )
 
 
 def spec_to_json(spec: ToolSpec) -> str:

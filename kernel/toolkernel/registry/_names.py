@@ -1,24 +1,19 @@
-"""Tool names as words and as identifiers, shared by the index, search and lookup."""
+"""Tool names as words, shared by the index, search and lookup.
+
+A tool's identifier (`get_weather` for `get-weather`) is not made here: it is the name
+its binding has, from `toolkernel.bindings._names.tool_identifiers`.
+"""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["name_key", "name_words", "safe_text", "sanitize_identifier"]
+__all__ = ["name_key", "name_words", "safe_text"]
 
-_NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
 _CAMEL_LOWER_UPPER = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _CAMEL_ACRONYM = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")
 # Word characters without the underscore: letters and digits of any script.
 _WORD = re.compile(r"[^\W_]+")
-
-
-def sanitize_identifier(name: str) -> str:
-    """Return `name` with every character outside `[A-Za-z0-9_]` replaced by `_`.
-
-    This is how bindings spell a tool (`get-weather` becomes `get_weather`).
-    """
-    return _NOT_IDENT.sub("_", name)
 
 
 def name_words(text: str) -> list[str]:

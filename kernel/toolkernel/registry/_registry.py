@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,7 @@ from toolkernel.registry._index import replace_source
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import ServerStatus
 from toolkernel.registry._versions import ToolVersion
+from toolkernel.registry._watch import RegistryWatcher
 
 __all__ = ["ToolRegistry"]
 
@@ -48,6 +50,9 @@ class ToolRegistry:
         self.path = self.home / "registry.db"
         self.blobs = BlobStore(self.home / "blobs" / "sha256")
         self._db = Database(self.path)
+        self._changes: RegistryWatcher | None = None  # made by the first change_count()
+        self._change_count = 0
+        self._change_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the database connection; later calls raise `RegistryError`."""
@@ -219,14 +224,32 @@ class ToolRegistry:
         with self._db.read() as conn:
             return _versions.current_versions(conn, namespace, include_deleted=include_deleted)
 
+    def watch(self) -> RegistryWatcher:
+        """Return a new watcher that says cheaply when the registry changed.
+
+        Its `token()` changes with the tools, catalogs and server statuses, and its
+        `tools_token()` with the tools and catalogs, whoever wrote them; memory writes
+        change neither. Its `changed_elsewhere()` says whether another connection
+        (another process, another `ToolRegistry`) committed anything since its last
+        call. Polling reads no table until something commits. A watcher needs no
+        closing and stops working when this registry closes.
+        """
+        return RegistryWatcher(self._db)
+
     def change_count(self) -> int:
         """A number that changes whenever another connection (any process) commits.
 
         Cheap to poll (no table is read): a host compares it to notice tools created,
         rolled back or deleted elsewhere (the CLI, another kernel, the bridge's kernel).
+        This registry's own writes do not change it. New code should poll a `watch()`
+        watcher instead; this counts the `changed_elsewhere()` of one kept here.
         """
-        with self._db.read() as conn:
-            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+        with self._change_lock:
+            if self._changes is None:
+                self._changes = RegistryWatcher(self._db)
+            elif self._changes.changed_elsewhere():
+                self._change_count += 1
+            return self._change_count
 
     def namespaces(self) -> list[str]:
         """Return every namespace that has held a registry tool, sorted."""

@@ -19,7 +19,6 @@ from toolkernel.config import InvalidServer, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolNotFound
 from toolkernel.registry import ToolRegistry
 from toolkernel.serverext._bindings import ToolBindings
-from toolkernel.serverext._generation import GenerationWatcher
 from toolkernel.serverext._summaries import summary, version_record
 
 __all__ = ["NOT_STARTED", "NOT_STARTED_STATE", "PanelService"]
@@ -62,18 +61,17 @@ class PanelService:
         self.home.mkdir(parents=True, exist_ok=True)
         self.mcp_config = mcp_config
         self.registry = ToolRegistry(self.home)
-        self._generation = GenerationWatcher(self.registry.path)
+        self._changes = self.registry.watch()
         self._bindings = ToolBindings(self.registry, self.home)
         self._snapshot: _Snapshot | None = None
 
     def close(self) -> None:
-        """Release the registry connections."""
-        self._generation.close()
+        """Release the registry connection."""
         self.registry.close()
 
     def generation(self) -> str:
         """Return the token that changes with the tools, catalogs and server statuses."""
-        return self._generation.token()
+        return self._changes.token()
 
     def tools(self, query: str | None, limit: int | None) -> JSONObject:
         """Return `{"query", "total", "tools"}`: every tool, or the best matches of `query`.
@@ -205,7 +203,7 @@ class PanelService:
         return {"servers": [rows[name] for name in sorted(rows)], "config_error": config_error}
 
     def _current(self) -> _Snapshot:
-        generation = self._generation.tools_token()
+        generation = self._changes.tools_token()
         if self._snapshot is None or self._snapshot.generation != generation:
             versions = {v.name: v.version for v in self.registry.registry_tools()}
             self._snapshot = _Snapshot(generation, versions)
