@@ -52,7 +52,7 @@ async def _sdk_caller(server_cmd: list[str]) -> AsyncIterator[Call]:
 
 @contextlib.asynccontextmanager
 async def _toolbox_caller(server_cmd: list[str]) -> AsyncIterator[Call]:
-    from toolkernel.kernel import Toolbox
+    from toolkernel.session import Toolbox
 
     with tempfile.TemporaryDirectory(prefix="tkb-toolbox-") as tmp:
         config = Path(tmp) / "mcp.json"

@@ -28,7 +28,7 @@ t0 = time.perf_counter()
 import ipykernel.ipkernel, ipykernel.kernelapp
 t1 = time.perf_counter()
 import toolkernel.kernel
-from toolkernel.kernel._toolbox import Toolbox
+from toolkernel.session._toolbox import Toolbox
 t2 = time.perf_counter()
 box = Toolbox(home=__import__("pathlib").Path({home!r}), config_path=None)
 t3 = time.perf_counter()

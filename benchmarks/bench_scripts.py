@@ -96,7 +96,7 @@ def bare_spawns(work: Path, count: int) -> dict[str, list[float]]:
 
 
 def host_calls(work: Path, backend: str, cold: int, warm: int) -> dict[str, list[float]]:
-    from toolkernel.kernel._toolbox import Toolbox
+    from toolkernel.session._toolbox import Toolbox
 
     toolbox = Toolbox(
         home=work / f"home-{backend}",

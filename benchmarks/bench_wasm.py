@@ -97,7 +97,7 @@ def sandbox_runner(
 
 def host_calls(work: Path, calls: int) -> dict[str, list[float]]:
     """`ToolHost.call` on its own loop, and submitted from another loop."""
-    from toolkernel.kernel._toolbox import Toolbox
+    from toolkernel.session._toolbox import Toolbox
 
     toolbox = Toolbox(home=work / "home", config_path=write_config(work / "mcp.json", {}))
     toolbox.host.start()

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toolkernel._markup import code_fence, markdown_cell, safe_media_type
-from toolkernel.kernel import ToolDetails
+from toolkernel.session import ToolDetails
 
 INJECTION = '```\n<img src=x onerror="alert(1)">\n````\n| a | b |'
 

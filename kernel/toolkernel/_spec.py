@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RELAY_MARK", "JSONObject", "ToolResult", "ToolSpec", "catalog_hash"]
+__all__ = [
+    "CHANNEL_TARGET",
+    "RELAY_MARK",
+    "ClientRelay",
+    "JSONObject",
+    "ToolResult",
+    "ToolSpec",
+    "catalog_hash",
+]
 
 JSONObject = dict[str, Any]
+
+CHANNEL_TARGET = "toolkernel.rpc"
+"""The comm target of the typed channel from the bridge to a kernel's session (JSON-RPC)."""
+
+ClientRelay = Callable[[str, JSONObject], Awaitable[JSONObject]]
+"""Answers a server's request to the client (`sampling/createMessage`,
+`elicitation/create`) during a call: `(method, params)` in, the MCP result as JSON out."""
 
 RELAY_MARK = "\x00toolkernel-relay:"
 """Prefix of an `input_request` prompt that carries a relayed MCP request (JSON) from the

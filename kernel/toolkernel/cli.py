@@ -12,8 +12,8 @@
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
-                   [--gateway-url URL [--gateway-token T]]
-                   [--expose-tools] [--output-cap N] [--allow-origin O]
+                   [--gateway-url URL [--gateway-token T]] [--expose-tools] ...
+                   (a flag per c.Bridge option: see `toolkernel mcp --help`)
 
 `tools` and `servers` read the registry the kernels write (catalog cache and status),
 so they answer instantly and never start a server.
@@ -103,25 +103,9 @@ def _parser() -> argparse.ArgumentParser:
         help="serve code mode over MCP (the bridge)",
         description="Flags override c.Bridge.* in toolkernel_config.py (Jupyter config dirs).",
     )
-    bridge.add_argument("--transport", choices=["stdio", "http"], help="default stdio")
-    bridge.add_argument("--host", help="HTTP address (default 127.0.0.1)")
-    bridge.add_argument("--port", type=int, help="HTTP port (default 8848)")
-    bridge.add_argument("--connection-file", help="drive this running kernel")
-    bridge.add_argument(
-        "--gateway-url", help="start the kernel on this Jupyter Server or Enterprise Gateway"
-    )
-    bridge.add_argument(
-        "--gateway-token", help="the gateway's token (default: $TOOLKERNEL_GATEWAY_TOKEN)"
-    )
-    bridge.add_argument("--kernel-name", help="kernelspec to start (default toolkernel)")
-    bridge.add_argument("--output-cap", type=int, help="reply characters (default 20000)")
-    bridge.add_argument("--allow-origin", action="append", help="browser origin, repeatable")
-    bridge.add_argument(
-        "--expose-tools",
-        action="store_const",
-        const=True,
-        help="also publish every tool as an MCP tool",
-    )
+    from toolkernel.bridge import add_bridge_flags  # noqa: PLC0415 - the options only
+
+    add_bridge_flags(bridge)
     bridge.set_defaults(run=_mcp)
     return parser
 
@@ -168,8 +152,8 @@ def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
 def _discovery(args: argparse.Namespace) -> Any:
     from toolkernel.bindings import BindingCache, ToolsNamespace  # noqa: PLC0415
     from toolkernel.config import load_config  # noqa: PLC0415
-    from toolkernel.kernel._discovery import Discovery  # noqa: PLC0415
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
+    from toolkernel.session._discovery import Discovery  # noqa: PLC0415
 
     home = _existing_home(args)
     registry = ToolRegistry(home)
@@ -280,18 +264,15 @@ def _tools_import(args: argparse.Namespace) -> int:
     from toolkernel.bundles import import_tools  # noqa: PLC0415
     from toolkernel.config import load_config, toolkernel_home  # noqa: PLC0415
     from toolkernel.factory import SANDBOX_BACKEND_VARIABLE, ToolFactory  # noqa: PLC0415
-    from toolkernel.host import ToolHost  # noqa: PLC0415
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
     home: Path = args.home or toolkernel_home()
     servers = load_config(home).servers
     backend = os.environ.get(SANDBOX_BACKEND_VARIABLE) or None
     with ToolRegistry(home) as registry:
-        # The host is never started: it only re-reads the registry and installs deps.
-        host = ToolHost(servers, registry=registry, logs_dir=home / "logs", sandbox_backend=backend)
+        # No host: running kernels follow the registry's changes on their own.
         factory = ToolFactory(
             registry,
-            host,
             reserved=servers,
             cache_dir=home / "cache",
             author=_user(),
@@ -379,55 +360,11 @@ def _servers(args: argparse.Namespace) -> int:
 
 
 def _mcp(args: argparse.Namespace) -> int:
-    import os  # noqa: PLC0415
-
-    from toolkernel.bridge import (  # noqa: PLC0415
-        GATEWAY_TOKEN_ENV_VAR,
-        BridgeOptions,
-        GatewayTarget,
-        ReplyLimits,
-        load_bridge,
-        run_bridge,
-    )
+    from toolkernel.bridge import bridge_overrides, load_bridge, run_bridge  # noqa: PLC0415
 
     if args.home is not None:
         os.environ["TOOLKERNEL_HOME"] = str(args.home)
-    options = load_bridge(
-        {
-            "transport": args.transport,
-            "host": args.host,
-            "port": args.port,
-            "connection_file": args.connection_file,
-            "gateway_url": args.gateway_url,
-            "kernel_name": args.kernel_name,
-            "output_cap": args.output_cap,
-            "allow_origins": args.allow_origin,
-            "expose_tools": args.expose_tools,
-        }
-    )
-    gateway = None
-    if options.gateway_url:
-        token = args.gateway_token
-        if token is None:
-            token = os.environ.get(GATEWAY_TOKEN_ENV_VAR, "")
-        gateway = GatewayTarget(options.gateway_url, token, kernel_name=options.kernel_name)
-    elif args.gateway_token is not None:
-        msg = "--gateway-token needs --gateway-url (the server the token is for)"
-        raise ToolkernelError(msg)
-    run_bridge(
-        BridgeOptions(
-            transport="http" if options.transport == "http" else "stdio",
-            host=options.host,
-            port=options.port,
-            connection_file=Path(options.connection_file) if options.connection_file else None,
-            gateway=gateway,
-            kernel_name=options.kernel_name,
-            limits=ReplyLimits(output_chars=options.output_cap, image_bytes=options.image_cap),
-            keepalive_s=options.keepalive_s,
-            allowed_origins=tuple(options.allow_origins),
-            expose_tools=options.expose_tools,
-        )
-    )
+    run_bridge(load_bridge(bridge_overrides(args)))
     return 0
 
 

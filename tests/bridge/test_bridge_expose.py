@@ -22,7 +22,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThre
     session = KernelSession(cwd=base, env=echo_env(base))
     loop.run(session.start())
     server = build_server(session, expose_tools=True)
-    loop.run(session.run_silent("await wait_for_servers(30)"))
+    loop.run(session.request("session/ready", {"timeout_s": 30}))
     yield loop, server
     loop.run(session.shutdown())
     loop.close()

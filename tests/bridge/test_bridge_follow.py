@@ -36,7 +36,7 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThrea
     session = KernelSession(cwd=base, env=env)
     loop.run(session.start())
     server = build_server(session, expose_tools=True)
-    loop.run(session.run_silent("await wait_for_servers(30)"))
+    loop.run(session.request("session/ready", {"timeout_s": 30}))
     registry = ToolRegistry(Path(env["TOOLKERNEL_HOME"]))
     follower = asyncio.run_coroutine_threadsafe(
         server.follow_registry(registry, interval=0.05), loop.loop

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-import socket
+import queue
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tk_support import echo_env
 
 pytestmark = pytest.mark.timeout(180)
 TOOLKERNEL = str(Path(sys.executable).parent / "toolkernel")
+APP_ORIGIN = "https://app.example"
+TOKEN = "s3cret-token"  # noqa: S105 - the test bridge's token
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"},
+    },
+}
+ACCEPT = {"Accept": "application/json, text/event-stream"}
 
 
 def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
@@ -56,32 +71,43 @@ def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
     assert "echo.echo" in found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def serving_url(proc: subprocess.Popen[str], within: float) -> str:
+    """The URL a starting bridge prints once its socket listens (it binds port 0)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:  # reads to the end, so the bridge never blocks on a full pipe
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + within
+    try:
+        while (line := lines.get(timeout=max(deadline - time.monotonic(), 0.01))) is not None:
+            seen.append(line)
+            if "serving streamable HTTP at " in line:
+                return line.rsplit(" at ", 1)[1].strip()
+    except queue.Empty:
+        pytest.fail(f"the bridge did not serve within {within} s: {''.join(seen)}")
+    pytest.fail(f"the bridge exited before serving: {''.join(seen)}")
 
 
-@pytest.fixture
-def http_bridge(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    env = {**echo_env(tmp_path), "TOOLKERNEL_BRIDGE_TOKEN": "s3cret-token"}
+@pytest.fixture(scope="module")
+def http_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One HTTP bridge for the module's tests, allowing the extra origin APP_ORIGIN."""
+    base = tmp_path_factory.mktemp("http-bridge")
+    env = {**echo_env(base), "TOOLKERNEL_BRIDGE_TOKEN": TOKEN}
+    argv = ["mcp", "--transport", "http", "--port", "0", "--allow-origin", APP_ORIGIN]
     proc = subprocess.Popen(
-        [TOOLKERNEL, "mcp", "--transport", "http", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
+        [TOOLKERNEL, *argv], env=env, cwd=base, stderr=subprocess.PIPE, text=True
     )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "serving streamable HTTP" in line:
-            break
-    # The bridge prints this line once its socket listens.
-    yield f"http://127.0.0.1:{port}/mcp", "s3cret-token"
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield serving_url(proc, within=120), TOKEN
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_http_without_a_token_is_401_and_a_foreign_origin_is_403(
@@ -90,7 +116,9 @@ def test_http_without_a_token_is_401_and_a_foreign_origin_is_403(
     url, token = http_bridge
     body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     with httpx.Client(timeout=10) as client:
-        assert client.post(url, json=body).status_code == 401
+        missing = client.post(url, json=body)
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == 'Bearer realm="toolkernel"'
         wrong = client.post(url, json=body, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         evil = client.post(
@@ -101,11 +129,32 @@ def test_http_without_a_token_is_401_and_a_foreign_origin_is_403(
         assert evil.status_code == 403
 
 
-def test_http_with_the_token_serves_a_client_session(http_bridge: tuple[str, str]) -> None:
+def test_http_refuses_a_foreign_host_header_and_accepts_the_loopback_names(
+    http_bridge: tuple[str, str],
+) -> None:
+    # DNS rebinding: a page on evil.example, whose name now points at 127.0.0.1, sends
+    # its own name as Host.
     url, token = http_bridge
+    port = httpx.URL(url).port
+    sent = {"Authorization": f"Bearer {token}", **ACCEPT}
+    with httpx.Client(timeout=10) as client:
+        rebound = client.post(
+            url, json=INITIALIZE, headers={**sent, "Host": f"evil.example:{port}"}
+        )
+        by_name = client.post(url, json=INITIALIZE, headers={**sent, "Host": f"localhost:{port}"})
+    assert rebound.status_code == 421
+    assert by_name.status_code == 200
+
+
+@pytest.mark.parametrize("origin", [None, APP_ORIGIN], ids=["no origin", "allowed origin"])
+def test_http_with_the_token_serves_a_client_session(
+    http_bridge: tuple[str, str], origin: str | None
+) -> None:
+    url, token = http_bridge
+    headers = {"Authorization": f"Bearer {token}"} | ({"Origin": origin} if origin else {})
 
     async def scenario() -> Any:
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
         async with (
             http,
             streamable_http_client(url, http_client=http) as (read, write),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from toolkernel.errors import RegistryError
-from toolkernel.factory._pipelines import check_pipeline
+from toolkernel.kinds.pipeline import check_pipeline
 
 TOOLS = {"web.get", "llm.summarize", "text.upper"}
 

@@ -9,9 +9,9 @@ import pytest
 
 from toolkernel.errors import RegistryError
 from toolkernel.factory import ToolFactory, parse_skill_md
-from toolkernel.factory._skills import python_skill_fields
 from toolkernel.host import ToolHost
-from toolkernel.kernel._skills import AgentSkill, SkillLibrary
+from toolkernel.kinds.skill import AgentSkill, SkillLibrary
+from toolkernel.kinds.skill._manifest import python_skill_fields
 from toolkernel.registry import ToolRegistry
 
 

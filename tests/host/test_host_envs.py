@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from toolkernel.errors import DependencyError
-from toolkernel.host._envs import EnvManager, ToolEnv
+from toolkernel.kinds.script._envs import EnvManager, ToolEnv
 from toolkernel_sandbox.process import Completed, ProcessPolicy, run
 
 SLOW = pytest.mark.timeout(300)

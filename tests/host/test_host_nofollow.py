@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from toolkernel._nofollow import open_directory, replace_in_file, write_new
-from toolkernel.host._envs import _Job, _relocate
+from toolkernel.kinds.script._envs import _Job, _relocate
 
 
 @pytest.fixture

@@ -18,7 +18,12 @@ from hypothesis import strategies as st
 
 from toolkernel._spec import ToolResult
 from toolkernel.errors import ToolError
-from toolkernel.host._pipeline import TemplateError, UnresolvedReference, resolve, run_pipeline
+from toolkernel.kinds.pipeline._run import (
+    TemplateError,
+    UnresolvedReference,
+    resolve,
+    run_pipeline,
+)
 
 Tool = Callable[[dict[str, Any]], Any]
 Call = Callable[[str, dict[str, Any]], Any]

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from tk_support import TESTS, python_server, start_kernel
-from toolkernel.kernel._lock import LOCK_MIME
+from toolkernel.session._lock import LOCK_MIME
 
 pytestmark = pytest.mark.timeout(300)
 

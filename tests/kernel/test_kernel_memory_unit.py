@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from toolkernel import MemoryLimitError, RegistryError
-from toolkernel.kernel._memory import Memory
 from toolkernel.registry import ToolRegistry, _memory
+from toolkernel.session._memory import Memory
 
 
 @pytest.fixture

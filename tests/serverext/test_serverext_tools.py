@@ -10,9 +10,9 @@ import pytest
 from panel_support import SKILL_SOURCE, error_of, get_json
 
 from toolkernel.bindings import BindingCache, ToolsNamespace
-from toolkernel.kernel import Discovery
-from toolkernel.kernel._skills import SkillLibrary
 from toolkernel.registry import ToolRegistry
+from toolkernel.session import Discovery
+from toolkernel.session._skills import SkillLibrary
 
 
 async def test_tools_lists_every_tool_sorted_by_source_then_name(

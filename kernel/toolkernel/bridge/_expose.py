@@ -1,17 +1,19 @@
 """`--expose-tools`: every tool of the kernel's catalog, published as an MCP tool too.
 
-Calls run inside the kernel through its `ToolHost.call`, like every other tool call, so
-the bridge opens no second connection to any server. The list follows the kernel's
-catalog: when it changes (a server's `tools/list_changed`, a new tool, a hot-reloaded
-tool folder, a rollback in another process), every connected client is sent
-`notifications/tools/list_changed`: after code ran, and when `follow_registry` sees the
-registry change.
+Calls run inside the kernel through its session's one call path (`Toolbox.call_result`,
+then `ToolHost.call`), like every other tool call, over the typed channel: the lock's
+pins apply, progress comes back as MCP progress, and a server's sampling or elicitation
+request reaches the calling client. The bridge opens no second connection to any server.
+
+The list follows the kernel's catalog: when it changes (a server's `tools/list_changed`,
+a new tool, a hot-reloaded tool folder, a rollback in another process), every connected
+client is sent `notifications/tools/list_changed`: after code ran, and when
+`follow_registry` sees the registry change.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
 
+from toolkernel.bridge._channel import Progress
+from toolkernel.bridge._relay import McpClientRelay
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
 
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BridgeServer"]
 
-_TOOLBOX = "get_ipython().kernel.toolbox"
+EXPOSED_CALL_TIMEOUT_S = 3600.0
 FOLLOW_INTERVAL_S = 0.25
 """How often `follow_registry` looks for registry changes (a cheap SQLite pragma)."""
 MAX_CLIENTS = 64
@@ -71,13 +75,13 @@ class BridgeServer(MCPServer):
         if self._expose and name not in self._exposed:
             await self.refresh_exposed()
         if self._expose and name in self._exposed:
-            return await self._call_exposed(name, arguments)
+            return await self._call_exposed(name, arguments, context)
         return await super().call_tool(name, arguments, context)
 
     async def refresh_exposed(self) -> bool:
         """Reload the kernel's catalog; return True when it changed since the last load."""
         try:
-            catalog = await self._session.evaluate_json(f"{_TOOLBOX}.catalog_json()")
+            catalog = await self._session.request("tools/catalog")
         except BridgeError:
             return False
         if catalog["digest"] == self._digest:
@@ -134,12 +138,22 @@ class BridgeServer(MCPServer):
                 self._clients.popitem(last=False)
         return await call_next(ctx)
 
-    async def _call_exposed(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
-        code = f"_toolkernel_relayed = await {_TOOLBOX}.call_json({name!r}, {arguments!r})"
-        text = await self._session.run_and_evaluate(
-            code, "__import__('json').dumps(_toolkernel_relayed)", timeout=3600
-        )
-        result = json.loads(text)
+    async def _call_exposed(
+        self, name: str, arguments: dict[str, Any], ctx: Context[Any, Any] | None
+    ) -> CallToolResult:
+        relay = McpClientRelay(ctx) if ctx is not None else None
+        progress = _progress_to(ctx) if ctx is not None else None
+        params = {"name": name, "arguments": arguments, "relay": relay is not None}
+        try:
+            result = await self._session.request(
+                "tools/call",
+                params,
+                timeout=EXPOSED_CALL_TIMEOUT_S,
+                on_progress=progress,
+                relay=relay.ask if relay is not None else None,
+            )
+        except BridgeError as exc:
+            result = {"content": [{"type": "text", "text": str(exc)}], "is_error": True}
         return CallToolResult.model_validate(
             {
                 "content": result["content"],
@@ -147,6 +161,16 @@ class BridgeServer(MCPServer):
                 "isError": result["is_error"],
             }
         )
+
+
+def _progress_to(ctx: Context[Any, Any]) -> Progress:
+    """Forward a call's progress to the client (when it asked with a progress token)."""
+
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        with contextlib.suppress(Exception):  # a client gone mid-call must not fail it
+            await ctx.report_progress(progress, total, message)
+
+    return report
 
 
 def _mcp_tool(spec: dict[str, Any]) -> Tool:

@@ -1,7 +1,9 @@
-"""Streamable HTTP for the bridge: loopback by default, a bearer token, checked Origins.
+"""Streamable HTTP for the bridge: loopback by default, a bearer token, checked Host and Origin.
 
-The token guards every request (401 without it). A browser page on another origin is
-refused (403) even with a token, which stops DNS-rebinding attacks on a local bridge.
+The token guards every request (401 without it, `BearerGuard`). The MCP SDK's transport
+security (`transport_security`) refuses a Host header other than the bridge's own
+address (421) and a browser page on another origin (403), even with a token, which
+stops DNS-rebinding attacks on a local bridge.
 """
 
 from __future__ import annotations
@@ -10,12 +12,21 @@ import hmac
 import ipaddress
 import os
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+import socket
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+
+from mcp.server.transport_security import TransportSecuritySettings
 
 from toolkernel.errors import BridgeError
 
-__all__ = ["TOKEN_ENV_VAR", "BearerAndOriginGuard", "is_loopback", "resolve_token"]
+__all__ = [
+    "TOKEN_ENV_VAR",
+    "BearerGuard",
+    "is_loopback",
+    "resolve_token",
+    "transport_security",
+]
 
 TOKEN_ENV_VAR = "TOOLKERNEL_BRIDGE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
@@ -23,6 +34,11 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_UNAUTHORIZED = (
+    f"send Authorization: Bearer <token>, with the token from {TOKEN_ENV_VAR} or the one "
+    "the bridge printed when it started"
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -53,33 +69,67 @@ def resolve_token(host: str) -> tuple[str, bool]:
     return secrets.token_urlsafe(32), True
 
 
-class BearerAndOriginGuard:
-    """ASGI middleware: require `Authorization: Bearer <token>` and an allowed Origin."""
+def transport_security(
+    host: str, port: int, *, hosts: Iterable[str] = (), origins: Iterable[str] = ()
+) -> TransportSecuritySettings:
+    """Return the SDK's DNS-rebinding settings for a bridge bound to `host`:`port`.
 
-    def __init__(self, app: ASGIApp, *, token: str, allowed_origins: set[str]) -> None:
+    Allowed Host headers are the bound address (all loopback names when it is
+    loopback; loopback names and this machine's names for a wildcard like 0.0.0.0)
+    plus `hosts`. Allowed Origins are `http://` and each of those own addresses, plus
+    `origins`.
+    """
+    own = (a for name in _own_names(host) for a in _authorities(name, port))
+    authorities = list(dict.fromkeys(own))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[*authorities, *hosts],
+        allowed_origins=[*(f"http://{a}" for a in authorities), *origins],
+    )
+
+
+def _own_names(host: str) -> list[str]:
+    names = [host]
+    try:
+        wildcard = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        wildcard = False
+    if wildcard:
+        names = [socket.gethostname(), socket.getfqdn()]
+    if wildcard or is_loopback(host):
+        names += ["127.0.0.1", "localhost", "::1"]
+    return names
+
+
+def _authorities(name: str, port: int) -> tuple[str, ...]:
+    # A Host header brackets an IPv6 address, and leaves out the default port 80.
+    bracketed = f"[{name}]" if ":" in name and not name.startswith("[") else name
+    with_port = f"{bracketed}:{port}"
+    return (with_port, bracketed) if port == 80 else (with_port,)
+
+
+class BearerGuard:
+    """ASGI middleware: require `Authorization: Bearer <token>` (401 otherwise)."""
+
+    def __init__(self, app: ASGIApp, *, token: str) -> None:
         self._app = app
         self._expected = f"Bearer {token}".encode()
-        self._origins = allowed_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        origin = headers.get(b"origin", b"").decode("latin-1")
-        if origin and origin not in self._origins:
-            await _deny(send, 403, f"origin {origin} is not allowed")
-            return
         if not hmac.compare_digest(headers.get(b"authorization", b""), self._expected):
-            await _deny(send, 401, "a bearer token is required (Authorization: Bearer ...)")
+            await _deny(send, _UNAUTHORIZED)
             return
         await self._app(scope, receive, send)
 
 
-async def _deny(send: Send, status: int, message: str) -> None:
-    body = message.encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8")]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="toolkernel"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _deny(send: Send, message: str) -> None:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"www-authenticate", b'Bearer realm="toolkernel"'),
+    ]
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": message.encode()})

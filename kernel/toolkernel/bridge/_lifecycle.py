@@ -1,12 +1,11 @@
 """The bridge's version tools: list, diff and roll back registry tools in the live kernel.
 
-They run in the kernel (as silent expressions) so its bindings follow a rollback at
-once, exactly as when a person calls `rollback_tool` in a cell.
+They run in the kernel's session (over the typed channel) so its bindings follow a
+rollback at once, exactly as when a person calls `rollback_tool` in a cell.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -20,10 +19,6 @@ from toolkernel.errors import BridgeError
 __all__ = ["add_lifecycle_tools"]
 
 _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.primes').")
-_VERSION_ROW = (
-    "[{{'version': v.version, 'created_at': v.created_at, 'author': v.author, "
-    "'note': v.note, 'rollback_of': v.rollback_of}} for v in tool_versions({name!r})]"
-)
 
 
 def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
@@ -42,20 +37,15 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         value: Annotated[Any, Field(description="The JSON value to set.")] = None,
         ttl_s: Annotated[float | None, Field(description="Seconds until it expires.")] = None,
     ) -> Any:
-        calls = {
-            "get": f"memory.get({key!r})",
-            "set": f"memory.set({key!r}, {value!r}, ttl={ttl_s!r}) or True",
-            "delete": f"memory.delete({key!r})",
-            "list": f"memory.list({key!r})",
-        }
-        if action not in calls:
+        if action not in ("get", "set", "delete", "list"):
             msg = f"action must be get, set, delete or list, not {action!r}"
             raise ToolError(msg)
-        return await _evaluate(session, calls[action])
+        params = {"action": action, "key": key, "value": value, "ttl_s": ttl_s}
+        return await _ask(session, "memory", params)
 
     @server.tool(description="List a registry tool's versions, oldest first, with notes.")
     async def tool_versions(name: Annotated[str, _NAME]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = await _evaluate(session, _VERSION_ROW.format(name=name))
+        rows: list[dict[str, Any]] = await _ask(session, "tools/versions", {"name": name})
         return rows
 
     @server.tool(
@@ -69,7 +59,7 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         a: Annotated[int, Field(description="The older version.", ge=1)],
         b: Annotated[int | None, Field(description="The newer version.", ge=1)] = None,
     ) -> str:
-        text: str = await _evaluate(session, f"str(diff_tool({name!r}, {a}, {b!r}))")
+        text: str = await _ask(session, "tools/diff", {"name": name, "a": a, "b": b})
         return text or "no differences"
 
     @server.tool(
@@ -84,17 +74,14 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         version: Annotated[int, Field(description="The version to restore.", ge=1)],
         note: Annotated[str | None, Field(description="Why.")] = None,
     ) -> str:
-        expression = f"rollback_tool({name!r}, {version}, note={note!r}).version"
-        new: int = await _evaluate(session, expression)
+        params = {"name": name, "version": version, "note": note}
+        new: int = await _ask(session, "tools/rollback", params)
         await server.notify_if_changed(ctx)
         return f"{name} is now version {new}, with the content of version {version}"
 
 
-async def _evaluate(session: KernelSession, expression: str) -> Any:
+async def _ask(session: KernelSession, method: str, params: dict[str, Any]) -> Any:
     try:
-        text = await session.run_and_evaluate(
-            "pass", f"__import__('json').dumps({expression})", timeout=60
-        )
+        return await session.request(method, params)
     except BridgeError as exc:
         raise ToolError(str(exc)) from exc
-    return json.loads(text)

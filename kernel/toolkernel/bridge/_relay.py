@@ -18,8 +18,9 @@ from mcp.types import CreateMessageRequest, CreateMessageResult, ElicitRequest, 
 from pydantic import BaseModel, Field, ValidationError
 
 from toolkernel._spec import RELAY_MARK
+from toolkernel.errors import BridgeError
 
-__all__ = ["ClientRelay"]
+__all__ = ["McpClientRelay"]
 
 
 def _has_back_channel(ctx: Context) -> bool:
@@ -42,8 +43,12 @@ class _Answer(BaseModel):
     value: str = Field(description="Your answer.")
 
 
-class ClientRelay:
-    """A `StdinRelay` backed by the MCP client of one `execute_code` call."""
+class McpClientRelay:
+    """Asks the MCP client of one bridge call.
+
+    It is a `StdinRelay` for `execute_code`, and its `ask` is a `ClientRelay` for the
+    calls the bridge forwards over the channel.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
@@ -62,6 +67,17 @@ class ClientRelay:
             request = json.loads(prompt[len(RELAY_MARK) :])
             return json.dumps(await self._relay(request))
         return await self._elicit(prompt)
+
+    async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Forward one server request to the client and return its result.
+
+        Raises:
+            BridgeError: The client cannot do it, refused it, or the request is invalid.
+        """
+        answer = await self._relay({"method": method, "params": params})
+        if "error" in answer:
+            raise BridgeError(str(answer["error"]))
+        return answer
 
     async def _elicit(self, prompt: str) -> str:
         if "elicitation" not in self.capabilities:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import anyio
 from mcp.server import MCPServer
 
-from toolkernel.bridge._gateway import GatewayTarget
-from toolkernel.bridge._http import BearerAndOriginGuard, resolve_token
+from toolkernel.bridge._config import Bridge, bridge_flags
+from toolkernel.bridge._gateway import GATEWAY_TOKEN_ENV_VAR, GatewayTarget
+from toolkernel.bridge._http import BearerGuard, resolve_token, transport_security
 from toolkernel.bridge._reply import ReplyLimits
 from toolkernel.bridge._server import build_server
 from toolkernel.bridge._session import KernelSession
@@ -21,82 +22,103 @@ from toolkernel.config import toolkernel_home
 from toolkernel.errors import BridgeError
 from toolkernel.registry import ToolRegistry
 
-__all__ = ["BridgeOptions", "run_bridge"]
+__all__ = ["run_bridge"]
+
+_Http = tuple[str, socket.socket]
+"""The HTTP front's bearer token and listening socket."""
 
 
-@dataclass(frozen=True)
-class BridgeOptions:
-    """How `toolkernel mcp` runs.
+def run_bridge(bridge: Bridge) -> None:
+    """Run the bridge until its client disconnects (stdio) or it is stopped (HTTP).
 
-    Attributes:
-        transport: `stdio` (default) or `http` (streamable HTTP).
-        host: Address to bind for HTTP; loopback unless a token is set.
-        port: Port for HTTP.
-        connection_file: Drive this running kernel instead of starting one.
-        gateway: Start the kernel on this Jupyter Server or gateway instead.
-        kernel_name: Kernelspec of the kernel the bridge starts.
-        limits: Output and image caps of a reply.
-        keepalive_s: Seconds between progress keepalives while a cell runs.
-        allowed_origins: Extra browser origins allowed over HTTP.
-        expose_tools: Also publish every kernel tool as an MCP tool.
+    Raises:
+        BridgeError: The options name two kernels to drive, or a gateway token without
+            a gateway; or, over HTTP, the address is not loopback and no token is set,
+            or the port cannot be bound.
     """
-
-    transport: Literal["stdio", "http"] = "stdio"
-    host: str = "127.0.0.1"
-    port: int = 8848
-    connection_file: Path | None = None
-    gateway: GatewayTarget | None = None
-    kernel_name: str = "toolkernel"
-    limits: ReplyLimits = field(default_factory=ReplyLimits)
-    keepalive_s: float = 10.0
-    allowed_origins: tuple[str, ...] = ()
-    expose_tools: bool = False
-
-    def __post_init__(self) -> None:
-        if self.gateway is not None and self.connection_file is not None:
-            msg = (
-                "--gateway-url and --connection-file each name the kernel to drive: "
-                "pass one of them"
-            )
-            raise BridgeError(msg)
-
-
-def run_bridge(options: BridgeOptions) -> None:
-    """Run the bridge until its client disconnects (stdio) or it is stopped (HTTP)."""
-    anyio.run(_serve, options)
-
-
-async def _serve(options: BridgeOptions) -> None:
-    token = ""
-    if options.transport == "http":
-        token, generated = resolve_token(options.host)
+    connection_file, gateway = _kernel_target(bridge)
+    http: _Http | None = None
+    if bridge.transport == "http":
+        token, generated = resolve_token(bridge.host)
         if generated:
             print(f"toolkernel mcp: bearer token {token}", file=sys.stderr, flush=True)
+        # Listening before the kernel starts: a taken port fails at once, and a client
+        # that connects early waits in the backlog instead of being refused.
+        http = (token, _listen(bridge.host, bridge.port))
+    try:
+        anyio.run(_serve, bridge, connection_file, gateway, http)
+    finally:
+        if http is not None:
+            http[1].close()
+
+
+def _kernel_target(bridge: Bridge) -> tuple[Path | None, GatewayTarget | None]:
+    flags = bridge_flags()
+    if bridge.gateway_url and bridge.connection_file:
+        msg = (
+            f"{flags['gateway_url']} and {flags['connection_file']} each name the kernel to "
+            "drive: pass one of them"
+        )
+        raise BridgeError(msg)
+    if bridge.gateway_url:
+        token = bridge.gateway_token or os.environ.get(GATEWAY_TOKEN_ENV_VAR, "")
+        return None, GatewayTarget(bridge.gateway_url, token, kernel_name=bridge.kernel_name)
+    if bridge.gateway_token:
+        msg = (
+            f"{flags['gateway_token']} needs {flags['gateway_url']} (the server the token is "
+            "for): pass both, or neither"
+        )
+        raise BridgeError(msg)
+    return (Path(bridge.connection_file) if bridge.connection_file else None), None
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    address = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen()
+    except OSError as exc:
+        sock.close()
+        flags = bridge_flags()
+        msg = (
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}; pass another "
+            f"{flags['port']}, or a {flags['host']} of this machine"
+        )
+        raise BridgeError(msg) from exc
+    return sock
+
+
+async def _serve(
+    bridge: Bridge,
+    connection_file: Path | None,
+    gateway: GatewayTarget | None,
+    http: _Http | None,
+) -> None:
     session = KernelSession(
-        kernel_name=options.kernel_name,
-        connection_file=options.connection_file,
-        gateway=options.gateway,
+        kernel_name=bridge.kernel_name, connection_file=connection_file, gateway=gateway
     )
     server = build_server(
         session,
-        limits=options.limits,
-        keepalive_s=options.keepalive_s,
-        expose_tools=options.expose_tools,
+        limits=ReplyLimits(output_chars=bridge.output_cap, image_bytes=bridge.image_cap),
+        keepalive_s=bridge.keepalive_s,
+        expose_tools=bridge.expose_tools,
     )
     try:
         # Inside the try: a start that fails half way (a gateway kernel created, then
         # never ready) is still shut down.
         await session.start()
         # A local kernel shares this machine's registry: follow its changes.
-        follow = options.expose_tools and options.gateway is None
+        follow = bridge.expose_tools and gateway is None
         with contextlib.closing(ToolRegistry(toolkernel_home())) if follow else _nothing() as reg:
             async with anyio.create_task_group() as tasks:
                 if reg is not None:
                     tasks.start_soon(server.follow_registry, reg)
-                if options.transport == "stdio":
+                if http is None:
                     await server.run_stdio_async()
                 else:
-                    await _serve_http(server, options, token)
+                    await _serve_http(server, bridge, *http)
                 tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -108,19 +130,30 @@ def _nothing() -> Iterator[None]:
     yield None
 
 
-async def _serve_http(server: MCPServer, options: BridgeOptions, token: str) -> None:
+async def _serve_http(
+    server: MCPServer, bridge: Bridge, token: str, listener: socket.socket
+) -> None:
     import uvicorn  # noqa: PLC0415 - only for HTTP
 
-    loopback = {f"http://{h}:{options.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-    app = BearerAndOriginGuard(
-        server.streamable_http_app(host=options.host),
-        token=token,
-        allowed_origins=loopback | set(options.allowed_origins),
+    port: int = listener.getsockname()[1]  # the one bound, for a --port of 0
+    security = transport_security(
+        bridge.host, port, hosts=bridge.allow_hosts, origins=bridge.allow_origins
     )
-    config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning")
+    app = BearerGuard(
+        server.streamable_http_app(host=bridge.host, transport_security=security), token=token
+    )
+    config = uvicorn.Config(app, host=bridge.host, port=port, log_level="warning")
+    flags = bridge_flags()
     print(
-        f"toolkernel mcp: serving streamable HTTP at http://{options.host}:{options.port}/mcp",
+        f"toolkernel mcp: accepting Host {', '.join(security.allowed_hosts)} (more with "
+        f"{flags['allow_hosts']}) and browser Origins {', '.join(security.allowed_origins)} "
+        f"(more with {flags['allow_origins']})",
         file=sys.stderr,
         flush=True,
     )
-    await uvicorn.Server(config).serve()
+    print(
+        f"toolkernel mcp: serving streamable HTTP at http://{bridge.host}:{port}/mcp",
+        file=sys.stderr,
+        flush=True,
+    )
+    await uvicorn.Server(config).serve(sockets=[listener])

@@ -1,26 +1,26 @@
 """The bridge's MCP server: progressive discovery plus `execute_code` in a live kernel.
 
-Discovery runs inside the kernel too (as silent expressions), so the answers always
-match the bindings that code will use, whichever kernel the bridge drives.
+Discovery is answered by the kernel's own session over the typed channel (beside any
+running cell), so the answers always match the bindings that code will use, whichever
+kernel the bridge drives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import warnings
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from toolkernel.bridge._expose import BridgeServer
 from toolkernel.bridge._lifecycle import add_lifecycle_tools
-from toolkernel.bridge._relay import ClientRelay
+from toolkernel.bridge._relay import McpClientRelay
 from toolkernel.bridge._reply import ReplyLimits, build_reply, full_text
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
@@ -62,7 +62,7 @@ def build_server(
     async def list_tool_names(
         server: Annotated[str | None, Field(description="Only this server's tools.")] = None,
     ) -> list[str]:
-        names: list[str] = await _discover(session, f"list_tool_names({server!r})")
+        names: list[str] = await _discover(session, "tools/names", {"server": server})
         return names
 
     @server.tool(
@@ -77,8 +77,8 @@ def build_server(
         limit: Annotated[int, Field(description="Most results to return.", ge=1, le=100)] = 10,
         detail: Literal["name", "summary", "full"] = "summary",
     ) -> list[Any]:
-        expression = f"search_tools({query!r}, limit={int(limit)}, detail={detail!r})"
-        found: list[Any] = await _discover(session, expression)
+        params = {"query": query, "limit": int(limit), "detail": detail}
+        found: list[Any] = await _discover(session, "tools/search", params)
         return found
 
     @server.tool(
@@ -90,7 +90,7 @@ def build_server(
     async def get_tool_details(
         name: Annotated[str, Field(description="The tool, as 'server.tool'.")],
     ) -> str:
-        text: str = await _discover(session, f"repr(get_tool_details({name!r}))")
+        text: str = await _discover(session, "tools/details", {"name": name})
         return text
 
     @server.tool(
@@ -113,7 +113,7 @@ def build_server(
         keepalive = asyncio.create_task(stream.keepalive(keepalive_s))
         try:
             out = await session.execute(
-                code, timeout=timeout_s, on_output=stream.output, relay=ClientRelay(ctx)
+                code, timeout=timeout_s, on_output=stream.output, relay=McpClientRelay(ctx)
             )
         except BridgeError as exc:
             raise ToolError(str(exc)) from exc
@@ -124,10 +124,10 @@ def build_server(
         stashed = kept_images = False
         text = full_text(out)
         if len(text) > caps.output_chars and not out.restarted:
-            stashed = await _keep(session, "_bridge_output", n, repr(text))
+            stashed = await _keep(session, {"table": "_bridge_output", "key": n, "text": text})
         big = [data for _, data in out.images if len(data) > caps.image_bytes]
         if big and not out.restarted:
-            kept_images = await _keep(session, "_bridge_images", n, f"_b64({big!r})")
+            kept_images = await _keep(session, {"table": "_bridge_images", "key": n, "images": big})
         return build_reply(out, caps, stashed=stashed, kept_images=kept_images)
 
     @server.tool(
@@ -209,51 +209,41 @@ def build_server(
             "policy": policy,
             "note": note,
         }
-        code = _CREATE.format(name=name, arguments=json.dumps(arguments))
-        stream = _Stream(ctx)
         try:
-            out = await session.execute(code, timeout=_BUILD_TIMEOUT_S, on_output=stream.output)
+            created = await session.request(
+                "tools/create", {"name": name, "arguments": arguments}, timeout=_BUILD_TIMEOUT_S
+            )
         except BridgeError as exc:
             raise ToolError(str(exc)) from exc
         await server.notify_if_changed(ctx)
-        return build_reply(out, caps, stashed=False, kept_images=False)
+        text = (
+            f"created {created['name']} version {created['version']}; call it as "
+            f"`await tools.{created['name']}(...)`"
+        )
+        return CallToolResult(content=[TextContent(type="text", text=text)])
 
     add_lifecycle_tools(server, session)
     return server
 
 
 _BUILD_TIMEOUT_S = 900.0
-_CREATE = """\
-_tk_created = create_tool({name!r}, **__import__("json").loads({arguments!r}))
-print(f"created {{_tk_created.name}} version {{_tk_created.version}}; call it as "
-      f"`await tools.{{_tk_created.name}}(...)`")
-"""
+_DISCOVERY_TIMEOUT_S = 60.0
 
 
-async def _discover(session: KernelSession, expression: str) -> Any:
+async def _discover(session: KernelSession, method: str, params: dict[str, Any]) -> Any:
     # On a fresh kernel, servers without a cached catalog are still connecting: wait for
-    # their first attempt (bounded; instant once settled) in the same silent execute.
+    # their first attempt (bounded; instant once settled) before answering.
     try:
-        text = await session.run_and_evaluate(
-            "await wait_for_servers()", f"__import__('json').dumps({expression})", timeout=60
-        )
-        return json.loads(text)
+        await session.request("session/ready", {}, timeout=_DISCOVERY_TIMEOUT_S)
+        return await session.request(method, params, timeout=_DISCOVERY_TIMEOUT_S)
     except BridgeError as exc:
-        hint = (
-            "; is this a Toolkernel kernel? Other kernels have no tool bindings"
-            if "NameError" in str(exc)
-            else ""
-        )
-        msg = f"{exc}{hint}"
-        raise ToolError(msg) from exc
+        raise ToolError(str(exc)) from exc
 
 
-async def _keep(session: KernelSession, table: str, key: int, value: str) -> bool:
-    """Keep what a reply leaves out in the kernel, as `<table>[key] = <value expression>`."""
-    decode = "(lambda items: [__import__('base64').b64decode(i) for i in items])"
-    code = f"globals().setdefault({table!r}, {{}})[{key}] = {value.replace('_b64', decode, 1)}"
+async def _keep(session: KernelSession, params: dict[str, Any]) -> bool:
+    """Keep what a reply leaves out in the kernel, as `<table>[key]`."""
     try:
-        await session.run_silent(code)
+        await session.request("kernel/keep", params)
     except BridgeError:
         return False
     return True

@@ -1,32 +1,41 @@
-"""One kernel the bridge drives: execute code one request at a time, stream its output.
+"""One kernel the bridge drives: cells one at a time, and the typed channel beside them.
 
-Replies are assembled from iopub messages as they arrive and returned the moment the
-kernel reports idle; there is no polling tick. While waiting, the kernel's liveness is
-checked once a second, so a kernel that dies mid-cell is noticed and restarted.
+Two pumps read the kernel's iopub and shell channels and hand each message to whoever
+waits for it (by parent message id), or to the channel (`ChannelClient`, its comm's
+messages). So a cell's output is assembled as it arrives and returned the moment the
+kernel reports idle, while channel requests (discovery, exposed calls, versions) are
+answered at the same time, on a kernel subshell when the kernel has them. While
+waiting, the kernel's liveness is checked once a second, so a kernel that dies is
+noticed and restarted.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any, Protocol
 
 import anyio
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
+from toolkernel._spec import ClientRelay, JSONObject
+from toolkernel.bridge._channel import ChannelClient, Progress
 from toolkernel.bridge._gateway import GatewayKernel, GatewayTarget
 from toolkernel.errors import BridgeError
 
 __all__ = ["Execution", "KernelSession", "OutputSink", "StdinRelay"]
+
+log = logging.getLogger("toolkernel.bridge")
 
 OutputSink = Callable[[str, str], Awaitable[None]]
 """Receives output while code runs: (stream name or "display", text)."""
@@ -44,6 +53,14 @@ class StdinRelay(Protocol):
 
 _LIVENESS_CHECK_S = 1.0
 _SETTLE_S = 10.0
+_SUBSHELL_WAIT_S = 10.0
+_RESTART_WAIT_S = 60.0
+# Channel methods that change nothing, so a kernel that died under them is asked again.
+_RETRIED = frozenset(
+    {"session/ready", "tools/names", "tools/search", "tools/details", "tools/catalog"}
+    | {"tools/versions", "tools/diff"}
+)
+_RESTARTED = "the kernel restarted (its state is gone); retry the request"
 
 
 @dataclass
@@ -103,6 +120,12 @@ class KernelSession:
         self._sockets_dir: Path | None = None
         self.gateway = gateway
         self._remote: GatewayKernel | None = None
+        self._pumps: list[asyncio.Task[None]] = []
+        self._iopub_routes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._shell_routes: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.channel = ChannelClient(self._send_shell)
+        """The typed channel to the kernel's session (reopened after a restart)."""
+        self._unreported_restart = False
 
     @property
     def owned(self) -> bool:
@@ -131,9 +154,19 @@ class KernelSession:
         client.start_channels()
         await client.wait_for_ready(timeout=timeout)
         self._client = client
+        self._pumps = [
+            asyncio.create_task(self._pump_iopub(client)),
+            asyncio.create_task(self._pump_shell(client)),
+        ]
+        await self._open_channel()
 
     async def shutdown(self) -> None:
-        """Stop the channels, and the kernel if the bridge started it."""
+        """Close the channel, stop the pumps, then the kernel if the bridge started it."""
+        self.channel.close("the bridge is shutting down")
+        if self._client is not None and not self.owned:
+            self._leave_kernel(self._client)
+        for pump in self._pumps:
+            pump.cancel()
         if self._client is not None:
             self._client.stop_channels()
         if self._manager is not None:
@@ -160,14 +193,17 @@ class KernelSession:
         answers, and the execute request tells the kernel what the relay can do.
         """
         async with self._lock:
+            restarted, self._unreported_restart = self._unreported_restart, False
             msg_id = self._send_execute(code, relay)
-            out = Execution()
+            self._iopub_routes[msg_id] = asyncio.Queue()
+            reply = self._expect_reply(msg_id)
+            out = Execution(restarted=restarted)  # a restart since the last cell lost state
             asks = relay is not None and bool(relay.capabilities)
             stdin = asyncio.create_task(self._serve_stdin(relay)) if asks else None
             try:
                 async with asyncio.timeout(timeout):
                     await self._collect(msg_id, out, on_output)
-                await self._reply(msg_id, _SETTLE_S)  # keep the shell channel drained
+                await self._reply(reply, _SETTLE_S)  # the cell is over once it replied
             except TimeoutError:
                 out.timed_out = True
                 await self._interrupt_and_settle(msg_id, out)
@@ -181,6 +217,8 @@ class KernelSession:
                 await self._restart()
                 out.restarted = True
             finally:
+                self._iopub_routes.pop(msg_id, None)
+                self._shell_routes.pop(msg_id, None)
                 if stdin is not None:
                     stdin.cancel()
             return out
@@ -217,60 +255,72 @@ class KernelSession:
                 value = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
             client.input(value)
 
-    async def evaluate(self, expression: str, timeout: float = 30.0) -> str:
-        """Evaluate an expression silently (no output, no history); return its `str` value.
+    async def request(
+        self,
+        method: str,
+        params: JSONObject | None = None,
+        *,
+        timeout: float = 60.0,
+        on_progress: Progress | None = None,
+        relay: ClientRelay | None = None,
+    ) -> Any:
+        """Ask the kernel's session over the typed channel; see `CHANNEL_METHODS`.
+
+        Runs beside any cell. A kernel found dead first is restarted, and the request
+        goes to the new one; one that dies meanwhile is restarted and the request fails,
+        saying so. Either way the next cell's reply says the state was lost.
 
         Raises:
-            BridgeError: The expression failed, or the kernel did not answer in time.
+            ChannelError: The method raised in the kernel (its text, its type's name).
+            BridgeError: No answer within `timeout` seconds, the kernel died, or it is
+                not a Toolkernel kernel.
         """
+        if not await self._alive():
+            await self._recover()
+        params = params or {}
+        answered, result = await self._ask(method, params, timeout, on_progress, relay)
+        if answered:
+            return result
+        await self._recover()
+        if method in _RETRIED:  # it changes nothing: ask the new kernel
+            answered, result = await self._ask(method, params, timeout, on_progress, relay)
+            if answered:
+                return result
+        msg = f"the kernel died during {method}; it was restarted, so its state is gone"
+        raise BridgeError(msg)
+
+    async def _ask(
+        self,
+        method: str,
+        params: JSONObject,
+        timeout: float,
+        on_progress: Progress | None,
+        relay: ClientRelay | None,
+    ) -> tuple[bool, Any]:
+        """(True, result), or (False, None) when the kernel died before it answered."""
+        task = asyncio.ensure_future(
+            self.channel.request(method, params, on_progress=on_progress, relay=relay)
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    done, _ = await asyncio.wait({task}, timeout=_LIVENESS_CHECK_S)
+                    if done:
+                        return True, task.result()
+                    if not await self._alive():
+                        return False, None
+        except TimeoutError:
+            msg = f"the kernel did not answer {method} within {timeout:g} s"
+            raise BridgeError(msg) from None
+        finally:
+            task.cancel()
+
+    async def _recover(self) -> None:
+        """Restart a dead kernel (once, whoever notices first); the next cell is told."""
         async with self._lock:
-            client = self._require_client()
-            msg_id = client.execute(
-                "", silent=True, store_history=False, user_expressions={"value": expression}
-            )
-            reply = await self._reply(msg_id, timeout)
-        value = reply["content"].get("user_expressions", {}).get("value", {})
-        if value.get("status") != "ok":
-            msg = f"{value.get('ename', 'Error')}: {value.get('evalue', 'no value')}"
-            raise BridgeError(msg)
-        text = value["data"]["text/plain"]
-        return str(ast.literal_eval(text))
-
-    async def run_and_evaluate(self, code: str, expression: str, timeout: float) -> str:
-        """Run `code` silently (top-level await allowed), then return `str(expression)`.
-
-        Raises:
-            BridgeError: The code or the expression failed, or the kernel did not answer.
-        """
-        async with self._lock:
-            client = self._require_client()
-            msg_id = client.execute(
-                code, silent=True, store_history=False, user_expressions={"value": expression}
-            )
-            reply = await self._reply(msg_id, timeout)
-        content = reply["content"]
-        if content.get("status") != "ok":
-            msg = f"{content.get('ename')}: {content.get('evalue')}"
-            raise BridgeError(msg)
-        value = content.get("user_expressions", {}).get("value", {})
-        if value.get("status") != "ok":
-            msg = f"{value.get('ename', 'Error')}: {value.get('evalue', 'no value')}"
-            raise BridgeError(msg)
-        return str(ast.literal_eval(value["data"]["text/plain"]))
-
-    async def run_silent(self, code: str, timeout: float = 30.0) -> None:
-        """Run `code` without output or history (used to keep values in the kernel)."""
-        async with self._lock:
-            client = self._require_client()
-            msg_id = client.execute(code, silent=True, store_history=False)
-            reply = await self._reply(msg_id, timeout)
-        if reply["content"].get("status") != "ok":
-            msg = f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}"
-            raise BridgeError(msg)
-
-    async def evaluate_json(self, expression: str) -> Any:
-        """Evaluate `json.dumps(<expression>)` in the kernel and return the decoded value."""
-        return json.loads(await self.evaluate(f"__import__('json').dumps({expression})"))
+            if not await self._alive():
+                await self._restart()
+                self._unreported_restart = True
 
     async def interrupt(self) -> None:
         """Interrupt the running cell (a signal when owned, else an interrupt_request)."""
@@ -290,15 +340,14 @@ class KernelSession:
         return self._client
 
     async def _collect(self, msg_id: str, out: Execution, on_output: OutputSink | None) -> None:
-        client = self._require_client()
+        queue = self._iopub_routes[msg_id]
         while True:
             try:
-                msg = await client.get_iopub_msg(timeout=_LIVENESS_CHECK_S)
-            except Exception:
+                async with asyncio.timeout(_LIVENESS_CHECK_S):
+                    msg = await queue.get()
+            except TimeoutError:
                 if not await self._alive():
                     raise _KernelDied from None
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             if await _absorb(msg, out, on_output):
                 return
@@ -309,13 +358,105 @@ class KernelSession:
             async with asyncio.timeout(_SETTLE_S):
                 await self._collect(msg_id, out, None)
 
-    async def _reply(self, msg_id: str, timeout: float) -> dict[str, Any]:
-        client = self._require_client()
+    def _expect_reply(self, msg_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Register for the shell reply to `msg_id` (before anything awaits)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._shell_routes[msg_id] = future
+        return future
+
+    async def _reply(self, future: asyncio.Future[dict[str, Any]], timeout: float) -> None:
         async with asyncio.timeout(timeout):
-            while True:
-                reply: dict[str, Any] = await client.get_shell_msg()
-                if reply["parent_header"].get("msg_id") == msg_id:
-                    return reply
+            await asyncio.shield(future)
+
+    async def _pump_iopub(self, client: AsyncKernelClient) -> None:
+        """Hand every iopub message to the cell or the channel waiting for it."""
+        while True:
+            msg = await _next(client.get_iopub_msg)
+            if msg is None:
+                continue
+            if self.channel.receive(msg):
+                continue
+            queue = self._iopub_routes.get(msg["parent_header"].get("msg_id", ""))
+            if queue is not None:
+                queue.put_nowait(msg)
+
+    async def _pump_shell(self, client: AsyncKernelClient) -> None:
+        """Hand every shell reply to whoever registered for it (`_expect_reply`)."""
+        while True:
+            msg = await _next(client.get_shell_msg)
+            if msg is None:
+                continue
+            future = self._shell_routes.pop(msg["parent_header"].get("msg_id", ""), None)
+            if future is not None and not future.done():
+                future.set_result(msg)
+
+    def _send_shell(self, msg_type: str, content: JSONObject, subshell_id: str | None) -> None:
+        client = self._require_client()
+        msg = client.session.msg(msg_type, content)
+        if subshell_id is not None:
+            msg["header"]["subshell_id"] = subshell_id
+        client.shell_channel.send(msg)
+
+    async def _open_channel(self) -> None:
+        """Open the typed channel, on a subshell of its own when the kernel has them."""
+        self.channel.close(_RESTARTED)
+        self.channel = ChannelClient(self._send_shell)
+        self.channel.open(await self._new_subshell())
+
+    async def _new_subshell(self) -> str | None:
+        """A new kernel subshell's id, or None when the kernel has none (ipykernel < 7)."""
+        client = self._require_client()
+        info = self._expect_reply(client.kernel_info())
+        try:
+            async with asyncio.timeout(_SUBSHELL_WAIT_S):
+                features = (await info)["content"].get("supported_features") or []
+                if "kernel subshells" not in features:
+                    return None
+                request = client.session.msg("create_subshell_request", {})
+                client.control_channel.send(request)
+                while True:
+                    reply = await client.get_control_msg()
+                    if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
+                        break
+        except TimeoutError:
+            return None
+        content = reply["content"]
+        return str(content["subshell_id"]) if content.get("status") == "ok" else None
+
+    async def _ready_again(self, timeout: float) -> None:
+        """Wait until a restarted kernel answers `kernel_info`.
+
+        The pumps read every reply, so jupyter_client's own `wait_for_ready` would never
+        see its answer; this asks once a second instead.
+
+        Raises:
+            BridgeError: It did not answer within `timeout` seconds.
+        """
+        client = self._require_client()
+        asked: list[str] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    asked.append(client.kernel_info())
+                    reply = self._expect_reply(asked[-1])
+                    done, _ = await asyncio.wait({reply}, timeout=_LIVENESS_CHECK_S)
+                    if done:
+                        return
+        except TimeoutError:
+            msg = f"the restarted kernel did not answer within {timeout:g} s; restart the bridge"
+            raise BridgeError(msg) from None
+        finally:
+            for msg_id in asked:
+                self._shell_routes.pop(msg_id, None)
+
+    def _leave_kernel(self, client: AsyncKernelClient) -> None:
+        """In a kernel the bridge does not own: close the comm and delete the subshell."""
+        with contextlib.suppress(Exception):
+            comm = self.channel
+            self._send_shell("comm_close", {"comm_id": comm.comm_id, "data": {}}, comm.subshell_id)
+            if comm.subshell_id is not None:
+                content = {"subshell_id": comm.subshell_id}
+                client.control_channel.send(client.session.msg("delete_subshell_request", content))
 
     async def _alive(self) -> bool:
         if self._manager is not None:
@@ -323,9 +464,14 @@ class KernelSession:
         return bool(await self._require_client().is_alive())
 
     async def _restart(self) -> None:
+        self.channel.close(_RESTARTED)
+        await self._restart_kernel()
+        await self._open_channel()
+
+    async def _restart_kernel(self) -> None:
         if self._remote is not None:
             await self._remote.restart()
-            await self._require_client().wait_for_ready(timeout=60)
+            await self._ready_again(_RESTART_WAIT_S)
             return
         if self._manager is None:
             msg = (
@@ -334,7 +480,23 @@ class KernelSession:
             )
             raise BridgeError(msg)
         await self._manager.restart_kernel(now=True)
-        await self._require_client().wait_for_ready(timeout=60)
+        await self._ready_again(_RESTART_WAIT_S)
+
+
+async def _next(get: Callable[..., Awaitable[dict[str, Any]]]) -> dict[str, Any] | None:
+    """The next message of one channel, or None after a quiet second.
+
+    A channel that fails (its socket closed under a restart) is retried after a second,
+    and said once in the log at debug level.
+    """
+    try:
+        return await get(timeout=_LIVENESS_CHECK_S)
+    except Empty:
+        return None
+    except Exception:
+        log.debug("a kernel channel failed; retrying in a second", exc_info=True)
+        await asyncio.sleep(_LIVENESS_CHECK_S)  # a back-off, not a synchronisation
+        return None
 
 
 class _KernelDied(Exception):

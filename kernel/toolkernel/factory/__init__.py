@@ -1,17 +1,19 @@
-"""The tool factory: create registry tools from source at run time."""
+"""The tool factory: create registry tools from a `ToolDraft` at run time.
+
+The kinds' own names below (`SKILL_NAMESPACE`, `WASM_LANGUAGES`, `parse_skill_md`, ...)
+now live in `toolkernel.kinds.skill` and `toolkernel.kinds.wasm`; they are re-exported
+here for the modules that still import them from the factory.
+"""
 
 from toolkernel.factory._create import (
     DEFAULT_NAMESPACE,
     SANDBOX_BACKEND_VARIABLE,
-    WASM_LANGUAGES,
+    LiveCatalog,
     ToolFactory,
 )
-from toolkernel.factory._skills import (
-    SKILL_LANGUAGES,
-    SKILL_NAMESPACE,
-    SkillDocument,
-    parse_skill_md,
-)
+from toolkernel.kinds import ToolDraft
+from toolkernel.kinds.skill import SKILL_LANGUAGES, SKILL_NAMESPACE, SkillDocument, parse_skill_md
+from toolkernel.kinds.wasm import WASM_LANGUAGES
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -19,7 +21,9 @@ __all__ = [
     "SKILL_LANGUAGES",
     "SKILL_NAMESPACE",
     "WASM_LANGUAGES",
+    "LiveCatalog",
     "SkillDocument",
+    "ToolDraft",
     "ToolFactory",
     "parse_skill_md",
 ]

@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
+import httpx2
 from mcp import types
+from mcp.client import Transport
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from toolkernel._spec import ClientRelay
 from toolkernel._version import __version__
 from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServer
 from toolkernel.errors import ToolkernelError
@@ -29,13 +31,15 @@ from toolkernel.host._convert import spec_from_mcp
 from toolkernel.host._failures import ConnectFailed
 
 if TYPE_CHECKING:
-    from mcp.client._transport import TransportStreams
-
     from toolkernel._spec import ToolSpec
 
-__all__ = ["ClientRelay", "ConnectFailed", "ServerConnection"]
+__all__ = ["ConnectFailed", "ServerConnection"]
 
 _CLIENT_INFO = types.Implementation(name="toolkernel", version=__version__)
+# As the SDK's own HTTP client: 30 s to connect, write and wait for the pool, 300 s to
+# read, because a server may hold a response stream open while a tool runs. Redirects
+# are not followed here: the transport follows those that stay on the server's origin.
+_HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -49,8 +53,6 @@ _LEVELS = {
 
 LogSink = Callable[[str, int, str], None]
 """Receives server log messages: (server name, logging level, text)."""
-ClientRelay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-"""As `toolkernel.host.ClientRelay` (defined here too, so this module stands alone)."""
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -179,7 +181,8 @@ class ServerConnection:
     async def _run(self, ready: asyncio.Future[ClientSession]) -> None:
         try:
             async with contextlib.AsyncExitStack() as stack:
-                read, write = await stack.enter_async_context(self._open_transport(stack))
+                transport = await self._open_transport(stack)
+                read, write = await stack.enter_async_context(transport)
                 session = await stack.enter_async_context(
                     ClientSession(
                         read,
@@ -210,10 +213,8 @@ class ServerConnection:
             if self.state == "connected":
                 self.mark_disconnected("the connection closed; it reconnects on the next call")
 
-    @contextlib.asynccontextmanager
-    async def _open_transport(
-        self, stack: contextlib.AsyncExitStack
-    ) -> AsyncIterator[TransportStreams]:
+    async def _open_transport(self, stack: contextlib.AsyncExitStack) -> Transport:
+        """Return the server's transport, still to be entered; what it uses closes with `stack`."""
         config = self.config
         if isinstance(config, StdioServer):
             errlog = self._open_stderr_log()
@@ -221,14 +222,12 @@ class ServerConnection:
             params = StdioServerParameters(
                 command=config.command, args=config.args, env=config.env or None, cwd=config.cwd
             )
-            async with stdio_client(params, errlog=errlog) as streams:
-                yield streams
-        elif isinstance(config, HttpServer):
-            client = create_mcp_http_client(headers=config.headers or None)
-            async with client, streamable_http_client(config.url, http_client=client) as streams:
-                yield streams
-        else:  # pragma: no cover - InvalidServer never gets here
-            raise ConnectFailed(config.reason)
+            return stdio_client(params, errlog=errlog)
+        if isinstance(config, HttpServer):
+            client = httpx2.AsyncClient(headers=config.headers or None, timeout=_HTTP_TIMEOUT)
+            await stack.enter_async_context(client)
+            return streamable_http_client(config.url, http_client=client)
+        raise ConnectFailed(config.reason)  # pragma: no cover - InvalidServer never gets here
 
     def _open_stderr_log(self) -> TextIO:
         self._logs_dir.mkdir(parents=True, exist_ok=True)

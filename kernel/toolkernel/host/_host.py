@@ -16,14 +16,13 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from toolkernel._spec import ToolResult, ToolSpec, catalog_hash
+from toolkernel._spec import ClientRelay, ToolResult, ToolSpec, catalog_hash
 from toolkernel.config import InvalidServer, ServerConfig
 from toolkernel.errors import (
-    SandboxError,
     ServerUnavailable,
     ToolCancelled,
     ToolError,
@@ -53,10 +52,6 @@ CatalogListener = Callable[[str, list[ToolSpec]], None]
 """Receives a source's new tool list when it changed: (source, specs)."""
 REGISTRY_POLL_S = 0.25
 """How often the host checks whether another process changed the registry's tools."""
-ClientRelay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-"""Answers a request a tool sends back during a call (`sampling/createMessage`,
-`elicitation/create`): (method, params) -> result JSON. It raises `ToolkernelError`,
-whose message goes to the tool, when nobody can answer."""
 
 
 class ToolHost:
@@ -264,28 +259,6 @@ class ToolHost:
     def local_namespaces(self) -> frozenset[str]:
         """The registry namespaces (`local`, ...) whose tools this host serves."""
         return self._local.namespaces if self._local is not None else frozenset()
-
-    def install_script_deps(
-        self, manifest: Mapping[str, Any], on_line: Callable[[str], None] | None = None
-    ) -> None:
-        """Install a script tool's requirements or packages (cached by their hash).
-
-        Raises:
-            DependencyError: pip or npm failed; its message is in the error.
-        """
-        if self._local is not None:
-            self._local.install_script_deps(manifest, on_line)
-
-    def check_wasm(self, name: str, wasm: bytes) -> None:
-        """Load `wasm` the way calls will (warming its compiled cache), or raise.
-
-        Raises:
-            SandboxError: It is not a WASI command module, or the host has no registry.
-        """
-        if self._local is None:
-            msg = f"cannot register {name}: this tool host has no registry"
-            raise SandboxError(msg, tool=name)
-        self._local.check_wasm(name, wasm)
 
     def subscribe(self, on_change: CatalogListener) -> Callable[[], None]:
         """Call `on_change(source, specs)` (in the host thread) whenever a catalog changes.

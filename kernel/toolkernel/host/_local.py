@@ -1,52 +1,26 @@
-"""Registry tools inside the host: their catalogs, and the runner each kind uses.
+"""Registry tools inside the host: their catalogs, and the call that runs them by kind.
 
-MCP tools are called over a session; registry tools are run here: WASM modules on a
-worker thread (so the host loop stays free), scripts as sandboxed processes spoken to
-over JSON-RPC. Both go
+MCP tools are called over a session; registry tools are run here, each by its kind
+(`toolkernel.kinds`), which this module does not know: it checks the arguments, hands
+the call to the kind with the call's hooks, and checks the result. Every call comes
 through `ToolHost.call`, the one path every front door uses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel._spec import ToolResult, ToolSpec
 from toolkernel.errors import ToolError, ToolNotFound
-from toolkernel.host._envs import EnvManager
-from toolkernel.host._peer import MAX_DEPTH, HostCall, HostPeer, Relay, Resources, call_depth
-from toolkernel.host._pipeline import run_pipeline
-from toolkernel.host._script import ScriptTools
 from toolkernel.host._validate import compile_validator, validate_arguments
-from toolkernel.host._wasm import WasmTools, json_result
+from toolkernel.kinds import CallContext, CallHooks, HostCall, KindContext, Kinds, Resources
 
 if TYPE_CHECKING:
     from toolkernel.registry import ToolRegistry, ToolVersion
-
-ProgressHook = Callable[[float, float | None, str | None], None]
-
-
-@dataclass(frozen=True)
-class CallHooks:
-    """Where one call's side channels go (each may be None).
-
-    Attributes:
-        relay: Answers sampling and elicitation requests the tool sends back.
-        on_progress: Receives progress (progress, total, message).
-        on_output: Receives streamed output (`stream/chunk`) as text.
-        on_log: Receives log messages (tool, level, text).
-    """
-
-    relay: Relay | None = None
-    on_progress: ProgressHook | None = None
-    on_output: Callable[[str], None] | None = None
-    on_log: Callable[[str, int, str], None] | None = None
-
 
 __all__ = ["CallHooks", "LocalTools"]
 
@@ -68,24 +42,21 @@ class LocalTools:
 
         Args:
             registry: Where the tools' versions and blobs live.
-            cache_dir: Where compiled WASM modules are cached.
-            sandbox_backend: The process sandbox for script tools (default: the best
+            cache_dir: Where the kinds cache what they run (compiled WASM modules).
+            sandbox_backend: The process sandbox for sandboxed kinds (default: the best
                 available of bwrap, firejail, nsjail).
-            environ: The environment `TOOLKERNEL_SECRET_*` values are read from.
+            environ: The environment tools' secrets are read from.
         """
         self._registry = registry
-        self._wasm = WasmTools(registry, cache_dir / "wasm")
-        self._scripts = ScriptTools(
-            registry,
-            tools_dir=registry.home / "tools",
-            envs=EnvManager(registry.home / "envs"),
-            backend=sandbox_backend,
-            environ=environ,
+        self._kinds = Kinds(
+            KindContext(
+                registry, cache_dir=cache_dir, sandbox_backend=sandbox_backend, environ=environ
+            )
         )
         self.host_call: HostCall | None = None
-        """Set by the host: how a script's `tools/call` reaches any tool."""
+        """Set by the host: how a tool calling a tool reaches any tool."""
         self.resources: Resources | None = None
-        """Set by the host: how a script's `resources/*` reach the MCP servers."""
+        """Set by the host: how a tool's `resources/*` requests reach the MCP servers."""
         self._current: dict[str, ToolVersion] = {}
         self._namespaces: set[str] = set()
         self._validators: dict[tuple[str, int, str], Any] = {}
@@ -107,8 +78,9 @@ class LocalTools:
         """
         current = {}
         for version in self._registry.registry_tools():
-            if version.kind == "skill":
-                continue  # skills run in the kernel (`from skills import x`), not here
+            kind = self._kinds.find(version.kind)
+            if kind is not None and not kind.served:
+                continue  # run elsewhere (a skill: in the kernel, `from skills import x`)
             if namespaces is not None and version.namespace in namespaces:
                 log.warning("ignoring %s: its namespace is an MCP server's", version.name)
                 continue
@@ -132,10 +104,6 @@ class LocalTools:
         """
         return self._registry.tool_version(name, version)
 
-    def check_wasm(self, name: str, wasm: bytes) -> None:
-        """Prove `wasm` loads as a WASI command before it is registered as `name`."""
-        self._wasm.check(name, wasm)
-
     async def call(
         self,
         name: str,
@@ -157,79 +125,22 @@ class LocalTools:
             raise self._not_found(name)
         spec = found.spec()
         validate_arguments(spec, self._validator(found, "input_schema"), arguments)
-        if found.kind == "wasm":
-            result = await asyncio.to_thread(self._wasm.run, found, arguments)
-        elif found.kind == "script":
-            result = await self._call_script(found, arguments, hooks or CallHooks())
-        elif found.kind == "pipeline":
-            result = await self._call_pipeline(found, arguments)
-        else:
+        kind = self._kinds.find(found.kind)
+        if kind is None or not kind.served:
             msg = f"{name} is a {found.kind} tool, which this toolkernel cannot run"
             raise ToolError(msg, tool=name)
+        call = CallContext(hooks or CallHooks(), self.host_call, self.resources)
+        result = await kind.run(found, arguments, call)
         self._check_output(found, result)
         return result
 
-    def install_script_deps(
-        self, manifest: Mapping[str, Any], on_line: Callable[[str], None] | None = None
-    ) -> None:
-        """Install what a script manifest needs, before the version is registered.
-
-        Raises:
-            DependencyError: The install failed (nothing half-made is left).
-        """
-        self._scripts.install(manifest, on_line)
-
-    async def _call_pipeline(self, version: ToolVersion, arguments: dict[str, Any]) -> ToolResult:
-        if self.host_call is None:
-            msg = f"{version.name} needs a tool host to run"
-            raise ToolError(msg, tool=version.name)
-        manifest = version.manifest
-        token = call_depth.set(call_depth.get() + 1)
-        try:
-            if call_depth.get() > MAX_DEPTH:
-                msg = f"{version.name}: pipelines nest deeper than {MAX_DEPTH}; is there a loop?"
-                raise ToolError(msg, tool=version.name)
-            value = await run_pipeline(
-                version.name,
-                manifest["steps"],
-                arguments,
-                self.host_call,
-                output=manifest.get("output"),
-            )
-        finally:
-            call_depth.reset(token)
-        return json_result(version.name, value)
-
-    async def _call_script(
-        self, version: ToolVersion, arguments: dict[str, Any], hooks: CallHooks
-    ) -> ToolResult:
-        if self.host_call is None:
-            msg = f"{version.name} needs a tool host to run"
-            raise ToolError(msg, tool=version.name)
-        peer = HostPeer(
-            tool=version.name,
-            host_call=self.host_call,
-            registry=self._registry,
-            secrets=self._scripts.secrets_of(version),
-            relay=hooks.relay,
-            resources=self.resources,
-            on_progress=hooks.on_progress,
-            on_output=hooks.on_output,
-            on_log=hooks.on_log,
-        )
-        token = call_depth.set(call_depth.get() + 1)
-        try:
-            return await self._scripts.call(version, arguments, peer)
-        finally:
-            call_depth.reset(token)
-
     async def aclose(self) -> None:
-        """Stop persistent script workers (on the host loop)."""
-        await self._scripts.close()
+        """Stop what the kinds run between calls (warm script workers), on the host loop."""
+        await self._kinds.aclose()
 
     def close(self) -> None:
-        """Release the runners' native resources."""
-        self._wasm.close()
+        """Release the kinds' native resources (the WASM engine)."""
+        self._kinds.close()
 
     def _validator(self, version: ToolVersion, which: str) -> Any:
         key = (version.name, version.version, which)

@@ -1,7 +1,10 @@
-"""The Toolkernel Jupyter kernel and what it preloads."""
+"""The Toolkernel Jupyter kernel: the ipykernel adapter around a tool session.
 
-from toolkernel.kernel._discovery import Discovery, ToolDetails
+What does not need ipykernel (the registry, host, bindings, discovery, skills, memory,
+the lock) lives in `toolkernel.session`; this package adds the kernel class, magics,
+progress lines in cells, the relay to a client, and short tracebacks.
+"""
+
 from toolkernel.kernel._kernel import ToolKernel
-from toolkernel.kernel._toolbox import Toolbox
 
-__all__ = ["Discovery", "ToolDetails", "ToolKernel", "Toolbox"]
+__all__ = ["ToolKernel"]

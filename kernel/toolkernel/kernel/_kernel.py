@@ -18,10 +18,12 @@ from toolkernel.config import toolkernel_home
 from toolkernel.errors import ToolkernelError
 from toolkernel.factory import SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
+from toolkernel.kernel._channel import register_channel
 from toolkernel.kernel._magics import ToolMagics
+from toolkernel.kernel._progress import CellFrontEnd
 from toolkernel.kernel._relay import make_relay_factory, make_sample, relay_capabilities
-from toolkernel.kernel._toolbox import Toolbox
 from toolkernel.kernel._tracebacks import install_short_tracebacks
+from toolkernel.session._toolbox import Toolbox
 
 __all__ = ["ToolKernel"]
 
@@ -86,7 +88,11 @@ class ToolKernel(IPythonKernel):
             home=Path(self.home) if self.home else toolkernel_home(),
             config_path=Path(self.mcp_config) if self.mcp_config else None,
             connect_timeout=self.connect_timeout,
-            show_progress=self.show_progress,
+            front_end=CellFrontEnd(
+                show_progress=self.show_progress,
+                relay=make_relay_factory(self),
+                logs_to_cell=lambda: relay_capabilities(self) is not None,
+            ),
             on_log=self._server_log,
             toolchain_path=self.toolchain_path or None,
             sandbox_backend=self.sandbox_backend or None,
@@ -102,8 +108,7 @@ class ToolKernel(IPythonKernel):
         shell.user_ns_hidden.update(preloads)
         shell.register_magics(ToolMagics(shell, self.toolbox))
         install_short_tracebacks(shell, ToolkernelError, self.toolbox.home / "bindings")
-        self.toolbox.relay_factory = make_relay_factory(self)
-        self.toolbox.logs_to_cell = lambda: relay_capabilities(self) is not None
+        register_channel(self.comm_manager, self.toolbox, shell.user_ns)
         self.toolbox.start()
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:

@@ -15,11 +15,11 @@ from IPython.display import display
 
 from toolkernel.config import trust_config
 from toolkernel.errors import ConfigError
-from toolkernel.kernel._lock import lock_bundle, write_lock
+from toolkernel.session._lock import lock_bundle, write_lock
 
 if TYPE_CHECKING:
     from toolkernel.host import ServerStatus
-    from toolkernel.kernel._toolbox import Toolbox
+    from toolkernel.session._toolbox import Toolbox
 
 __all__ = ["ToolMagics", "format_status", "params_schema"]
 

@@ -13,9 +13,13 @@ import html
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CellOutput", "ProgressLine"]
+from toolkernel.host import ClientRelay
+from toolkernel.session import CallObservers
+
+__all__ = ["CellFrontEnd", "CellOutput", "ProgressLine"]
 
 _BAR = 20
 
@@ -75,6 +79,39 @@ class CellOutput:
     def _print(self, text: str) -> None:
         out = sys.stderr if self._stream == "stderr" else sys.stdout
         print(text, end="" if text.endswith("\n") else "\n", file=out, flush=True)
+
+
+class CellFrontEnd:
+    """The kernel's front end: each call's side channels appear in the calling cell."""
+
+    def __init__(
+        self,
+        *,
+        show_progress: bool,
+        relay: Callable[[], ClientRelay],
+        logs_to_cell: Callable[[], bool],
+    ) -> None:
+        """Show progress lines and streamed output when `show_progress`.
+
+        Args:
+            show_progress: Whether progress and a script's stdout appear in the cell.
+            relay: Makes the calling cell's relay (sampling, elicitation).
+            logs_to_cell: Whether a script's log messages go to the cell's stderr (the
+                kernel says yes for cells the MCP bridge runs: they become MCP logs).
+        """
+        self._show_progress = show_progress
+        self._relay = relay
+        self._logs_to_cell = logs_to_cell
+
+    def observers(self, tool: str) -> CallObservers:
+        """Progress line, stdout and stderr of the calling cell, and its relay."""
+        shown = self._show_progress
+        return CallObservers(
+            on_progress=ProgressLine(tool).report if shown else None,
+            on_output=CellOutput().write if shown else None,
+            on_log=CellOutput(stream="stderr").log if self._logs_to_cell() else None,
+            relay=self._relay(),
+        )
 
 
 def render(label: str, progress: float, total: float | None, message: str | None) -> dict[str, str]:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from toolkernel._spec import RELAY_MARK
 from toolkernel.errors import BridgeError
+from toolkernel.host import ClientRelay
 
 __all__ = ["RelayFactory", "make_relay_factory", "make_sample", "relay_capabilities"]
 
-ClientRelay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 RelayFactory = Callable[[], ClientRelay]
 
 _NEEDS = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation"}

@@ -22,8 +22,8 @@ from toolkernel.serverext._summaries import call_snippet
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from toolkernel.kernel import Discovery
     from toolkernel.registry import ToolRegistry, ToolVersion
+    from toolkernel.session import Discovery
 
 __all__ = ["BindingDetails", "ToolBindings"]
 
@@ -85,8 +85,8 @@ class ToolBindings:
         if self._discovery is None:
             # Imported on first use: the kernel package pulls in ipykernel (~0.3 s), which
             # a server that never shows a tool's details should not pay for.
-            from toolkernel.kernel import Discovery  # noqa: PLC0415
-            from toolkernel.kernel._skills import SkillLibrary  # noqa: PLC0415
+            from toolkernel.session import Discovery  # noqa: PLC0415
+            from toolkernel.session._skills import SkillLibrary  # noqa: PLC0415
 
             class UnexecutedSkills(SkillLibrary):
                 """Skills whose functions are read from their source, never executed."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkernel.errors import RegistryError
+from toolkernel.kinds._sources import safe_relative_path
 
 __all__ = [
     "SKILL_LANGUAGES",
@@ -28,7 +29,6 @@ __all__ = [
     "markdown_skill_files",
     "parse_skill_md",
     "python_skill_fields",
-    "safe_relative_path",
     "skill_tool_name",
 ]
 
@@ -272,9 +272,3 @@ def _dotted(node: ast.expr) -> str:
     if isinstance(node, ast.Attribute):
         return node.attr
     return ""
-
-
-def safe_relative_path(path: str) -> bool:
-    """Whether `path` is relative and stays inside its folder (no `..`, `.`, empty parts)."""
-    parts = path.replace("\\", "/").split("/")
-    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)

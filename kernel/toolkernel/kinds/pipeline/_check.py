@@ -4,7 +4,7 @@ Everything a run could trip over that is knowable at creation is refused here, w
 message that names the step: a malformed step, an unknown tool, a `${...}` that is
 malformed or names a step that does not run before it, a `when` that does not parse,
 and a pipeline that calls itself through other pipelines. The runner is
-`toolkernel.host._pipeline.run_pipeline`, which shares these parsers.
+`toolkernel.kinds.pipeline._run.run_pipeline`, which shares these parsers.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkernel.errors import RegistryError
-from toolkernel.host._pipeline import Reference, TemplateError, parse_condition, template_references
+from toolkernel.kinds.pipeline._run import (
+    Reference,
+    TemplateError,
+    parse_condition,
+    template_references,
+)
 
 __all__ = ["check_pipeline"]
 

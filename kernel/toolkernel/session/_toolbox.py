@@ -19,24 +19,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkernel._spec import catalog_hash
+from toolkernel._spec import ToolResult, catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
 from toolkernel.config import McpConfig, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
-from toolkernel.host import ClientRelay, ServerStatus, ToolHost
-from toolkernel.kernel._discovery import Discovery, ToolDetails
-from toolkernel.kernel._lifecycle import ToolLifecycle
-from toolkernel.kernel._lock import ToolLock, notebook_path, read_lock, schema_hash
-from toolkernel.kernel._memory import Memory
-from toolkernel.kernel._progress import CellOutput, ProgressLine
-from toolkernel.kernel._reload import ToolFolderWatcher
-from toolkernel.kernel._skills import SkillLibrary
+from toolkernel.host import ServerStatus, ToolHost
 from toolkernel.registry import ToolRegistry
+from toolkernel.session._discovery import Discovery, ToolDetails
+from toolkernel.session._frontend import CallObservers, FrontEnd
+from toolkernel.session._lifecycle import ToolLifecycle
+from toolkernel.session._lock import ToolLock, notebook_path, read_lock, schema_hash
+from toolkernel.session._memory import Memory
+from toolkernel.session._reload import ToolFolderWatcher
+from toolkernel.session._skills import SkillLibrary
 
 __all__ = ["Toolbox"]
 
 log = logging.getLogger("toolkernel.kernel")
+_UNOBSERVED = CallObservers()
 _SOURCE_REFERENCE = re.compile(r"\btools\s*\.\s*([A-Za-z_]\w*)")
 
 
@@ -49,7 +50,7 @@ class Toolbox(ToolLifecycle):
         home: Path,
         config_path: Path | None = None,
         connect_timeout: float = 30.0,
-        show_progress: bool = False,
+        front_end: FrontEnd | None = None,
         on_log: Callable[[str, int, str], None] | None = None,
         toolchain_path: str | None = None,
         sandbox_backend: str | None = None,
@@ -61,7 +62,8 @@ class Toolbox(ToolLifecycle):
             home: The toolkernel home (registry, binding cache, server logs).
             config_path: An explicit mcp.json; by default it is looked up.
             connect_timeout: Seconds each server gets to answer `initialize`.
-            show_progress: Show a live progress line in the calling cell.
+            front_end: Makes each call's observers (progress, output, logs, relay);
+                None: calls have none.
             on_log: Receives server log messages (server, level, text).
             toolchain_path: Where `create_tool` looks for compilers (`PATH` style).
             sandbox_backend: The process sandbox of script tools and compilers (default:
@@ -96,7 +98,8 @@ class Toolbox(ToolLifecycle):
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
         for source, specs in self.host.snapshot().items():
             self._set_source(source, specs)
-        self._show_progress = show_progress
+        self.front_end = front_end
+        """Makes each call's observers; the kernel shows them in the calling cell."""
         self.lock = ToolLock()
         """What this session called (for `%tools lock`) and the versions it is pinned to."""
         locked = notebook_path()
@@ -112,11 +115,6 @@ class Toolbox(ToolLifecycle):
         )
         """The `skills` module: `from skills import summarize`."""
         self.discovery = Discovery(self.registry, self.namespace, self._sources, self.skills)
-        self.logs_to_cell: Callable[[], bool] = lambda: False
-        """Called in the calling cell: should a script tool's log messages appear in it
-        (the kernel says yes for cells the MCP bridge runs, so they become MCP logs)?"""
-        self.relay_factory: Callable[[], ClientRelay] | None = None
-        """Called in the calling cell to get who answers servers' sampling/elicitation."""
         self.host.subscribe(self._set_source)
         self.watcher = (
             ToolFolderWatcher(
@@ -160,26 +158,44 @@ class Toolbox(ToolLifecycle):
         Cancelling the awaiting task cancels the call on the server. `version` pins a
         registry tool to an old version.
         """
-        qualified = f"{source}.{name}"
+        result = await self.call_result(f"{source}.{name}", arguments, version=version)
+        return to_python(result)
+
+    async def call_result(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        version: int | None = None,
+        observers: CallObservers | None = None,
+    ) -> ToolResult:
+        """The one call path of every front door: a cell, the bridge, the panel.
+
+        It applies the `%tools lock` pins (`version` overrides), records the use for the
+        lock, and gives the call its observers: `observers`, else the front end's for
+        `name` (qualified, `server.tool`). Returns the tool's raw result.
+
+        Raises:
+            ToolkernelError: The call failed before the tool answered (unknown tool, bad
+                arguments, server down), or the tool raised.
+        """
         if version is None:
-            version = self.lock.pins.get(qualified)
-        self._record_use(qualified, version)
-        progress = ProgressLine(qualified).report if self._show_progress else None
-        relay = self.relay_factory() if self.relay_factory is not None else None
-        output = CellOutput() if self._show_progress else None
+            version = self.lock.pins.get(name)
+        self._record_use(name, version)
+        if observers is None:
+            observers = self.front_end.observers(name) if self.front_end else _UNOBSERVED
         future = self.host.submit(
             self.host.call(
-                qualified,
+                name,
                 arguments,
-                on_progress=progress,
-                relay=relay,
+                on_progress=observers.on_progress,
+                relay=observers.relay,
                 version=version,
-                on_output=output.write if output is not None else None,
-                on_log=CellOutput(stream="stderr").log if self.logs_to_cell() else None,
+                on_output=observers.on_output,
+                on_log=observers.on_log,
             )
         )
-        result = await asyncio.wrap_future(future)
-        return to_python(result)
+        return await asyncio.wrap_future(future)
 
     def preloads(self) -> dict[str, Any]:
         """Return the names a kernel puts into the user namespace (skills see them too)."""
@@ -251,15 +267,16 @@ class Toolbox(ToolLifecycle):
         specs = [spec for _, tools in sorted(self.host.snapshot().items()) for spec in tools]
         return {"digest": catalog_hash(specs), "tools": [spec.to_json() for spec in specs]}
 
-    async def call_json(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Call `server.tool` through the host and return the raw result as JSON.
+    async def call_json(
+        self, name: str, arguments: dict[str, Any], *, observers: CallObservers | None = None
+    ) -> dict[str, Any]:
+        """`call_result` as JSON: `{"content", "structured", "is_error"}`.
 
         Failures before the tool answers (unknown tool, bad arguments, server down)
         come back as error results with our message, so a caller over JSON sees them.
         """
         try:
-            future = self.host.submit(self.host.call(name, arguments))
-            result = await asyncio.wrap_future(future)
+            result = await self.call_result(name, arguments, observers=observers)
         except ToolkernelError as exc:
             return {"content": [{"type": "text", "text": str(exc)}], "is_error": True}
         return {

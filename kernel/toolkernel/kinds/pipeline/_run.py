@@ -6,7 +6,7 @@ pipeline's `output`), `${input.x}` names one of the pipeline's arguments and
 exactly one reference becomes the referenced value with its type kept; references
 inside a longer string are substituted as text. `when` is one reference, optionally
 compared (`==`, `!=`) with a literal and negated with `not`; it is parsed here, never
-passed to `eval`. The factory (`toolkernel.factory._pipelines`) uses the same parsers
+passed to `eval`. The check (`toolkernel.kinds.pipeline._check`) uses the same parsers
 to refuse a bad pipeline before it is stored.
 """
 

@@ -39,7 +39,7 @@ from typing import Any
 from toolkernel._nofollow import open_directory, replace_in_file, write_new
 from toolkernel.errors import DependencyError
 from toolkernel.host._depspecs import check_package, check_requirement, normalized
-from toolkernel.host._interpreters import (
+from toolkernel.kinds.script._interpreters import (
     GIB,
     SYSTEM_PATH,
     Interpreter,

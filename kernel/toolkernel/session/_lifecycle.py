@@ -8,21 +8,23 @@ the host re-reads the registry so bindings follow at once.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.errors import RegistryError
-from toolkernel.kernel._skills import AgentSkill, PythonSkill, skill_entry, skill_source
+from toolkernel.kinds import ToolDraft
+from toolkernel.kinds.skill import AgentSkill, PythonSkill, skill_entry, skill_source
 
 if TYPE_CHECKING:
     from toolkernel.bundles import ImportedTool
     from toolkernel.config import McpConfig
     from toolkernel.factory import ToolFactory
     from toolkernel.host import ToolHost
-    from toolkernel.kernel._lock import ToolLock
-    from toolkernel.kernel._skills import SkillLibrary
+    from toolkernel.kinds.skill import SkillLibrary
     from toolkernel.registry import ToolRegistry, ToolVersion
+    from toolkernel.session._lock import ToolLock
 
 __all__ = ["DiffText", "ToolLifecycle"]
 
@@ -208,74 +210,16 @@ class ToolLifecycle:
         self.lock.pins.pop(qualified, None)
         return restored
 
-    def create_tool(
-        self,
-        name: str | None,
-        *,
-        kind: str = "wasm",
-        language: str = "",
-        source: str | bytes | Mapping[str, str] = "",
-        description: str = "",
-        input_schema: Mapping[str, Any] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        annotations: Mapping[str, Any] | None = None,
-        limits: Mapping[str, Any] | None = None,
-        policy: Mapping[str, Any] | None = None,
-        note: str = "",
-        entry: str | None = None,
-        command: Sequence[str] | None = None,
-        requirements: Sequence[str] | None = None,
-        packages: Sequence[str] | None = None,
-        persistent: bool = False,
-        secrets: Sequence[str] | None = None,
-        steps: Sequence[Mapping[str, Any]] | None = None,
-        output: Any = None,
-    ) -> ToolVersion:
+    def create_tool(self, draft: ToolDraft | str | None = None, /, **arguments: Any) -> ToolVersion:
         """Make a tool (from source, or from steps) and register it; it is callable at once.
 
         `await tools.local.<name>(...)` works as soon as this returns. Each change is a
         new immutable version (creating the same content again records nothing).
 
-        Args:
-            name: `tool` (put under `local`) or `namespace.tool`; identifiers only.
-                None only for an Agent Skill, named by its `SKILL.md`.
-            kind: `wasm` (compiled, run under wasmtime), `script` (an interpreter,
-                run in the process sandbox, speaking JSON-RPC 2.0 over stdio),
-                `pipeline` (declarative `steps` calling other tools), or `skill`
-                (`language="markdown"`: an Agent Skills folder as `source`; Python
-                skills are easier with `save_skill`).
-            language: WASM: `rust`, `c`, `zig`, `wat`, or `wasm` (a prebuilt module,
-                as bytes or base64). Script: `python`, `node`, `ruby`, `bash`, or
-                `command` (with `command=[interpreter, ...]`).
-            source: The program's text, or a dict of relative path to text (a Rust
-                crate: `{"src/main.rs": ..., "Cargo.toml": ...}`). A WASM tool reads
-                its arguments as one JSON object on stdin and prints one JSON value;
-                a script answers an `execute` JSON-RPC request.
-            description: What the tool does, for search and the docstring.
-            input_schema: JSON Schema of the arguments (an object); typed parameters
-                of the binding come from it.
-            output_schema: JSON Schema of the result; results are checked against it.
-            annotations: MCP hints (`readOnlyHint`, `destructiveHint`, ...).
-            limits: WASM: `fuel`, `memory_bytes`, `timeout_s`, `stdout_bytes`,
-                `stderr_bytes`. Script: `timeout_s`, `cpu_s`, `memory_bytes`,
-                `processes`, `file_size_bytes`, `open_files`, `stdout_bytes`,
-                `stderr_bytes`.
-            policy: WASM: `{"mounts": [{"host", "guest", "writable"}], "env": {...}}`.
-                Script: `{"network": bool, "read_only": [...], "writable": [...]}`.
-                Nothing on the host is visible unless listed.
-            note: Why this version was made.
-            entry: A script's main file (default `main.py`, `main.js`, ...).
-            command: The interpreter argv for `language="command"`.
-            requirements: pip requirements of a Python script (a cached venv).
-            packages: npm packages of a Node script (a cached `node_modules`).
-            persistent: Keep one warm process that answers many calls.
-            secrets: Names `X` whose host variable `TOOLKERNEL_SECRET_X` the script
-                gets as `X`; their values are redacted from everything it returns.
-            steps: A pipeline's steps: `{"id": "a", "tool": "server.tool", "args":
-                {...}, "when": "${input.flag}"}`. Args may hold `${input.x}` and
-                `${steps.a.result.items[0]}`; a string that is only a reference keeps
-                the value's type. Unknown tools, bad references and cycles are refused.
-            output: A pipeline's result template (default: the last step's result).
+        Call it as `create_tool("name", kind=..., language=..., source=...)`, or with a
+        whole `ToolDraft`. Its arguments (the fields of `ToolDraft`):
+
+        {fields}
 
         Returns:
             The tool's current version.
@@ -287,30 +231,10 @@ class ToolLifecycle:
             DependencyError: pip or npm failed; their message says why.
         """
         self._check_registry()
-        if kind == "pipeline" and steps:
-            self._wait_for_step_servers(steps)
-        created = self.factory.create(
-            name,
-            kind=kind,
-            language=language,
-            source=source,
-            description=description,
-            input_schema=input_schema,
-            output_schema=output_schema,
-            annotations=annotations,
-            limits=limits,
-            policy=policy,
-            note=note,
-            on_line=_print_line,
-            entry=entry,
-            command=command,
-            requirements=requirements,
-            packages=packages,
-            persistent=persistent,
-            secrets=secrets,
-            steps=steps,
-            output=output,
-        )
+        draft = ToolDraft.of(draft, **arguments)
+        if draft.steps:
+            self._wait_for_step_servers(draft.steps)
+        created = self.factory.create(draft, on_line=_print_line)
         self.lock.pins.pop(created.name, None)  # a tool made here is used as made
         return created
 
@@ -326,3 +250,19 @@ class DiffText(str):
 
 def _print_line(line: str) -> None:
     print(line, flush=True)
+
+
+def _document_draft_fields() -> None:
+    """Show `ToolDraft`'s fields in `create_tool`'s signature and help, written once there."""
+    method = ToolLifecycle.create_tool
+    fields = ToolDraft.fields_doc(indent="        ")
+    method.__doc__ = (method.__doc__ or "").replace("        {fields}", fields)
+    parameters = list(inspect.signature(ToolDraft).parameters.values())
+    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    first = parameters[0].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters[1:]]
+    signature = inspect.signature(method).replace(parameters=[self, first, *rest])
+    method.__signature__ = signature  # type: ignore[attr-defined]
+
+
+_document_draft_fields()

@@ -13,32 +13,22 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.host._jsonrpc import RpcFailure, method_not_found
 from toolkernel.host._secrets import redact, secret_in
+from toolkernel.kinds._protocol import MAX_DEPTH, call_depth
 
 if TYPE_CHECKING:
-    from toolkernel._spec import ToolResult
+    from toolkernel.kinds._protocol import HostCall, Relay, Resources
     from toolkernel.registry import ToolRegistry
 
-__all__ = ["MAX_DEPTH", "HostPeer", "call_depth"]
-
-MAX_DEPTH = 8
-"""How deep tools may call tools (a script calling a script calling ...)."""
-
-call_depth: contextvars.ContextVar[int] = contextvars.ContextVar("toolkernel_depth", default=0)
-"""How many script tools are running above the current call."""
+__all__ = ["HostPeer"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 _LEVELS |= {"error": logging.ERROR, "critical": logging.CRITICAL, "notice": logging.INFO}
-
-HostCall = Callable[[str, dict[str, Any]], Awaitable["ToolResult"]]
-Relay = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-Resources = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class HostPeer:

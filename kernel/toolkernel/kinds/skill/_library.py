@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkernel._markup import code_fence, markdown_cell
 from toolkernel.errors import RegistryError, ToolInputError, ToolNotFound
-from toolkernel.factory import SKILL_NAMESPACE
+from toolkernel.kinds.skill._manifest import SKILL_NAMESPACE
 
 if TYPE_CHECKING:
     from toolkernel.registry import ToolRegistry, ToolVersion

@@ -1,4 +1,4 @@
-"""Call script tools: programs in any interpreter, JSON-RPC over stdio, in the sandbox.
+"""Run script tools: programs in any interpreter, JSON-RPC over stdio, in the sandbox.
 
 A version's files are written once to `<home>/tools/<content hash>/` (bound read-only
 as the tool's own directory and working directory). Each call starts the script under
@@ -20,104 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkernel._spec import ToolResult
-from toolkernel.errors import (
-    RegistryError,
-    SandboxError,
-    SandboxLimitExceeded,
-    SandboxTimeout,
-    ToolError,
-)
+from toolkernel.errors import SandboxError, SandboxLimitExceeded, SandboxTimeout, ToolError
 from toolkernel.host._jsonrpc import NoAnswer, ScriptPeer, converse
 from toolkernel.host._secrets import clip, redact
-from toolkernel.host._wasm import result_from_output, sandbox_failure
+from toolkernel.kinds._results import result_from_output, sandbox_failure
+from toolkernel.kinds.script._manifest import SCRIPT_LANGUAGES, policy_or_error
 
 if TYPE_CHECKING:
-    from toolkernel.host._envs import EnvManager, ToolEnv
+    from toolkernel._spec import ToolResult
+    from toolkernel.kinds.script._envs import EnvManager, ToolEnv
     from toolkernel.registry import ToolRegistry, ToolVersion
     from toolkernel_sandbox.process import ProcessPolicy, SandboxedProcess
 
-__all__ = [
-    "SCRIPT_LANGUAGES",
-    "SECRET_PREFIX",
-    "ScriptTools",
-    "check_script_limits",
-    "check_script_policy",
-]
-
-SCRIPT_LANGUAGES = {
-    "python": ("python3", "main.py"),
-    "node": ("node", "main.js"),
-    "ruby": ("ruby", "main.rb"),
-    "bash": ("bash", "main.sh"),
-}
-"""Language -> (interpreter, entry file). Any other interpreter is given as `command`."""
+__all__ = ["SECRET_PREFIX", "ScriptTools"]
 
 SECRET_PREFIX = "TOOLKERNEL_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
 """A host variable `TOOLKERNEL_SECRET_<NAME>` is forwarded as `<NAME>` to tools that
 declare `secrets: ["<NAME>"]`, and to no other tool."""
-
-_LIMIT_KEYS = (
-    "timeout_s",
-    "cpu_s",
-    "memory_bytes",
-    "processes",
-    "file_size_bytes",
-    "open_files",
-    "stdout_bytes",
-    "stderr_bytes",
-    "tmp_bytes",
-)
-
-
-def check_script_limits(limits: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return a script tool's limits as checked JSON (keys of `ProcessPolicy`).
-
-    Raises:
-        RegistryError: An unknown key or a value the sandbox refuses.
-    """
-    given = dict(limits or {})
-    unknown = sorted(set(given) - set(_LIMIT_KEYS))
-    if unknown:
-        msg = f"unknown script limit(s) {unknown}; the limits are: {', '.join(_LIMIT_KEYS)}"
-        raise RegistryError(msg)
-    _policy_or_error({"limits": given, "policy": {}}, Path("/"), {})
-    return given
-
-
-def check_script_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return a script tool's policy: `network` (bool), `read_only`, `writable` paths.
-
-    Anything else is refused: a policy may open the network or name host paths, and
-    nothing more.
-
-    Raises:
-        RegistryError: An unknown key, a non-bool `network`, or a relative or missing path.
-    """
-    given = dict(policy or {})
-    unknown = sorted(set(given) - {"network", "read_only", "writable"})
-    if unknown:
-        msg = (
-            f"unknown script policy key(s) {unknown}; a policy may set 'network' (true or "
-            "false), 'read_only' and 'writable' (lists of absolute host paths), nothing else"
-        )
-        raise RegistryError(msg)
-    network = given.get("network", False)
-    if type(network) is not bool:
-        msg = f"policy network must be true or false (a JSON boolean), not {network!r}"
-        raise RegistryError(msg)
-    checked: dict[str, Any] = {"network": network}
-    for key in ("read_only", "writable"):
-        paths = given.get(key) or []
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            msg = f"policy {key} must be a list of absolute paths"
-            raise RegistryError(msg)
-        for path in paths:
-            if not Path(path).is_absolute() or not Path(path).exists():
-                msg = f"policy {key} path {path!r} must be absolute and exist on this machine"
-                raise RegistryError(msg)
-        checked[key] = list(paths)
-    return checked
 
 
 @dataclass
@@ -307,7 +226,7 @@ class ScriptTools:
         return [interpreter, entry or default_entry]
 
     def _policy(self, version: ToolVersion, secrets: Mapping[str, str]) -> ProcessPolicy:
-        return _policy_or_error(
+        return policy_or_error(
             version.manifest,
             self._tool_dir(version),
             {
@@ -400,33 +319,6 @@ class _Worker:
 
     def __post_init__(self) -> None:
         self.lock = asyncio.Lock()
-
-
-def _policy_or_error(
-    manifest: Mapping[str, Any],
-    tool_dir: Path,
-    env: Mapping[str, str],
-    *,
-    env_paths: tuple[Path, ...] = (),
-    uid: int | None = None,
-) -> ProcessPolicy:
-    from toolkernel_sandbox.process import ProcessPolicy  # noqa: PLC0415
-
-    policy = manifest.get("policy") or {}
-    limits = manifest.get("limits") or {}
-    try:
-        return ProcessPolicy(
-            network=policy.get("network", False),
-            read_only=(*env_paths, *(Path(p) for p in policy.get("read_only") or [])),
-            writable=tuple(Path(p) for p in policy.get("writable") or []),
-            tool_dir=tool_dir,
-            env=dict(env),
-            uid=uid,
-            **limits,
-        )
-    except (TypeError, ValueError) as exc:
-        msg = f"invalid script limits or policy: {exc}"
-        raise RegistryError(msg) from exc
 
 
 def _identity(name: str) -> int:

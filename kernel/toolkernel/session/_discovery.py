@@ -19,8 +19,8 @@ from toolkernel.factory import SKILL_NAMESPACE
 if TYPE_CHECKING:
     from toolkernel._spec import ToolSpec
     from toolkernel.bindings import ToolsNamespace
-    from toolkernel.kernel._skills import SkillLibrary
     from toolkernel.registry import ToolRegistry
+    from toolkernel.session._skills import SkillLibrary
 
 __all__ = ["Detail", "Discovery", "ToolDetails"]
 

@@ -1,0 +1,88 @@
+"""The `wasm` kind: a WASI command module built from source, run under wasmtime's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING, Any
+
+from toolkernel.errors import RegistryError
+from toolkernel.kinds._sources import needs_a_name
+from toolkernel.kinds.wasm._build import WASM_LANGUAGES, build_module, wasm_source_files
+from toolkernel.kinds.wasm._runner import WasmTools, check_wasm_limits, check_wasm_policy
+
+if TYPE_CHECKING:
+    from toolkernel._spec import ToolResult
+    from toolkernel.kinds._draft import ToolDraft
+    from toolkernel.kinds._protocol import CallContext, KindContext, LineSink, ToolIndex
+    from toolkernel.registry import ToolVersion
+
+__all__ = ["WasmKind"]
+
+
+class WasmKind:
+    """WASM tools: checked limits and policy, a cached build, a shared runner."""
+
+    name: str = "wasm"
+    namespace: str | None = None
+    served: bool = True
+
+    def __init__(self, context: KindContext) -> None:
+        """Build and run WASM tools of `context.registry`."""
+        self._context = context
+        self._tools: WasmTools | None = None
+        self._lock = threading.Lock()
+
+    def default_name(self, source: object) -> str:
+        """A WASM tool's source gives no name: refuse."""
+        raise needs_a_name(self.name)
+
+    def check(self, name: str, draft: ToolDraft, tools: ToolIndex) -> dict[str, Any]:
+        """Check the language, limits and policy."""
+        if draft.language not in WASM_LANGUAGES:
+            msg = (
+                f"unknown WASM language {draft.language!r}; use one of {', '.join(WASM_LANGUAGES)}"
+            )
+            raise RegistryError(msg)
+        return {
+            "language": draft.language,
+            "limits": check_wasm_limits(draft.limits),
+            "policy": check_wasm_policy(draft.policy),
+        }
+
+    def build(
+        self, name: str, draft: ToolDraft, manifest: dict[str, Any], on_line: LineSink | None
+    ) -> dict[str, Any]:
+        """Store the sources, and the module built from them (`artifact`)."""
+        language = manifest["language"]
+        files = wasm_source_files(language, draft.source)
+        registry = self._context.registry
+        return {
+            "source": {path: registry.put_blob(data) for path, data in files.items()},
+            "artifact": build_module(self._context, name, language, files, on_line),
+        }
+
+    def install(self, name: str, manifest: dict[str, Any], on_line: LineSink | None) -> None:
+        """Nothing: the module is all a WASM tool needs."""
+
+    async def run(
+        self, version: ToolVersion, arguments: dict[str, Any], call: CallContext
+    ) -> ToolResult:
+        """Run the module on a worker thread, so the host loop stays free."""
+        return await asyncio.to_thread(self._runner().run, version, arguments)
+
+    async def aclose(self) -> None:
+        """Nothing runs on the host loop."""
+
+    def close(self) -> None:
+        """Stop the runner's epoch ticker and drop compiled modules."""
+        with self._lock:
+            tools, self._tools = self._tools, None
+        if tools is not None:
+            tools.close()
+
+    def _runner(self) -> WasmTools:
+        with self._lock:
+            if self._tools is None:
+                self._tools = WasmTools(self._context.registry, self._context.cache_dir / "wasm")
+            return self._tools
