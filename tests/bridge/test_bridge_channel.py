@@ -155,3 +155,26 @@ def test_a_channel_error_names_the_kernels_exception(bridge: Any) -> None:
     assert caught.value.kind == "ToolNotFound"
     with pytest.raises(ChannelError, match="no method"):
         loop.run(session.request("tools/nothing"))
+
+
+def test_create_tool_takes_its_schema_and_its_checks_from_the_tool_draft(bridge: Any) -> None:
+    from dataclasses import fields
+
+    from toolkernel.kinds import ToolDraft
+
+    loop, server, _ = bridge
+
+    async def scenario() -> tuple[types.Tool, types.CallToolResult]:
+        async with Client(server) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            refused = await client.call_tool(
+                "create_tool", {"name": "x", "language": "wat", "source": "", "colour": "red"}
+            )
+            return tools["create_tool"], refused
+
+    spec, refused = loop.run(scenario())
+    assert set(spec.input_schema["properties"]) == {f.name for f in fields(ToolDraft)}
+    assert spec.input_schema["required"] == ["name"]
+    assert spec.input_schema["properties"]["kind"]["enum"] == ["wasm", "script", "pipeline"]
+    assert refused.is_error
+    assert "create_tool takes no argument 'colour'" in refused.content[0].text

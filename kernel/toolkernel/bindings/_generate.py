@@ -12,6 +12,7 @@ from toolkernel.bindings._names import (
     GENERATED_MODULE_NAMES,
     assign_identifiers,
     source_identifier,
+    tool_identifiers,
 )
 from toolkernel.bindings._text import clean_text, comment_safe, doc_literal, short_json
 from toolkernel.bindings._types import ModuleTypes, SchemaTyper, required_names
@@ -81,7 +82,7 @@ def generate_module(
         source_name: The module's identifier; by default the sanitized source name.
     """
     unique = sorted({spec.name: spec for spec in reversed(specs)}.values(), key=_by_name)
-    functions = assign_identifiers([spec.name for spec in unique], GENERATED_MODULE_NAMES)
+    functions = tool_identifiers([spec.name for spec in unique])
     types = ModuleTypes(taken=set(functions.values()) | GENERATED_MODULE_NAMES)
     blocks: list[str] = []
     for spec in unique:

@@ -26,6 +26,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
 
 from toolkernel.bridge._channel import Progress
+from toolkernel.bridge._create import CREATE_TOOL, create_tool, create_tool_spec
 from toolkernel.bridge._relay import McpClientRelay
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
@@ -63,6 +64,9 @@ class BridgeServer(MCPServer):
     async def list_tools(self) -> list[Tool]:
         """The bridge's own tools, then (with `--expose-tools`) every kernel tool."""
         own = await super().list_tools()
+        # create_tool is listed where agents look for it: right after execute_code.
+        after = next((i + 1 for i, tool in enumerate(own) if tool.name == "execute_code"), 0)
+        own.insert(after, create_tool_spec())
         if not self._expose:
             return own
         await self.refresh_exposed()
@@ -72,6 +76,11 @@ class BridgeServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         """Run an exposed tool in the kernel, or one of the bridge's own tools."""
+        if name == CREATE_TOOL:
+            result = await create_tool(self._session, arguments)
+            if context is not None:
+                await self.notify_if_changed(context)
+            return result
         if self._expose and name not in self._exposed:
             await self.refresh_exposed()
         if self._expose and name in self._exposed:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from toolkernel.bridge._expose import BridgeServer
@@ -130,103 +130,10 @@ def build_server(
             kept_images = await _keep(session, {"table": "_bridge_images", "key": n, "images": big})
         return build_reply(out, caps, stashed=stashed, kept_images=kept_images)
 
-    @server.tool(
-        description=(
-            "Create or update a tool from source; it is built, stored as a new version "
-            "and callable at once as `await tools.<namespace>.<name>(...)` in execute_code. "
-            "kind='wasm': a WASI program in rust, c, zig or wat (or a prebuilt wasm module "
-            "as base64) that reads its arguments as one JSON object on stdin and prints "
-            "one JSON value on stdout. It runs with no files, network or environment "
-            "unless its policy grants them, under fuel, memory, time and output limits. "
-            "kind='pipeline': `steps` that call other tools, no source. "
-            "kind='script': a python, node, ruby or bash program speaking JSON-RPC 2.0 on "
-            "stdio (it reads an `execute` request line and prints a response line), run in "
-            "a sandbox with no network unless policy={'network': true}."
-        )
-    )
-    async def create_tool(  # noqa: PLR0917 - the parameters are the MCP tool's schema
-        ctx: Context,
-        name: Annotated[str, Field(description="'name' (under `local`) or 'namespace.name'.")],
-        language: Annotated[
-            Literal["rust", "c", "zig", "wat", "wasm", "python", "node", "ruby", "bash"] | None,
-            Field(description="WASM: rust, c, zig, wat, wasm. Script: python, node, ruby, bash."),
-        ] = None,
-        source: Annotated[
-            str | dict[str, str],
-            Field(description="The program, or {relative path: text} (a Rust crate)."),
-        ] = "",
-        description: Annotated[str, Field(description="What the tool does.")] = "",
-        input_schema: Annotated[
-            dict[str, Any] | None, Field(description="JSON Schema of the arguments object.")
-        ] = None,
-        output_schema: Annotated[
-            dict[str, Any] | None, Field(description="JSON Schema of the result.")
-        ] = None,
-        limits: Annotated[
-            dict[str, Any] | None,
-            Field(description="fuel, memory_bytes, timeout_s, stdout_bytes, stderr_bytes."),
-        ] = None,
-        policy: Annotated[
-            dict[str, Any] | None,
-            Field(description='{"mounts": [{"host", "guest", "writable"}], "env": {...}}'),
-        ] = None,
-        kind: Literal["wasm", "script", "pipeline"] = "wasm",
-        note: Annotated[str, Field(description="Why this version was made.")] = "",
-        requirements: Annotated[
-            list[str] | None, Field(description="Script (python): pip requirements.")
-        ] = None,
-        packages: Annotated[
-            list[str] | None, Field(description="Script (node): npm packages.")
-        ] = None,
-        persistent: Annotated[
-            bool, Field(description="Script: keep one warm process for many calls.")
-        ] = False,
-        secrets: Annotated[
-            list[str] | None,
-            Field(description="Script: names X whose TOOLKERNEL_SECRET_X it receives."),
-        ] = None,
-        steps: Annotated[
-            list[dict[str, Any]] | None,
-            Field(
-                description="Pipeline: [{id, tool, args, when?}]; args may use ${input.x} "
-                "and ${steps.<id>.result...}."
-            ),
-        ] = None,
-    ) -> CallToolResult:
-        arguments = {
-            "steps": steps,
-            "requirements": requirements,
-            "packages": packages,
-            "persistent": persistent,
-            "secrets": secrets,
-            "kind": kind,
-            "language": language or "",
-            "source": source,
-            "description": description,
-            "input_schema": input_schema,
-            "output_schema": output_schema,
-            "limits": limits,
-            "policy": policy,
-            "note": note,
-        }
-        try:
-            created = await session.request(
-                "tools/create", {"name": name, "arguments": arguments}, timeout=_BUILD_TIMEOUT_S
-            )
-        except BridgeError as exc:
-            raise ToolError(str(exc)) from exc
-        await server.notify_if_changed(ctx)
-        text = (
-            f"created {created['name']} version {created['version']}; call it as "
-            f"`await tools.{created['name']}(...)`"
-        )
-        return CallToolResult(content=[TextContent(type="text", text=text)])
-
     add_lifecycle_tools(server, session)
     return server
 
 
-_BUILD_TIMEOUT_S = 900.0
 _DISCOVERY_TIMEOUT_S = 60.0
 
 

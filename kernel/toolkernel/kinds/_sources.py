@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from toolkernel._nofollow import safe_relative_path
 from toolkernel.errors import RegistryError
 
 __all__ = ["needs_a_name", "safe_relative_path", "source_files"]
-
-
-def safe_relative_path(path: str) -> bool:
-    """Whether `path` is relative and stays inside its folder (no `..`, `.`, empty parts)."""
-    parts = path.replace("\\", "/").split("/")
-    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)
 
 
 def source_files(language: str, source: object, main: str) -> dict[str, bytes]:
