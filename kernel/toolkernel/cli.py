@@ -168,10 +168,16 @@ def _discovery(args: argparse.Namespace) -> Any:
     return Discovery(registry, namespace, sources)
 
 
-def _existing_home(args: argparse.Namespace) -> Path:
-    from toolkernel.config import toolkernel_home  # noqa: PLC0415
+def _home(args: argparse.Namespace) -> Path:
+    """`--home`, else `c.Toolkernel.home` (toolkernel_config), else `$TOOLKERNEL_HOME` & co."""
+    from toolkernel.config import toolkernel_settings  # noqa: PLC0415
 
-    home: Path = args.home or toolkernel_home()
+    home: Path = args.home or toolkernel_settings().home_path()
+    return home
+
+
+def _existing_home(args: argparse.Namespace) -> Path:
+    home = _home(args)
     if not (home / "registry.db").is_file():
         msg = (
             f"no registry at {home}: start a Toolkernel kernel once to cache the tools, "
@@ -262,11 +268,11 @@ def _tools_export(args: argparse.Namespace) -> int:
 
 def _tools_import(args: argparse.Namespace) -> int:
     from toolkernel.bundles import import_tools  # noqa: PLC0415
-    from toolkernel.config import load_config, toolkernel_home  # noqa: PLC0415
+    from toolkernel.config import load_config  # noqa: PLC0415
     from toolkernel.factory import SANDBOX_BACKEND_VARIABLE, ToolFactory  # noqa: PLC0415
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
-    home: Path = args.home or toolkernel_home()
+    home = _home(args)
     servers = load_config(home).servers
     backend = os.environ.get(SANDBOX_BACKEND_VARIABLE) or None
     with ToolRegistry(home) as registry:
@@ -294,9 +300,9 @@ def _tools_import(args: argparse.Namespace) -> int:
 
 
 def _trust(args: argparse.Namespace) -> int:
-    from toolkernel.config import TrustStore, toolkernel_home, trust_config  # noqa: PLC0415
+    from toolkernel.config import TrustStore, trust_config  # noqa: PLC0415
 
-    home: Path = args.home or toolkernel_home()
+    home = _home(args)
     if args.list:
         approvals = TrustStore(home).approvals()
         data = [

@@ -39,7 +39,7 @@ def jp_server_config(panel_home: Path, mcp_json: Path) -> dict[str, Any]:
     """Enable the extension and point it at the filled home and the mcp.json."""
     return {
         "ServerApp": {"jpserver_extensions": {"toolkernel": True}},
-        "ToolkernelServerApp": {"home": str(panel_home), "mcp_config": str(mcp_json)},
+        "Toolkernel": {"home": str(panel_home), "mcp_config": str(mcp_json)},
     }
 
 

@@ -12,12 +12,12 @@ command, to build its parser.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from jupyter_core.paths import jupyter_config_path
 from traitlets import Bool, Enum, Float, Int, List, TraitType, Unicode
-from traitlets.config import Application, Configurable
+from traitlets.config import Configurable
+
+from toolkernel.config._settings import CONFIG_FILE, read_config_files
 
 __all__ = [
     "CONFIG_FILE",
@@ -28,8 +28,6 @@ __all__ = [
     "load_bridge",
 ]
 
-CONFIG_FILE = "toolkernel_config"
-"""The config file's base name; `toolkernel_config.py` or `toolkernel_config.json`."""
 
 
 class Bridge(Configurable):
@@ -77,11 +75,6 @@ class Bridge(Configurable):
     ).tag(config=True)
 
 
-class _BridgeApp(Application):
-    name = "toolkernel"
-    classes = [Bridge]  # noqa: RUF012 - traitlets reads it as a class attribute
-
-
 def load_bridge(
     overrides: dict[str, Any] | None = None, *, config_dirs: list[str] | None = None
 ) -> Bridge:
@@ -101,12 +94,7 @@ def load_bridge(
     if unknown:
         msg = f"no bridge option named {', '.join(unknown)}; options: {', '.join(sorted(options))}"
         raise ValueError(msg)
-    app = _BridgeApp()
-    dirs = config_dirs if config_dirs is not None else list(reversed(jupyter_config_path()))
-    for folder in dirs:
-        if any((Path(folder) / f"{CONFIG_FILE}{ext}").is_file() for ext in (".py", ".json")):
-            app.load_config_file(CONFIG_FILE, path=[folder])
-    bridge = Bridge(config=app.config)
+    bridge = Bridge(config=read_config_files(config_dirs))
     for key, value in (overrides or {}).items():
         if value is not None:
             setattr(bridge, key, value)

@@ -12,6 +12,12 @@ from toolkernel.config._mcpjson import (
     load_config,
     parse_config,
 )
+from toolkernel.config._settings import (
+    CONFIG_FILE,
+    Toolkernel,
+    read_config_files,
+    toolkernel_settings,
+)
 from toolkernel.config._trust import (
     TRUST_FILE,
     Approval,
@@ -24,6 +30,7 @@ from toolkernel.config._trust import (
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "CONFIG_FILE",
     "TRUST_FILE",
     "Approval",
     "HttpServer",
@@ -32,12 +39,15 @@ __all__ = [
     "ServerConfig",
     "StdioServer",
     "ToolGrants",
+    "Toolkernel",
     "TrustStore",
     "config_summary",
     "content_digest",
     "find_config",
     "load_config",
     "parse_config",
+    "read_config_files",
     "toolkernel_home",
+    "toolkernel_settings",
     "trust_config",
 ]

@@ -14,7 +14,7 @@ from ipykernel.ipkernel import IPythonKernel
 from traitlets import Bool, Float, List, Unicode, default
 
 from toolkernel._version import __version__
-from toolkernel.config import toolkernel_home
+from toolkernel.config import toolkernel_settings
 from toolkernel.errors import ToolkernelError
 from toolkernel.factory import SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
@@ -31,6 +31,7 @@ __all__ = ["ToolKernel"]
 class ToolKernel(IPythonKernel):
     """An IPython kernel that preloads `tools`, discovery functions and `%tools`.
 
+    Its home and mcp.json come from the shared `Toolkernel` options (`c.Toolkernel`).
     Bindings are built from the catalog cache before any server answers; servers
     connect in the background, and a dead or slow one never delays the kernel.
     """
@@ -39,16 +40,6 @@ class ToolKernel(IPythonKernel):
     implementation_version = __version__
     banner = f"Toolkernel {__version__}: `tools` holds a binding for every tool; try %tools"
 
-    home = Unicode(
-        "",
-        help="Where the registry, binding cache and server logs live. "
-        "Default: $TOOLKERNEL_HOME, else <jupyter data dir>/toolkernel.",
-    ).tag(config=True)
-    mcp_config = Unicode(
-        "",
-        help="Path of the mcp.json to read. Default: $TOOLKERNEL_MCP_CONFIG, "
-        "./mcp.json, then <home>/mcp.json.",
-    ).tag(config=True)
     connect_timeout = Float(
         30.0, help="Seconds each MCP server gets to start and answer initialize."
     ).tag(config=True)
@@ -84,9 +75,10 @@ class ToolKernel(IPythonKernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         skip_slow_format_checkers()
+        where = toolkernel_settings(self)  # c.Toolkernel.home and .mcp_config
         self.toolbox = Toolbox(
-            home=Path(self.home) if self.home else toolkernel_home(),
-            config_path=Path(self.mcp_config) if self.mcp_config else None,
+            home=where.home_path(),
+            config_path=where.mcp_config_path(),
             connect_timeout=self.connect_timeout,
             front_end=CellFrontEnd(
                 show_progress=self.show_progress,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode, default
 
-from toolkernel.config import toolkernel_home
+from toolkernel.config import toolkernel_settings
 from toolkernel.serverext._handlers import handlers
 from toolkernel.serverext._service import PanelService
 
@@ -17,37 +14,22 @@ __all__ = ["ToolkernelServerApp"]
 class ToolkernelServerApp(ExtensionApp):
     """Serves the JupyterLab panel's REST API from the registry kernels share.
 
-    Enabled by `jupyter_server_config.d/toolkernel.json`; configure it as
-    `c.ToolkernelServerApp.home` and `c.ToolkernelServerApp.mcp_config`. It reads the
-    registry only: it never connects to an MCP server or calls a tool.
+    Enabled by `jupyter_server_config.d/toolkernel.json`. Its home and mcp.json are the
+    shared `Toolkernel` options (`c.Toolkernel.home`, `c.Toolkernel.mcp_config`), as
+    the kernels read them. It reads the registry only: it never connects to an MCP
+    server or calls a tool.
     """
 
     name = "toolkernel"
     description = "REST API for the toolkernel JupyterLab panel: tools, versions, servers."
     load_other_extensions = True
 
-    home = Unicode(
-        help="The toolkernel home whose registry the panel shows (the kernels' home). "
-        "Default: $TOOLKERNEL_HOME, else <jupyter data dir>/toolkernel.",
-    ).tag(config=True)
-    mcp_config = Unicode(
-        "",
-        help="Path of the mcp.json whose servers the panel lists. Default, as the kernel "
-        "looks it up: $TOOLKERNEL_MCP_CONFIG, ./mcp.json, then <home>/mcp.json.",
-    ).tag(config=True)
-
     service: PanelService | None = None
-
-    @default("home")
-    def _default_home(self) -> str:
-        return str(toolkernel_home())
 
     def initialize_settings(self) -> None:
         """Open the registry (the service the handlers share)."""
-        self.service = PanelService(
-            Path(self.home).expanduser(),
-            Path(self.mcp_config).expanduser() if self.mcp_config else None,
-        )
+        where = toolkernel_settings(self)
+        self.service = PanelService(where.home_path(), where.mcp_config_path())
         self.log.info("toolkernel: serving the registry at %s", self.service.registry.path)
 
     def initialize_handlers(self) -> None:
@@ -64,4 +46,5 @@ class ToolkernelServerApp(ExtensionApp):
             self.service = None
 
     def __repr__(self) -> str:
-        return f"ToolkernelServerApp(home={self.home!r})"
+        home = self.service.home if self.service is not None else None
+        return f"ToolkernelServerApp(home={str(home)!r})"
