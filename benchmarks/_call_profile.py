@@ -4,8 +4,8 @@ Used by bench_kernel.py when the per-call overhead ratio misses its goal. Three 
 each printed as a table:
 
 - phases: every binding call is stamped (`perf_counter_ns`, one clock for both threads)
-  when it starts in the cell, enters `ToolHost.call` on the host thread, enters and leaves
-  the SDK's `session.call_tool`, leaves `ToolHost.call`, and resumes in the cell. The
+  when it starts in the cell, enters `ToolHost.call`'s work on the host thread, enters and
+  leaves the SDK's `session.call_tool`, leaves that work, and resumes in the cell. The
   `session.call_tool` phase is what the raw SDK does; everything else is toolkernel.
 - CPU cost of toolkernel's own work with the server's I/O stubbed out, and of its
   pure-Python steps (result conversion, schema check, progress line), in tight loops.
@@ -31,6 +31,7 @@ import asyncio as _pa, json as _pj, time as _pt
 _ptb = get_ipython().kernel.toolbox
 _phost = _ptb.host
 _psess = _phost._connections["echo"]._session  # private: only a benchmark reaches in
+_phop = lambda coro: _pa.wrap_future(_pa.run_coroutine_threadsafe(coro, _phost._loop))
 
 async def _ploop(make, n):
     for _ in range(20):
@@ -43,15 +44,14 @@ async def _ploop(make, n):
     return out
 
 async def _pon_host(make, n):
-    return await _pa.wrap_future(_phost.submit(_ploop(make, n)))
+    return await _phop(_ploop(make, n))
 
-_phop = lambda coro: _pa.wrap_future(_phost.submit(coro))
 _pargs = {"text": "x"}
 """
 
 PHASE_CELL = """
 _pcur, _pphases = {{}}, []
-_pcall = type(_phost).call.__get__(_phost)
+_pcall = type(_phost)._call_server.__get__(_phost)  # the part on the host loop
 _ptool = type(_psess).call_tool.__get__(_psess)
 
 async def _pcall_timed(*args, **kwargs):
@@ -68,7 +68,7 @@ async def _ptool_timed(*args, **kwargs):
     finally:
         _pcur["d"] = _pt.perf_counter_ns()
 
-_phost.call, _psess.call_tool = _pcall_timed, _ptool_timed
+_phost._call_server, _psess.call_tool = _pcall_timed, _ptool_timed
 try:
     for _ in range(20):
         await tools.echo.echo(text="x")
@@ -79,7 +79,7 @@ try:
         _pf = _pt.perf_counter_ns()
         _pphases.append([_pa0, _pcur["b"], _pcur["c"], _pcur["d"], _pcur["e"], _pf])
 finally:
-    del _phost.call, _psess.call_tool
+    del _phost._call_server, _psess.call_tool
 print(_pj.dumps(_pphases))
 """
 
@@ -119,7 +119,7 @@ async def _pstubbed(make, on_host):
     _psess.call_tool = _pcanned
     try:
         if on_host:
-            return await _pa.wrap_future(_phost.submit(_ptime_async(make)))
+            return await _phop(_ptime_async(make))
         return await _ptime_async(make)
     finally:
         del _psess.call_tool

@@ -32,11 +32,13 @@ ARM = (
     "_loop = asyncio.get_running_loop()\n"
     "_changed = asyncio.Event()\n"
     "_changed_at = []\n"
+    "_armed = []\n"  # subscribe() first replays the catalog as it is: not a change
     "def _on_change(source, specs):\n"
-    "    if source == 'local':\n"
+    "    if _armed and source == 'local':\n"
     "        _changed_at.append(time.time())\n"
     "        _loop.call_soon_threadsafe(_changed.set)\n"
-    "_unsubscribe = get_ipython().kernel.toolbox.host.subscribe(_on_change)"
+    "_unsubscribe = get_ipython().kernel.toolbox.host.subscribe(_on_change)\n"
+    "_armed.append(True)"
 )
 COLLECT = "await asyncio.wait_for(_changed.wait(), 20); _unsubscribe(); print(_changed_at[0])"
 

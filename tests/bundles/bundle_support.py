@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from toolkernel._spec import ToolResult
 from toolkernel.factory import ToolFactory
 from toolkernel.host import ToolHost
 from toolkernel.registry import ToolRegistry
@@ -21,17 +24,28 @@ TEXT_SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "re
 SKILL_MD = "---\nname: weekly-review\ndescription: Review the week's notes.\n---\n# Steps\n"
 
 
+_HOSTS: dict[ToolFactory, ToolHost] = {}
+
+
 @contextmanager
 def factory_at(home: Path) -> Iterator[ToolFactory]:
-    """A factory over a real registry and a started host at `home`."""
+    """A factory over a real registry at `home`, and a started host serving its tools."""
     registry = ToolRegistry(home)
     host = ToolHost({}, registry=registry, logs_dir=home / "logs")
     host.start()
+    factory = ToolFactory(registry, reserved=(), cache_dir=home / "cache")
+    _HOSTS[factory] = host
     try:
-        yield ToolFactory(registry, host, reserved=(), cache_dir=home / "cache")
+        yield factory
     finally:
+        del _HOSTS[factory]
         host.stop()
         registry.close()
+
+
+def call(factory: ToolFactory, name: str, arguments: dict[str, Any]) -> ToolResult:
+    """Call `name` through the host beside `factory` (from this thread's own loop)."""
+    return asyncio.run(asyncio.wait_for(_HOSTS[factory].call(name, arguments), 60))
 
 
 def fill(factory: ToolFactory) -> None:

@@ -6,10 +6,9 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-from bundle_support import SKILL_MD, factory_at
+from bundle_support import SKILL_MD, call, factory_at
 
 from toolkernel.bundles import export_tools, git_source, import_tools
 from toolkernel.errors import BundleError
@@ -18,11 +17,6 @@ pytestmark = pytest.mark.timeout(180)
 
 SCRIPTS = Path(__file__).parents[1] / "script_sources"
 C_SOURCE = '#include <stdio.h>\nint main(void) { printf("7"); return 0; }\n'
-
-
-def call(factory: Any, name: str, arguments: dict[str, Any]) -> Any:
-    host = factory._host
-    return host.submit(host.call(name, arguments)).result(60)
 
 
 def git(*args: str, cwd: Path) -> None:

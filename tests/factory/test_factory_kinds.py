@@ -8,6 +8,7 @@ creates and calls a tool of it through the real `ToolFactory` and `ToolHost.call
 from __future__ import annotations
 
 import ast
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,7 @@ def test_a_kind_registered_here_is_created_and_called_through_factory_and_host(
         host.start()
         try:
             call = host.call("local.shout", {"n": 1}, on_progress=lambda *p: progress.append(p))
-            result = host.submit(call).result(30)
+            result = asyncio.run(asyncio.wait_for(call, 30))
         finally:
             host.stop()
     assert result.structured == {"prefix": "hey", "n": 1}

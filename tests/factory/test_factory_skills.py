@@ -9,7 +9,6 @@ import pytest
 
 from toolkernel.errors import RegistryError
 from toolkernel.factory import ToolFactory, parse_skill_md
-from toolkernel.host import ToolHost
 from toolkernel.kinds.skill import AgentSkill, SkillLibrary
 from toolkernel.kinds.skill._manifest import python_skill_fields
 from toolkernel.registry import ToolRegistry
@@ -81,8 +80,7 @@ def test_bad_python_skills_are_refused(source: str, message: str) -> None:
 @pytest.fixture
 def factory(tmp_path: Path) -> Any:
     registry = ToolRegistry(tmp_path / "home")
-    host = ToolHost({}, registry=registry, logs_dir=tmp_path / "logs")
-    yield ToolFactory(registry, host, reserved=(), cache_dir=tmp_path / "cache")
+    yield ToolFactory(registry, reserved=(), cache_dir=tmp_path / "cache")
     registry.close()
 
 

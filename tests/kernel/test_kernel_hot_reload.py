@@ -32,13 +32,16 @@ n = request["params"]["arguments"]["n"]
 print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": MARK}), flush=True)
 """
 
-# Waits for the next change of the kernel's catalog (an event, not a poll), bounded.
+# Waits for the next change of the kernel's catalog (an event, not a poll), bounded. A
+# subscriber first hears the catalog as it is, while `subscribe` runs: not a change.
 ARM = (
     "import asyncio\n"
     "_loop = asyncio.get_running_loop()\n"
     "_changed = asyncio.Event()\n"
+    "_armed = []\n"
     "_unsubscribe = get_ipython().kernel.toolbox.host.subscribe("
-    "lambda source, specs: _loop.call_soon_threadsafe(_changed.set))"
+    "lambda source, specs: _armed and _loop.call_soon_threadsafe(_changed.set))\n"
+    "_armed.append(True)"
 )
 AWAIT = "await asyncio.wait_for(_changed.wait(), 15); _unsubscribe()"
 

@@ -21,7 +21,6 @@ from typing import Any, TextIO
 
 from toolkernel import ToolSpec
 from toolkernel.factory import ToolFactory
-from toolkernel.host import ToolHost
 from toolkernel.registry import ToolRegistry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,8 +79,7 @@ def fill_home(home: Path, extra_tools: int = 0) -> None:
     """Real tools through the factory: a script with two versions, a WAT tool, a
     pipeline, two skills, and `extra_tools` MCP catalog entries (for scale)."""
     registry = ToolRegistry(home)
-    host = ToolHost({}, registry=registry, logs_dir=home / "logs")
-    factory = ToolFactory(registry, host, reserved=(), cache_dir=home / "cache")
+    factory = ToolFactory(registry, reserved=(), cache_dir=home / "cache")
     schema = {"type": "object", "properties": {"who": {"type": "string"}}}
     greet = {"kind": "script", "language": "python", "input_schema": schema}
     factory.create("local.greet", source=GREET_V1, description="Say hello.", note="first", **greet)

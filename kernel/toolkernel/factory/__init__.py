@@ -8,7 +8,7 @@ here for the modules that still import them from the factory.
 from toolkernel.factory._create import (
     DEFAULT_NAMESPACE,
     SANDBOX_BACKEND_VARIABLE,
-    LiveCatalog,
+    LiveTools,
     ToolFactory,
 )
 from toolkernel.kinds import ToolDraft
@@ -21,7 +21,7 @@ __all__ = [
     "SKILL_LANGUAGES",
     "SKILL_NAMESPACE",
     "WASM_LANGUAGES",
-    "LiveCatalog",
+    "LiveTools",
     "SkillDocument",
     "ToolDraft",
     "ToolFactory",

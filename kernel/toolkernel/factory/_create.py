@@ -7,28 +7,27 @@ version's files and installs what it needs; only then is the version stored. A f
 build registers nothing.
 
 The factory knows no kind: it dispatches through `toolkernel.kinds`. It needs no host
-either; when it is given one, the host re-reads the registry after each change, so the
-live kernel's binding appears before `create` returns (other hosts follow the registry
-on their own).
+either: the registry tells a host in this process of each new version as it is stored,
+so the live kernel's binding appears before `create` returns (hosts in other processes
+follow the registry on their own).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from toolkernel.errors import RegistryError, ToolNotFound
 from toolkernel.kinds import KindContext, Kinds, ToolDraft
 from toolkernel.registry import check_tool_name
 
 if TYPE_CHECKING:
-    from toolkernel._spec import ToolSpec
     from toolkernel.kinds import LineSink, ToolKind
     from toolkernel.registry import ToolRegistry, ToolVersion
 
-__all__ = ["DEFAULT_NAMESPACE", "SANDBOX_BACKEND_VARIABLE", "LiveCatalog", "ToolFactory"]
+__all__ = ["DEFAULT_NAMESPACE", "SANDBOX_BACKEND_VARIABLE", "LiveTools", "ToolFactory"]
 
 DEFAULT_NAMESPACE = "local"
 """Where a tool created without a namespace lives (`tools.local.<name>`)."""
@@ -38,23 +37,17 @@ SANDBOX_BACKEND_VARIABLE = "TOOLKERNEL_SANDBOX_BACKEND"
 host where no sandbox can start (a Binder image) sets it to the opt-in `rlimits`."""
 
 
-class LiveCatalog(Protocol):
-    """What the factory uses of a running host (`ToolHost` is one)."""
-
-    def snapshot(self) -> Mapping[str, Sequence[ToolSpec]]:
-        """Every tool the host knows now (live or cached), by source."""
-
-    def refresh_local(self) -> list[str]:
-        """Re-read the registry's tools now, so bindings follow a change."""
+LiveTools = Callable[[], Collection[str]]
+"""Returns the qualified names of the tools a running host serves now (a session's view)."""
 
 
 class ToolFactory:
-    """Creates registry tools; a host, when given, makes them callable at once."""
+    """Creates registry tools, checked against the tools there are."""
 
     def __init__(
         self,
         registry: ToolRegistry,
-        host: LiveCatalog | None = None,
+        live_tools: LiveTools | None = None,
         *,
         reserved: Collection[str],
         cache_dir: Path,
@@ -66,8 +59,8 @@ class ToolFactory:
 
         Args:
             registry: Where versions and blobs are stored.
-            host: A running host to refresh after each change, whose catalog pipelines
-                are checked against; None (the CLI): the registry's cached catalogs.
+            live_tools: The tools a running host serves, which pipelines are checked
+                against; None (the CLI): the registry's cached catalogs and tools.
             reserved: Namespaces that are taken (the configured MCP servers' names).
             cache_dir: Where build outputs are cached (by the hash of their sources)
                 and compilers keep their caches.
@@ -79,7 +72,7 @@ class ToolFactory:
                 the best one available.
         """
         self._registry = registry
-        self._host = host
+        self._live_tools = live_tools
         self._reserved = frozenset(reserved)
         self.author = author
         self._kinds = Kinds(
@@ -144,16 +137,13 @@ class ToolFactory:
             "output_schema": draft.output_schema,
             "annotations": dict(draft.annotations) if draft.annotations else None,
         }
-        tools = _Tools(self._registry, self._host, self._reserved, self._kinds)
+        tools = _Tools(self._registry, self._live_tools, self._reserved, self._kinds)
         manifest |= kind.check(name, draft, tools)
         manifest |= kind.build(name, draft, manifest, on_line)
         kind.install(name, manifest, on_line)
-        version = self._registry.add_version(
+        return self._registry.add_version(
             name, kind=draft.kind, manifest=manifest, note=draft.note, author=self.author
         )
-        if self._host is not None:
-            self._host.refresh_local()
-        return version
 
     def name_for(self, name: str | None, *, kind: str, source: object = None) -> str:
         """Return the qualified name `create` stores a tool under, without storing anything.
@@ -207,19 +197,18 @@ class _Tools:
     def __init__(
         self,
         registry: ToolRegistry,
-        host: LiveCatalog | None,
+        live_tools: LiveTools | None,
         reserved: frozenset[str],
         kinds: Kinds,
     ) -> None:
         self._registry = registry
-        self._host = host
+        self._live_tools = live_tools
         self._reserved = reserved
         self._kinds = kinds
 
     def names(self) -> set[str]:
-        if self._host is not None:
-            snapshot = self._host.snapshot()
-            return {spec.qualified_name for specs in snapshot.values() for spec in specs}
+        if self._live_tools is not None:
+            return set(self._live_tools())
         # No host (the CLI): what an unstarted host would serve, from the registry alone.
         cached = self._registry.load_catalogs()
         reserved = self._reserved

@@ -1,13 +1,10 @@
 """ToolHost: the one place that calls tools.
 
 It owns one asyncio event loop in its own thread, so it never depends on the loop of
-whoever calls it (ipykernel's, the bridge's, a test's). Callers submit coroutines with
-`submit()` (a `concurrent.futures.Future`) and may await it with `asyncio.wrap_future`;
-cancelling that future cancels the call, and the MCP SDK then sends the server
-`notifications/cancelled`.
-
-Its interface is narrow on purpose (`catalog`, `call`, `subscribe`), so that a host
-running in another process can replace it.
+whoever calls it (ipykernel's, the bridge's, a kernel subshell's, a test's). Its
+coroutines hop onto that loop themselves: a caller on any loop just awaits them, and
+cancelling the awaiting task cancels the call (the MCP SDK then sends the server
+`notifications/cancelled`).
 """
 
 from __future__ import annotations
@@ -48,27 +45,47 @@ log = logging.getLogger("toolkernel.host")
 
 ProgressCallback = Callable[[float, float | None, str | None], None]
 """Receives progress of one call: (progress, total or None, message or None)."""
+LogCallback = Callable[[str, int, str], None]
+"""Receives log messages: (server or tool, logging level, text)."""
 CatalogListener = Callable[[str, list[ToolSpec]], None]
-"""Receives a source's new tool list when it changed: (source, specs)."""
+"""Receives a source's tools: (source, specs); see `ToolHost.subscribe`."""
 REGISTRY_POLL_S = 0.25
 """How often the host checks whether another process changed the registry's tools."""
 
 
 class ToolHost:
-    """Connects to every configured MCP server and runs every tool call."""
+    """The one place that calls tools: every MCP server's, and the registry's by kind.
+
+    Its interface is small on purpose, since a host in another process (the sandboxed
+    kernel's) implements the same one:
+
+    - `await call(name, arguments, ...)`: call one tool, by its qualified name.
+    - `await catalog()`: every source's tools now.
+    - `subscribe(on_change)`: hear each source's tools now, then every change.
+    - `await statuses(servers, settle=...)`: each server's state, optionally once its
+      first connection attempt is over.
+    - `start()` and `stop()`: connect in the background; disconnect.
+
+    The coroutines are safe to await from any event loop, in any thread: each runs its
+    work on the host's own loop (its thread), and cancelling the awaiting task cancels
+    that work. The registry is required: it caches catalogs (so bindings exist before
+    servers answer), receives server status, and holds the registry tools, whose
+    changes the host follows at once for writes made through it, and within
+    `REGISTRY_POLL_S` for other processes'.
+    """
 
     def __init__(
         self,
         servers: Mapping[str, ServerConfig],
         *,
-        registry: ToolRegistry | None = None,
+        registry: ToolRegistry,
         logs_dir: Path,
         connect_timeout: float = 30.0,
-        on_log: Callable[[str, int, str], None] | None = None,
+        on_log: LogCallback | None = None,
         cache_dir: Path | None = None,
         sandbox_backend: str | None = None,
     ) -> None:
-        """Create a host; nothing starts until `start()`.
+        """Create a host; nothing connects until `start()`.
 
         Args:
             servers: The parsed `mcpServers` entries.
@@ -84,89 +101,63 @@ class ToolHost:
                 `firejail`, `nsjail`, or the opt-in `rlimits`); default: the best one.
         """
         self._registry = registry
-        self.connect_timeout = connect_timeout
+        self._servers = dict(servers)
+        self._logs_dir = logs_dir
+        self._connect_timeout = connect_timeout
         self._on_log = on_log or _log_to_logging
         self._listeners: list[CatalogListener] = []
-        self._listeners_lock = threading.Lock()
+        # Held while the catalog changes and listeners hear of it, and while a new
+        # listener hears the catalog: each listener sees every state once, in order.
+        self._catalog_lock = threading.RLock()
         self._known_hashes: dict[str, str] = {}
         self._published: dict[str, tuple[str, str | None, int | None]] = {}
-        self._validators: dict[str, Any] = {}
+        self._validators: dict[str, dict[str, Any]] = {}
+        # Replaced on each change, never changed in place, so any thread reads it freely.
         self._specs: dict[str, dict[str, ToolSpec]] = {}
-        cached = registry.load_catalogs() if registry is not None else {}
+        self._local = LocalTools(
+            registry,
+            cache_dir=cache_dir or registry.home / "cache",
+            sandbox_backend=sandbox_backend,
+        )
+        self._local.host_call = self.call
+        self._local.resources = self._resources
+        cached = registry.load_catalogs()
         for name in servers:
             if name in cached:
                 self._remember(name, cached[name])
-        self._local: LocalTools | None = None
+        for namespace, specs in self._local.load(servers).items():
+            self._remember(namespace, specs)
+        self._unfollow = registry.on_tools_changed(self._refresh_local)
         self._watcher: asyncio.Task[None] | None = None
-        self._local_lock = threading.Lock()
-        if registry is not None:
-            self._local = LocalTools(
-                registry,
-                cache_dir=cache_dir or registry.home / "cache",
-                sandbox_backend=sandbox_backend,
-            )
-            self._local.host_call = self._nested_call
-            self._local.resources = self._resources
-            for namespace, specs in self._local.load(servers).items():
-                self._remember(namespace, specs)
         # Connections, and with them the MCP SDK (about 0.7 s to import), are made on the
         # host thread when it starts, so the kernel never waits for that import.
-        self._servers = dict(servers)
-        self._logs_dir = logs_dir
         self._connections: dict[str, ServerConnection] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="toolkernel-host", daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The host's event loop (runs in the host thread)."""
-        return self._loop
-
     def start(self) -> None:
         """Start the host thread and begin connecting every server in the background."""
         self._thread.start()
-        self.submit(self._start_all())
+        asyncio.run_coroutine_threadsafe(self._start_all(), self._loop)
         threading.Thread(target=warm_validator, name="toolkernel-warm", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Disconnect every server and stop the host thread (bounded by `timeout`)."""
+        self._unfollow()
         if not self._thread.is_alive():
             return
-        future = self.submit(self._close_all())
+        future = asyncio.run_coroutine_threadsafe(self._close_all(), self._loop)
         try:
             future.result(timeout=timeout)
         except (concurrent.futures.TimeoutError, Exception) as exc:
             log.warning("tool host did not stop cleanly: %s", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=timeout)
-        if self._local is not None:
-            self._local.close()
+        self._local.close()
 
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Run `coro` on the host loop from any thread and return its future."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
-    # -- the narrow interface --------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, list[ToolSpec]]:
-        """Return the tools known right now (live or cached), without waiting; any thread."""
-        return {name: list(specs.values()) for name, specs in self._specs.items()}
-
-    def spec(self, name: str) -> ToolSpec | None:
-        """The catalog entry of `source.tool` right now (any thread), or None."""
-        source, _, tool = name.partition(".")
-        return self._specs.get(source, {}).get(tool)
-
-    def registry_version(self, name: str) -> int | None:
-        """The current version number of registry tool `name`, or None."""
-        found = self._local.current(name) if self._local is not None else None
-        return found.version if found is not None else None
-
-    async def catalog(self) -> dict[str, list[ToolSpec]]:
-        """Return every server's tools: live when connected, else from the catalog cache."""
-        return self.snapshot()
+    # -- the interface ---------------------------------------------------------------------
 
     async def call(
         self,
@@ -177,12 +168,13 @@ class ToolHost:
         version: int | None = None,
         relay: ClientRelay | None = None,
         on_output: Callable[[str], None] | None = None,
-        on_log: Callable[[str, int, str], None] | None = None,
+        on_log: LogCallback | None = None,
     ) -> ToolResult:
         """Call a tool by its qualified name (`server.tool`, the tool's original name).
 
         Returns the result even when the tool reports an error (`is_error`); the
-        caller decides whether that raises.
+        caller decides whether that raises. The callbacks are called on the host's
+        thread.
 
         Args:
             name: `server.tool` for an MCP tool, `namespace.tool` for a registry tool.
@@ -203,16 +195,95 @@ class ToolHost:
             ToolCancelled: The server reported the request as cancelled or timed out.
             SandboxError: The sandbox stopped a registry tool (a limit, a trap).
         """
-        if self._local is not None and name.partition(".")[0] in self._local.namespaces:
+        args = dict(arguments or {})
+        if name.partition(".")[0] in self._local.namespaces:
             hooks = CallHooks(relay, on_progress, on_output, _both(self._on_log, on_log))
-            return await self._local.call(name, dict(arguments or {}), version=version, hooks=hooks)
-        if version is not None:
+            work = self._local.call(name, args, version=version, hooks=hooks)
+        elif version is not None:
             msg = f"{name} is an MCP tool; only registry tools have versions to pin"
             raise ToolNotFound(msg, tool=name, version=version)
+        else:
+            work = self._call_server(name, args, on_progress, relay)
+        return await self._on_host_loop(work)
+
+    async def catalog(self) -> dict[str, list[ToolSpec]]:
+        """Return every source's tools now, without waiting for a server.
+
+        A server's are live once it connected, else from the registry's catalog cache;
+        a server with neither is absent. Every registry namespace is there too (one
+        whose last tool was deleted, with no tools).
+        """
+        specs = self._specs
+        return {source: list(tools.values()) for source, tools in specs.items()}
+
+    def subscribe(self, on_change: CatalogListener) -> Callable[[], None]:
+        """Call `on_change(source, specs)` for each source now, then whenever one changes.
+
+        The first calls come before this returns, in this thread: the catalog as it is
+        (what `catalog()` returns), so a subscriber needs no separate read and misses
+        nothing in between. Later calls come one at a time, in order, from the thread
+        that saw the change (the host's, or one that wrote to the registry). A
+        listener that raises is logged and kept.
+
+        Returns:
+            A function that unsubscribes.
+        """
+        with self._catalog_lock:
+            self._listeners.append(on_change)
+            for source, specs in self._specs.items():
+                _tell(on_change, source, list(specs.values()))
+
+        def unsubscribe() -> None:
+            with self._catalog_lock:
+                if on_change in self._listeners:
+                    self._listeners.remove(on_change)
+
+        return unsubscribe
+
+    async def statuses(
+        self, servers: Collection[str] | None = None, *, settle: float = 0.0
+    ) -> list[ServerStatus]:
+        """Return each configured server's state (or each of `servers`'), in config order.
+
+        Args:
+            servers: Only these servers (unknown names are skipped); default: all.
+            settle: First wait, at most this many seconds, until each has made its
+                first connection attempt; a server still `connecting` after that is
+                slow to start. The default answers at once.
+        """
+        chosen = [name for name in self._servers if servers is None or name in servers]
+        if settle > 0 and chosen and self._thread.is_alive():  # unstarted: no attempt comes
+            await self._on_host_loop(self._settle(chosen, settle))
+        return [self._status(name) for name in chosen]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _on_host_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await `work` on the host loop, whichever loop the caller awaits on."""
+        if asyncio.get_running_loop() is self._loop:
+            return await work  # a tool calling a tool, or the host itself
+        try:
+            future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        except RuntimeError:  # the host was stopped
+            work.close()
+            raise
+        return await asyncio.wrap_future(future)
+
+    async def _call_server(
+        self,
+        name: str,
+        args: dict[str, Any],
+        on_progress: ProgressCallback | None,
+        relay: ClientRelay | None,
+    ) -> ToolResult:
         from mcp.shared.exceptions import MCPError  # noqa: PLC0415 - imported on this thread
 
         connection, tool = self._resolve(name)
-        args = dict(arguments or {})
         try:
             session = await connection.ensure_connected()
         except ConnectFailed as exc:
@@ -235,84 +306,27 @@ class ToolHost:
             raise ToolError(msg, tool=name) from exc
         return result_from_mcp(name, result)
 
-    def refresh_local(self) -> list[str]:
-        """Re-read the registry's tools now and tell listeners which namespaces changed.
-
-        Call it from any thread after writing to the registry (a new version, a
-        rollback, a delete); when it returns, listeners have seen the change.
-
-        Returns:
-            The namespaces whose tools changed.
-        """
-        if self._local is None:
-            return []
-        with self._local_lock:
-            catalogs = self._local.load(self._servers)
-            changed = [ns for ns, specs in catalogs.items() if self._changed(ns, specs)]
-            for namespace in changed:
-                self._remember(namespace, catalogs[namespace])
-        for namespace in changed:
-            self._notify(namespace, catalogs[namespace])
-        return changed
-
-    @property
-    def local_namespaces(self) -> frozenset[str]:
-        """The registry namespaces (`local`, ...) whose tools this host serves."""
-        return self._local.namespaces if self._local is not None else frozenset()
-
-    def subscribe(self, on_change: CatalogListener) -> Callable[[], None]:
-        """Call `on_change(source, specs)` (in the host thread) whenever a catalog changes.
-
-        Returns a function that unsubscribes.
-        """
-        with self._listeners_lock:
-            self._listeners.append(on_change)
-
-        def unsubscribe() -> None:
-            with self._listeners_lock:
-                if on_change in self._listeners:
-                    self._listeners.remove(on_change)
-
-        return unsubscribe
-
-    # -- status ----------------------------------------------------------------------------
-
-    def statuses(self) -> list[ServerStatus]:
-        """Return each configured server's state (safe from any thread)."""
-        statuses = []
-        for name, config in self._servers.items():
-            conn = self._connections.get(name)
-            if conn is not None:
-                state, detail = conn.state, conn.detail
-            elif isinstance(config, InvalidServer):
-                state, detail = "failed", config.reason
-            else:
-                state, detail = "connecting", None
-            count = len(self._specs[name]) if name in self._specs else None
-            statuses.append(ServerStatus(name, state, detail, count))
-        return statuses
-
-    async def wait_settled(self, timeout: float, names: Collection[str] | None = None) -> bool:
-        """Wait until each server (or each of `names`) has made its first connection attempt.
-
-        Returns False if `timeout` passed first.
-        """
+    async def _settle(self, servers: list[str], timeout: float) -> None:
+        """Wait (at most `timeout` s) until each of `servers` made its first attempt."""
         self._build_connections()
-        chosen = [c for n, c in self._connections.items() if names is None or n in names]
         try:
             async with asyncio.timeout(timeout):
-                for conn in chosen:
-                    await conn.first_attempt_done.wait()
+                for name in servers:
+                    await self._connections[name].first_attempt_done.wait()
         except TimeoutError:
-            return False
-        return True
+            pass
 
-    # -- internals -------------------------------------------------------------------------
-
-    def _run_loop(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-        self._loop.close()
+    def _status(self, name: str) -> ServerStatus:
+        conn = self._connections.get(name)
+        config = self._servers[name]
+        if conn is not None:
+            state, detail = conn.state, conn.detail
+        elif isinstance(config, InvalidServer):
+            state, detail = "failed", config.reason
+        else:
+            state, detail = "connecting", None
+        specs = self._specs.get(name)
+        return ServerStatus(name, state, detail, len(specs) if specs is not None else None)
 
     def _build_connections(self) -> None:
         if self._connections or not self._servers:
@@ -322,7 +336,7 @@ class ToolHost:
         self._connections = {
             name: ServerConnection(
                 config,
-                connect_timeout=self.connect_timeout,
+                connect_timeout=self._connect_timeout,
                 logs_dir=self._logs_dir,
                 on_tools=self._tools_arrived,
                 on_log=self._on_log,
@@ -333,8 +347,6 @@ class ToolHost:
     async def _watch_registry(self) -> None:
         """Follow registry tool changes other processes make (polled, cheap)."""
         registry = self._registry
-        if registry is None or self._local is None:
-            return
         seen = registry.change_count()
         while True:
             await asyncio.sleep(REGISTRY_POLL_S)
@@ -342,7 +354,7 @@ class ToolHost:
                 now = registry.change_count()
                 if now != seen:
                     seen = now
-                    await asyncio.to_thread(self.refresh_local)
+                    await asyncio.to_thread(self._refresh_local)
             except Exception:
                 log.exception("could not follow registry changes; retrying")
 
@@ -360,9 +372,6 @@ class ToolHost:
             log.warning("%s", exc)
         self._publish_status(conn)
 
-    async def _nested_call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
-        return await self.call(name, arguments)
-
     async def _resources(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self._build_connections()
         return await serve_resources(self._connections, method, params)
@@ -370,8 +379,7 @@ class ToolHost:
     async def _close_all(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-        if self._local is not None:
-            await self._local.aclose()
+        await self._local.aclose()
         await asyncio.gather(*(c.close() for c in self._connections.values()))
 
     def _resolve(self, name: str) -> tuple[ServerConnection, str]:
@@ -408,45 +416,40 @@ class ToolHost:
         return ToolError(f"{name}: {exc.error.message}", tool=name)
 
     def _tools_arrived(self, source: str, specs: list[ToolSpec]) -> None:
-        digest = catalog_hash(specs)
-        changed = self._known_hashes.get(source) != digest
-        self._remember(source, specs, digest)
-        if self._registry is not None:
-            try:
-                self._registry.save_catalog(source, specs)
-            except Exception:
-                log.exception("could not cache the catalog of %r", source)
-        if changed:
-            self._notify(source, specs)
+        try:
+            self._registry.save_catalog(source, specs)
+        except Exception:
+            log.exception("could not cache the catalog of %r", source)
+        self._apply({source: specs})
 
-    def _changed(self, source: str, specs: list[ToolSpec]) -> bool:
-        return self._known_hashes.get(source) != catalog_hash(specs)
+    def _refresh_local(self) -> None:
+        """Re-read the registry's tools (after a write here, or one another process made)."""
+        with self._catalog_lock:
+            self._apply(self._local.load(self._servers))
 
-    def _notify(self, source: str, specs: list[ToolSpec]) -> None:
-        with self._listeners_lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(source, specs)
-            except Exception:
-                log.exception("catalog listener failed for %r", source)
+    def _apply(self, catalogs: Mapping[str, list[ToolSpec]]) -> None:
+        """Take the sources whose tools changed, and tell the listeners of each."""
+        with self._catalog_lock:
+            for source, specs in catalogs.items():
+                digest = catalog_hash(specs)
+                if self._known_hashes.get(source) == digest:
+                    continue
+                self._remember(source, specs, digest)
+                for listener in list(self._listeners):
+                    _tell(listener, source, specs)
 
     def _validator(self, spec: ToolSpec) -> Any:
-        key = spec.qualified_name
-        if key not in self._validators:
-            self._validators[key] = compile_validator(spec.input_schema)
-        return self._validators[key]
+        validators = self._validators.setdefault(spec.source, {})
+        if spec.name not in validators:
+            validators[spec.name] = compile_validator(spec.input_schema)
+        return validators[spec.name]
 
     def _remember(self, source: str, specs: list[ToolSpec], digest: str | None = None) -> None:
-        prefix = source + "."
-        for key in [k for k in self._validators if k.startswith(prefix)]:
-            del self._validators[key]
-        self._specs[source] = {spec.name: spec for spec in specs}
+        self._validators.pop(source, None)
+        self._specs = {**self._specs, source: {spec.name: spec for spec in specs}}
         self._known_hashes[source] = digest or catalog_hash(specs)
 
     def _publish_status(self, conn: ServerConnection) -> None:
-        if self._registry is None:
-            return
         count = len(self._specs[conn.name]) if conn.name in self._specs else None
         status = (conn.state, conn.detail, count)
         if self._published.get(conn.name) == status:
@@ -460,6 +463,13 @@ class ToolHost:
             log.exception("could not publish the status of %r", conn.name)
 
 
+def _tell(listener: CatalogListener, source: str, specs: list[ToolSpec]) -> None:
+    try:
+        listener(source, specs)
+    except Exception:
+        log.exception("catalog listener failed for %r", source)
+
+
 def _progress_adapter(on_progress: ProgressCallback) -> Any:
     async def forward(progress: float, total: float | None, message: str | None) -> None:
         on_progress(progress, total, message)
@@ -467,9 +477,7 @@ def _progress_adapter(on_progress: ProgressCallback) -> Any:
     return forward
 
 
-def _both(
-    first: Callable[[str, int, str], None], second: Callable[[str, int, str], None] | None
-) -> Callable[[str, int, str], None]:
+def _both(first: LogCallback, second: LogCallback | None) -> LogCallback:
     if second is None:
         return first
 

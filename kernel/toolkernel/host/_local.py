@@ -58,13 +58,13 @@ class LocalTools:
         self.resources: Resources | None = None
         """Set by the host: how a tool's `resources/*` requests reach the MCP servers."""
         self._current: dict[str, ToolVersion] = {}
-        self._namespaces: set[str] = set()
+        self._namespaces: frozenset[str] = frozenset()
         self._validators: dict[tuple[str, int, str], Any] = {}
 
     @property
     def namespaces(self) -> frozenset[str]:
         """Every namespace that holds (or held) a registry tool."""
-        return frozenset(self._namespaces)
+        return self._namespaces
 
     def load(self, namespaces: Mapping[str, object] | None = None) -> dict[str, list[ToolSpec]]:
         """Read the current tools from the registry; return each namespace's specs.
@@ -85,8 +85,9 @@ class LocalTools:
                 log.warning("ignoring %s: its namespace is an MCP server's", version.name)
                 continue
             current[version.name] = version
+        # Replaced, never changed in place: calls on the host loop read both meanwhile.
         self._current = current
-        self._namespaces |= {v.namespace for v in current.values()}
+        self._namespaces = self._namespaces | {v.namespace for v in current.values()}
         catalogs: dict[str, list[ToolSpec]] = {ns: [] for ns in self._namespaces}
         for version in current.values():
             catalogs[version.namespace].append(version.spec())

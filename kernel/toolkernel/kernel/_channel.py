@@ -155,7 +155,7 @@ class Channel:
         return repr(self._toolbox.get_tool_details(str(params["name"])))
 
     async def _catalog(self, params: JSONObject, _: Any) -> JSONObject:
-        return self._toolbox.catalog_json()
+        return await self._toolbox.catalog_json()
 
     async def _call(self, params: JSONObject, request_id: Any) -> JSONObject:
         context = contextvars.copy_context()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,7 +20,7 @@ from toolkernel.registry._index import replace_source
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import ServerStatus
 from toolkernel.registry._versions import ToolVersion
-from toolkernel.registry._watch import RegistryWatcher
+from toolkernel.registry._watch import ChangeListeners, RegistryWatcher
 
 __all__ = ["ToolRegistry"]
 
@@ -53,6 +53,7 @@ class ToolRegistry:
         self._changes: RegistryWatcher | None = None  # made by the first change_count()
         self._change_count = 0
         self._change_lock = threading.Lock()
+        self._tool_listeners = ChangeListeners()
 
     def close(self) -> None:
         """Close the database connection; later calls raise `RegistryError`."""
@@ -141,6 +142,7 @@ class ToolRegistry:
             version, _ = _versions.append_version(
                 conn, name, kind=kind, manifest=manifest, note=note, author=author
             )
+        self._tool_listeners.notify()
         return version
 
     def tool_versions(self, name: str) -> list[ToolVersion]:
@@ -183,6 +185,7 @@ class ToolRegistry:
                 author=author,
                 rollback_of=version,
             )
+        self._tool_listeners.notify()
         return restored
 
     def diff_tool(self, name: str, a: int, b: int | None = None) -> str:
@@ -206,6 +209,7 @@ class ToolRegistry:
         """
         with self._db.write() as conn:
             _versions.mark_deleted(conn, name, deleted=True)
+        self._tool_listeners.notify()
 
     def restore_tool(self, name: str) -> ToolVersion:
         """Bring back a deleted tool at its newest version, and return that version.
@@ -215,7 +219,9 @@ class ToolRegistry:
         """
         with self._db.write() as conn:
             _versions.mark_deleted(conn, name, deleted=False)
-            return _versions.find_version(conn, name, None)
+            restored = _versions.find_version(conn, name, None)
+        self._tool_listeners.notify()
+        return restored
 
     def registry_tools(
         self, namespace: str | None = None, *, include_deleted: bool = False
@@ -223,6 +229,19 @@ class ToolRegistry:
         """Return the current version of every registry tool (of one namespace), by name."""
         with self._db.read() as conn:
             return _versions.current_versions(conn, namespace, include_deleted=include_deleted)
+
+    def on_tools_changed(self, listener: Callable[[], object]) -> Callable[[], None]:
+        """Call `listener()` after each change to the tools made through this registry.
+
+        A version added, a rollback, a delete or a restore calls it in the writer's
+        thread, after the commit, so an in-process host serves the change before the
+        write returns. Other connections' changes (other processes) do not call it: poll
+        `watch()` for those.
+
+        Returns:
+            A function that stops the calls.
+        """
+        return self._tool_listeners.add(listener)
 
     def watch(self) -> RegistryWatcher:
         """Return a new watcher that says cheaply when the registry changed.

@@ -1,13 +1,18 @@
-"""Telling cheaply that the registry changed, for the code that polls it."""
+"""Telling that the registry changed: cheaply to code that polls it, at once in process."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
+import threading
+from collections.abc import Callable
 
 from toolkernel.registry._db import Database
 
-__all__ = ["RegistryWatcher"]
+__all__ = ["ChangeListeners", "RegistryWatcher"]
+
+log = logging.getLogger("toolkernel.registry")
 
 _TOOL_COLUMNS = 3
 """The first columns of `_SIGNATURE`, which describe the tool set."""
@@ -79,6 +84,36 @@ class RegistryWatcher:
                 self._tokens = (_digest(row), _digest(row[:_TOOL_COLUMNS]))
                 self._content_key = key
             return self._tokens
+
+
+class ChangeListeners:
+    """Callbacks told, in the writer's thread, that this process changed the registry."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], object]] = []
+        self._lock = threading.Lock()
+
+    def add(self, listener: Callable[[], object]) -> Callable[[], None]:
+        """Call `listener()` after each change; return a function that stops it (idempotent)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def notify(self) -> None:
+        """Call every listener; one that fails is logged (the change is committed anyway)."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a registry change listener failed")
 
 
 def _data_version(conn: sqlite3.Connection) -> int:

@@ -2,8 +2,8 @@
 
 `Toolbox` inherits it; these are the functions a kernel preloads for changing tools
 (`create_tool`, `tool_versions`, `diff_tool`, `rollback_tool`, `save_skill`,
-`load_skill`). Every change goes through the one `ToolFactory` and the registry, then
-the host re-reads the registry so bindings follow at once.
+`load_skill`). Every change goes through the one `ToolFactory` and the registry, which
+tells the host at once, so bindings follow before the change returns.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from toolkernel.errors import RegistryError
 from toolkernel.kinds import ToolDraft
 from toolkernel.kinds.skill import AgentSkill, PythonSkill, skill_entry, skill_source
+from toolkernel.session._sync import run_blocking
 
 if TYPE_CHECKING:
     from toolkernel.bundles import ImportedTool
@@ -39,6 +40,7 @@ class ToolLifecycle:
     skills: SkillLibrary
     skill_scope: dict[str, Any]
     config: McpConfig
+    connect_timeout: float
     registry_error: str | None
     """Why the home's registry could not be opened (the kernel then runs without it)."""
 
@@ -119,8 +121,7 @@ class ToolLifecycle:
         }
         servers = named & set(self.config.servers)
         if servers:
-            timeout = self.host.connect_timeout
-            self.host.submit(self.host.wait_settled(timeout, servers)).result(timeout + 5)
+            run_blocking(self.host.statuses(servers, settle=self.connect_timeout))
 
     def save_skill(
         self,
@@ -206,7 +207,6 @@ class ToolLifecycle:
         restored = self.registry.rollback_tool(
             qualified, version, note=note, author=self.factory.author
         )
-        self.host.refresh_local()
         self.lock.pins.pop(qualified, None)
         return restored
 

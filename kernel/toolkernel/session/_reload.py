@@ -4,8 +4,9 @@ Each watched folder is a tool folder itself (it holds `tool.json` or `SKILL.md`)
 holds tool folders. At start every tool folder is registered, and then `watchfiles`
 reports edits: an edited folder is read again and stored through `ToolFactory.create`,
 so it is checked and built like any other change and becomes a new version only when
-its content changed. A removed tool folder soft-deletes its tool (restorable). Other
-kernels follow through the registry within their poll interval.
+its content changed. A removed tool folder soft-deletes its tool (restorable). This
+kernel's host hears of each change from the registry at once; other kernels follow
+through the registry within their poll interval.
 
 The first scan runs in the watcher's thread too, so a slow build never delays a kernel's
 start (tools registered earlier are bound from the registry meanwhile).
@@ -48,7 +49,6 @@ class ToolFolderWatcher:
         registry: ToolRegistry,
         folders: Sequence[Path],
         *,
-        on_change: Callable[[], object] | None = None,
         prepare: Callable[[ToolSource], object] | None = None,
     ) -> None:
         """Watch `folders` (tool folders, or folders of them) for `factory` to store.
@@ -57,14 +57,12 @@ class ToolFolderWatcher:
             factory: Stores each folder's tool as a new version (checked and built).
             registry: Where removed folders' tools are soft-deleted.
             folders: The folders to watch; relative ones are taken from the cwd.
-            on_change: Called after the registry changed (the host refreshes bindings).
             prepare: Called with each folder's tool before it is stored (the kernel
                 lets the MCP servers a pipeline calls finish connecting).
         """
         self._factory = factory
         self._registry = registry
         self.folders = [Path(folder).resolve() for folder in folders]
-        self._on_change = on_change
         self._prepare = prepare
         self.loaded: dict[Path, str] = {}
         """Each tool folder registered so far, and its tool's qualified name."""
@@ -106,8 +104,6 @@ class ToolFolderWatcher:
             name = self._sync_one(folder)
             if name is not None:
                 changed.append(name)
-        if changed and self._on_change is not None:
-            self._on_change()
         with self._synced:
             self._synced.notify_all()
         return changed

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkernel._spec import ToolResult, catalog_hash
+from toolkernel._spec import ToolResult, ToolSpec, catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
 from toolkernel.config import McpConfig, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
@@ -33,6 +33,7 @@ from toolkernel.session._lock import ToolLock, notebook_path, read_lock, schema_
 from toolkernel.session._memory import Memory
 from toolkernel.session._reload import ToolFolderWatcher
 from toolkernel.session._skills import SkillLibrary
+from toolkernel.session._sync import run_blocking
 
 __all__ = ["Toolbox"]
 
@@ -78,6 +79,9 @@ class Toolbox(ToolLifecycle):
         self.config = self._load_config(home, config_path)
         self.registry_error: str | None = None
         self.registry = self._open_registry(home)
+        self.connect_timeout = connect_timeout
+        """Seconds each server gets to answer `initialize`; the longest a cell waits."""
+        self._specs: dict[str, dict[str, ToolSpec]] = {}
         self.host = ToolHost(
             self.config.servers,
             registry=self.registry,
@@ -88,7 +92,7 @@ class Toolbox(ToolLifecycle):
         )
         self.factory = ToolFactory(
             self.registry,
-            self.host,
+            self._tool_names,
             reserved=self.config.servers,
             cache_dir=home / "cache",
             author=_user_name(),
@@ -96,8 +100,7 @@ class Toolbox(ToolLifecycle):
             sandbox_backend=sandbox_backend,
         )
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
-        for source, specs in self.host.snapshot().items():
-            self._set_source(source, specs)
+        self.host.subscribe(self._set_source)  # the cached catalogs now, later each change
         self.front_end = front_end
         """Makes each call's observers; the kernel shows them in the calling cell."""
         self.lock = ToolLock()
@@ -115,13 +118,11 @@ class Toolbox(ToolLifecycle):
         )
         """The `skills` module: `from skills import summarize`."""
         self.discovery = Discovery(self.registry, self.namespace, self._sources, self.skills)
-        self.host.subscribe(self._set_source)
         self.watcher = (
             ToolFolderWatcher(
                 self.factory,
                 self.registry,
                 tool_folders,
-                on_change=self.host.refresh_local,
                 prepare=lambda found: self._wait_for_step_servers(found.kwargs.get("steps")),
             )
             if tool_folders
@@ -184,18 +185,15 @@ class Toolbox(ToolLifecycle):
         self._record_use(name, version)
         if observers is None:
             observers = self.front_end.observers(name) if self.front_end else _UNOBSERVED
-        future = self.host.submit(
-            self.host.call(
-                name,
-                arguments,
-                on_progress=observers.on_progress,
-                relay=observers.relay,
-                version=version,
-                on_output=observers.on_output,
-                on_log=observers.on_log,
-            )
+        return await self.host.call(
+            name,
+            arguments,
+            on_progress=observers.on_progress,
+            relay=observers.relay,
+            version=version,
+            on_output=observers.on_output,
+            on_log=observers.on_log,
         )
-        return await asyncio.wrap_future(future)
 
     def preloads(self) -> dict[str, Any]:
         """Return the names a kernel puts into the user namespace (skills see them too)."""
@@ -224,8 +222,7 @@ class Toolbox(ToolLifecycle):
 
     async def wait_for_servers(self, timeout: float = 30.0) -> list[ServerStatus]:
         """Wait (at most `timeout` s) until every server has connected or failed."""
-        await asyncio.wrap_future(self.host.submit(self.host.wait_settled(timeout)))
-        return self.host.statuses()
+        return await self.host.statuses(settle=timeout)
 
     async def wait_for_sources_used_by(self, code: str) -> None:
         """Before a cell runs, wait for servers it names that are making a first connection.
@@ -243,8 +240,7 @@ class Toolbox(ToolLifecycle):
             if name not in loaded and self.namespace.python_source(name) in used
         ]
         if pending:
-            wait = self.host.wait_settled(self.host.connect_timeout, pending)
-            await asyncio.wrap_future(self.host.submit(wait))
+            await self.host.statuses(pending, settle=self.connect_timeout)
 
     async def wait_for_tool(self, name: str, timeout: float = 30.0) -> None:
         """Wait until `server.tool` has a binding (after a `tools/list_changed`, say).
@@ -262,9 +258,10 @@ class Toolbox(ToolLifecycle):
                 if not self._has_binding(source, tool):
                     await event.wait()
 
-    def catalog_json(self) -> dict[str, Any]:
+    async def catalog_json(self) -> dict[str, Any]:
         """Every tool (MCP servers' and the registry's) as JSON, with a changing digest."""
-        specs = [spec for _, tools in sorted(self.host.snapshot().items()) for spec in tools]
+        catalog = await self.host.catalog()
+        specs = [spec for _, tools in sorted(catalog.items()) for spec in tools]
         return {"digest": catalog_hash(specs), "tools": [spec.to_json() for spec in specs]}
 
     async def call_json(
@@ -286,10 +283,11 @@ class Toolbox(ToolLifecycle):
         }
 
     def statuses(self) -> list[ServerStatus]:
-        """Return each configured server's connection state."""
-        return self.host.statuses()
+        """Return each configured server's connection state (from synchronous code)."""
+        return run_blocking(self.host.statuses())
 
-    def _set_source(self, source: str, specs: list[Any]) -> None:
+    def _set_source(self, source: str, specs: list[ToolSpec]) -> None:
+        self._specs = {**self._specs, source: {spec.name: spec for spec in specs}}
         try:
             self.namespace.set_source(source, specs)
         except Exception:
@@ -301,20 +299,35 @@ class Toolbox(ToolLifecycle):
 
     def _record_use(self, name: str, version: int | None) -> None:
         """Note what a call used, for `%tools lock`; warn if a locked schema drifted."""
-        if name.partition(".")[0] in self.host.local_namespaces:
-            used = version if version is not None else self.host.registry_version(name)
-            if used is not None:
-                self.lock.record(name, {"version": used})
-            return
-        spec = self.host.spec(name)
-        if spec is not None:
+        source, _, tool = name.partition(".")
+        spec = self._specs.get(source, {}).get(tool)
+        if source in self._specs and source not in self.config.servers:  # a registry tool
+            if version is None and spec is not None:
+                version = self._current_version(name)
+            if version is not None:
+                self.lock.record(name, {"version": version})
+        elif spec is not None:
             self.lock.check_drift(spec)
             self.lock.record(name, {"schema": schema_hash(spec)})
+
+    def _current_version(self, name: str) -> int | None:
+        try:
+            return self.registry.tool_version(name).version
+        except ToolNotFound:
+            return None
+
+    def _registry_namespaces(self) -> set[str]:
+        """The registry namespaces the host serves (`local`, ...): its other sources."""
+        return set(self._specs) - set(self.config.servers)
+
+    def _tool_names(self) -> set[str]:
+        """The qualified name of every tool the host serves now."""
+        return {spec.qualified_name for tools in self._specs.values() for spec in tools.values()}
 
     def _sources(self) -> list[str]:
         """Configured servers, then registry namespaces (the tools discovery covers)."""
         servers = list(self.config.servers)
-        local = set(self.host.local_namespaces)
+        local = self._registry_namespaces()
         if SKILL_NAMESPACE in self.registry.namespaces():
             local.add(SKILL_NAMESPACE)
         return servers + sorted(ns for ns in local if ns not in servers)
