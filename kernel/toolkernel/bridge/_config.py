@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 
-
 class Bridge(Configurable):
     """Options of `toolkernel mcp`; each is also a flag (`add_bridge_flags`)."""
 
