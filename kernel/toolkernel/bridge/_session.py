@@ -424,30 +424,37 @@ class KernelSession:
         return str(content["subshell_id"]) if content.get("status") == "ok" else None
 
     async def _ready_again(self, timeout: float) -> None:
-        """Wait until a restarted kernel answers `kernel_info`.
+        """Wait until a restarted kernel answers on iopub, not only on shell.
 
         The pumps read every reply, so jupyter_client's own `wait_for_ready` would never
-        see its answer; this asks once a second instead.
+        see its answer. And a reconnecting iopub subscription drops what is published
+        before it joins, so a cell run too early would never be seen to finish: this
+        asks `kernel_info` once a second until the kernel's status for one of them
+        arrives on iopub.
 
         Raises:
             BridgeError: It did not answer within `timeout` seconds.
         """
         client = self._require_client()
+        heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         asked: list[str] = []
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     asked.append(client.kernel_info())
-                    reply = self._expect_reply(asked[-1])
-                    done, _ = await asyncio.wait({reply}, timeout=_LIVENESS_CHECK_S)
-                    if done:
-                        return
+                    self._iopub_routes[asked[-1]] = heard
+                    self._expect_reply(asked[-1])
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(_LIVENESS_CHECK_S):
+                            await heard.get()
+                            return
         except TimeoutError:
             msg = f"the restarted kernel did not answer within {timeout:g} s; restart the bridge"
             raise BridgeError(msg) from None
         finally:
             for msg_id in asked:
                 self._shell_routes.pop(msg_id, None)
+                self._iopub_routes.pop(msg_id, None)
 
     def _leave_kernel(self, client: AsyncKernelClient) -> None:
         """In a kernel the bridge does not own: close the comm and delete the subshell."""
