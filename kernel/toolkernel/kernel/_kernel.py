@@ -77,6 +77,7 @@ class ToolKernel(IPythonKernel):
         skip_slow_format_checkers()
         where = toolkernel_settings(self)  # c.Toolkernel.home and .mcp_config
         self.toolbox = Toolbox(
+            parent=self,  # c.Toolbox.<option> in the kernel's config applies
             home=where.home_path(),
             config_path=where.mcp_config_path(),
             connect_timeout=self.connect_timeout,

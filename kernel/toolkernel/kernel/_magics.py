@@ -83,7 +83,7 @@ class ToolMagics(Magics):
         print(f"{lock_bundle(lock)['text/plain']}\nWritten into {path}.")
 
     def _trust(self, path: str | None) -> None:
-        refused = self._toolbox.config.untrusted
+        refused = self._toolbox.server_config.untrusted
         if path is None and refused is None:
             print(
                 "Nothing to approve: this kernel uses no folder mcp.json that awaits approval. "

@@ -39,7 +39,7 @@ class ToolLifecycle:
     lock: ToolLock
     skills: SkillLibrary
     skill_scope: dict[str, Any]
-    config: McpConfig
+    server_config: McpConfig
     connect_timeout: float
     registry_error: str | None
     """Why the home's registry could not be opened (the kernel then runs without it)."""
@@ -119,7 +119,7 @@ class ToolLifecycle:
             for step in steps
             if isinstance(step, Mapping)
         }
-        servers = named & set(self.config.servers)
+        servers = named & set(self.server_config.servers)
         if servers:
             run_blocking(self.host.statuses(servers, settle=self.connect_timeout))
 

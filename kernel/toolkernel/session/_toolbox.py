@@ -15,9 +15,13 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from traitlets import Any as TraitAny
+from traitlets import Float, List, Type, Unicode
+from traitlets import Instance as TraitInstance
+from traitlets.config import Configurable
 
 from toolkernel._spec import ToolResult, ToolSpec, catalog_hash
 from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
@@ -27,7 +31,7 @@ from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
 from toolkernel.host import ServerStatus, ToolHost
 from toolkernel.registry import ToolRegistry
 from toolkernel.session._discovery import Discovery, ToolDetails
-from toolkernel.session._frontend import CallObservers, FrontEnd
+from toolkernel.session._frontend import CallObservers
 from toolkernel.session._lifecycle import ToolLifecycle
 from toolkernel.session._lock import ToolLock, notebook_path, read_lock, schema_hash
 from toolkernel.session._memory import Memory
@@ -42,67 +46,89 @@ _UNOBSERVED = CallObservers()
 _SOURCE_REFERENCE = re.compile(r"\btools\s*\.\s*([A-Za-z_]\w*)")
 
 
-class Toolbox(ToolLifecycle):
-    """Registry, host, bindings and discovery for one kernel (or bridge) process."""
+class Toolbox(ToolLifecycle, Configurable):
+    """Registry, host, bindings and discovery for one kernel (or bridge) process.
 
-    def __init__(
-        self,
-        *,
-        home: Path,
-        config_path: Path | None = None,
-        connect_timeout: float = 30.0,
-        front_end: FrontEnd | None = None,
-        on_log: Callable[[str, int, str], None] | None = None,
-        toolchain_path: str | None = None,
-        sandbox_backend: str | None = None,
-        tool_folders: Sequence[Path] = (),
-    ) -> None:
-        """Open the registry and build bindings from the catalog cache (no server waits).
+    A traitlets `Configurable`: its options are traits (settable as `c.Toolbox.<name>`
+    by a parent's config, or as keyword arguments), and its parts are composed through
+    `Type` traits, as ipykernel composes its own, so another registry, tool host or
+    factory (an out-of-process host, say) is a matter of configuration:
+    `host_class` must take `ToolHost`'s constructor arguments and offer its interface
+    (`call`, `catalog`, `subscribe`, `statuses`, `start`, `stop`).
 
-        Args:
-            home: The toolkernel home (registry, binding cache, server logs).
-            config_path: An explicit mcp.json; by default it is looked up.
-            connect_timeout: Seconds each server gets to answer `initialize`.
-            front_end: Makes each call's observers (progress, output, logs, relay);
-                None: calls have none.
-            on_log: Receives server log messages (server, level, text).
-            toolchain_path: Where `create_tool` looks for compilers (`PATH` style).
-            sandbox_backend: The process sandbox of script tools and compilers (default:
-                the best available).
-            tool_folders: Tool folders (or folders of them) to register and hot-reload.
-        """
+    Building one opens the registry and builds bindings from the catalog cache; no
+    server is waited for. `start()` installs `tools` and connects servers.
+    """
+
+    home = TraitInstance(Path, help="The toolkernel home: registry, binding cache, logs.")
+    config_path = TraitInstance(
+        Path, allow_none=True, help="An explicit mcp.json; None: it is looked up."
+    )
+    connect_timeout = Float(
+        30.0, help="Seconds each server gets to answer initialize; the longest a cell waits."
+    ).tag(config=True)
+    toolchain_path = Unicode(
+        None, allow_none=True, help="Where create_tool looks for compilers (PATH style)."
+    ).tag(config=True)
+    sandbox_backend = Unicode(
+        None,
+        allow_none=True,
+        help="The process sandbox of script tools and compilers; None: the best available.",
+    ).tag(config=True)
+    tool_folders = List(
+        TraitInstance(Path), help="Tool folders (or folders of them) to register and hot-reload."
+    )
+    front_end = TraitAny(
+        None, allow_none=True, help="A FrontEnd: makes each call's observers; None: none."
+    )
+    on_log = TraitAny(
+        None, allow_none=True, help="Receives server log messages (server, level, text)."
+    )
+    registry_class = Type(
+        "toolkernel.registry.ToolRegistry", klass=object, help="The registry to open."
+    ).tag(config=True)
+    host_class = Type(
+        "toolkernel.host.ToolHost", klass=object, help="The tool host (ToolHost's interface)."
+    ).tag(config=True)
+    factory_class = Type(
+        "toolkernel.factory.ToolFactory", klass=object, help="What create_tool builds with."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Take the traits above as keywords (`home` is required), then build the parts."""
+        if kwargs.get("home") is None:
+            msg = "Toolbox needs a home (the directory of its registry): Toolbox(home=Path(...))"
+            raise ValueError(msg)
+        super().__init__(**kwargs)
+        home = self.home
         home.mkdir(parents=True, exist_ok=True)
-        self.home = home
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._waiters_lock = threading.Lock()
         self.config_error: str | None = None
-        self.config = self._load_config(home, config_path)
+        self.server_config: McpConfig = self._read_mcp_json(home, self.config_path)
+        """The servers of mcp.json (none, and `config_error` says why, if it is unusable)."""
         self.registry_error: str | None = None
-        self.registry = self._open_registry(home)
-        self.connect_timeout = connect_timeout
-        """Seconds each server gets to answer `initialize`; the longest a cell waits."""
+        self.registry: ToolRegistry = self._open_registry(home)
         self._specs: dict[str, dict[str, ToolSpec]] = {}
-        self.host = ToolHost(
-            self.config.servers,
+        self.host: ToolHost = cast("type[ToolHost]", self.host_class)(
+            self.server_config.servers,
             registry=self.registry,
             logs_dir=home / "logs",
-            connect_timeout=connect_timeout,
-            on_log=on_log,
-            sandbox_backend=sandbox_backend,
+            connect_timeout=self.connect_timeout,
+            on_log=self.on_log,
+            sandbox_backend=self.sandbox_backend,
         )
-        self.factory = ToolFactory(
+        self.factory: ToolFactory = cast("type[ToolFactory]", self.factory_class)(
             self.registry,
             self._tool_names,
-            reserved=self.config.servers,
+            reserved=self.server_config.servers,
             cache_dir=home / "cache",
             author=_user_name(),
-            toolchain_path=toolchain_path,
-            sandbox_backend=sandbox_backend,
+            toolchain_path=self.toolchain_path,
+            sandbox_backend=self.sandbox_backend,
         )
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
         self.host.subscribe(self._set_source)  # the cached catalogs now, later each change
-        self.front_end = front_end
-        """Makes each call's observers; the kernel shows them in the calling cell."""
         self.lock = ToolLock()
         """What this session called (for `%tools lock`) and the versions it is pinned to."""
         locked = notebook_path()
@@ -122,10 +148,10 @@ class Toolbox(ToolLifecycle):
             ToolFolderWatcher(
                 self.factory,
                 self.registry,
-                tool_folders,
+                list(self.tool_folders),
                 prepare=lambda found: self._wait_for_step_servers(found.kwargs.get("steps")),
             )
-            if tool_folders
+            if self.tool_folders
             else None
         )
         """Hot reload of `tool_folders`, when there are any."""
@@ -236,7 +262,7 @@ class Toolbox(ToolLifecycle):
         loaded = set(self.namespace.sources())
         pending = [
             name
-            for name in self.config.servers
+            for name in self.server_config.servers
             if name not in loaded and self.namespace.python_source(name) in used
         ]
         if pending:
@@ -301,7 +327,7 @@ class Toolbox(ToolLifecycle):
         """Note what a call used, for `%tools lock`; warn if a locked schema drifted."""
         source, _, tool = name.partition(".")
         spec = self._specs.get(source, {}).get(tool)
-        if source in self._specs and source not in self.config.servers:  # a registry tool
+        if source in self._specs and source not in self.server_config.servers:  # a registry tool
             if version is None and spec is not None:
                 version = self._current_version(name)
             if version is not None:
@@ -318,7 +344,7 @@ class Toolbox(ToolLifecycle):
 
     def _registry_namespaces(self) -> set[str]:
         """The registry namespaces the host serves (`local`, ...): its other sources."""
-        return set(self._specs) - set(self.config.servers)
+        return set(self._specs) - set(self.server_config.servers)
 
     def _tool_names(self) -> set[str]:
         """The qualified name of every tool the host serves now."""
@@ -326,7 +352,7 @@ class Toolbox(ToolLifecycle):
 
     def _sources(self) -> list[str]:
         """Configured servers, then registry namespaces (the tools discovery covers)."""
-        servers = list(self.config.servers)
+        servers = list(self.server_config.servers)
         local = self._registry_namespaces()
         if SKILL_NAMESPACE in self.registry.namespaces():
             local.add(SKILL_NAMESPACE)
@@ -347,8 +373,9 @@ class Toolbox(ToolLifecycle):
         A broken `registry.db` must not kill the kernel: MCP tools keep working from a
         scratch registry, registry tools are unavailable, and `%tools` says how to recover.
         """
+        make = cast("type[ToolRegistry]", self.registry_class)
         try:
-            return ToolRegistry(home)
+            return make(home)
         except RegistryError as exc:
             path = home / "registry.db"
             self.registry_error = (
@@ -358,9 +385,9 @@ class Toolbox(ToolLifecycle):
             )
             log.error("%s", self.registry_error)
             scratch = Path(tempfile.mkdtemp(prefix="toolkernel-scratch-"))
-            return ToolRegistry(scratch)
+            return make(scratch)
 
-    def _load_config(self, home: Path, config_path: Path | None) -> McpConfig:
+    def _read_mcp_json(self, home: Path, config_path: Path | None) -> McpConfig:
         """The servers to start; a folder mcp.json no person approved is only reported.
 
         Its refusal shows in `%tools` (as `config_error`) with how to approve it.
