@@ -14,6 +14,7 @@ from toolkernel_sandbox._errors import (
     LimitExceeded,
     SandboxError,
     SandboxUnavailable,
+    SliceExhausted,
     TimeLimitExceeded,
     ToolchainMissing,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "LimitExceeded",
     "SandboxError",
     "SandboxUnavailable",
+    "SliceExhausted",
     "TimeLimitExceeded",
     "ToolchainMissing",
 ]

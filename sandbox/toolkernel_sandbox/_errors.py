@@ -5,6 +5,7 @@ The tree::
     SandboxError               untrusted code could not be run, or failed under the sandbox
     ├── LimitExceeded          a limit stopped the run (carries `limit`, `value`)
     │   └── TimeLimitExceeded  the wall-clock or CPU-time limit stopped it
+    ├── SliceExhausted         a WASM call tried in a slice needs more: run it again without
     ├── SandboxUnavailable     no isolation backend is usable here (says what to install)
     └── BuildError             a compiler rejected the source (carries `language`, `diagnostics`)
         └── ToolchainMissing   the compiler for a language is not installed (carries `install`)
@@ -20,6 +21,7 @@ __all__ = [
     "LimitExceeded",
     "SandboxError",
     "SandboxUnavailable",
+    "SliceExhausted",
     "TimeLimitExceeded",
     "ToolchainMissing",
 ]
@@ -54,6 +56,14 @@ class LimitExceeded(SandboxError):
 
 class TimeLimitExceeded(LimitExceeded):
     """The wall-clock limit (`time`) or the CPU-time limit (`cpu`) stopped the run."""
+
+
+class SliceExhausted(SandboxError):
+    """A WASM call tried within a `WasmSlice` needed more fuel or time, or wanted to sleep.
+
+    Nothing of the call was kept; it is not a failure of the code, only of the slice.
+    Run the call again without a slice.
+    """
 
 
 class SandboxUnavailable(SandboxError):

@@ -40,6 +40,7 @@ def test_exported_members() -> None:
         "WasmOutcome",
         "WasmProgram",
         "WasmRunner",
+        "WasmSlice",
     ]
 
 

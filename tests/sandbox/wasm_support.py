@@ -81,6 +81,83 @@ POLL_STDIN = _wat(f"""
 
 SPIN = _wat('(module (func (export "_start") (loop (br 0))))')
 
+# Counts its calls in a mutable global and in a memory byte, notes its memory size, then
+# grows its memory and its table, and writes [calls, byte, pages, table size]: always
+# [1,1,1,1] from a fresh instance, higher from one that kept anything of an earlier call.
+COUNTER = _wat(f"""
+(module
+  (import "{_WASI}" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (table 1 funcref)
+  (global $calls (mut i32) (i32.const 0))
+  (data (i32.const 64) "[0,0,0,0]")
+  (func $digit (param $at i32) (param $n i32)
+    (i32.store8 (local.get $at) (i32.add (i32.const 48) (local.get $n))))
+  (func (export "_start")
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (i32.store8 (i32.const 200) (i32.add (i32.load8_u (i32.const 200)) (i32.const 1)))
+    (call $digit (i32.const 65) (global.get $calls))
+    (call $digit (i32.const 67) (i32.load8_u (i32.const 200)))
+    (call $digit (i32.const 69) (memory.size))
+    (call $digit (i32.const 71) (table.size))
+    (drop (memory.grow (i32.const 1)))
+    (drop (table.grow (ref.null func) (i32.const 1)))
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 9))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+""")
+
+# Asks random_get for 16 bytes (stdin `s`), 2 MiB (`b`) or a buffer past the end of its
+# memory (`f`), writes the first 16 bytes it got to stdout and exits with the errno.
+RANDOM = _wat(f"""
+(module
+  (import "{_WASI}" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "{_WASI}" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "{_WASI}" "random_get" (func $random (param i32 i32) (result i32)))
+  (import "{_WASI}" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 48)
+  (func (export "_start") (local $mode i32) (local $errno i32)
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 1))
+    (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (local.set $mode (i32.load8_u (i32.const 100)))
+    (local.set $errno
+      (call $random
+        (select (i32.const 0x7FFFFFF0) (i32.const 4096) (i32.eq (local.get $mode) (i32.const 102)))
+        (select (i32.const 2097152) (i32.const 16) (i32.eq (local.get $mode) (i32.const 98)))))
+    (i32.store (i32.const 16) (i32.const 4096))
+    (i32.store (i32.const 20) (i32.const 16))
+    (drop (call $write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))
+    (call $exit (local.get $errno))))
+""")
+
+# Writes one byte "x" through fd_write and exits with the errno it got. Its stdin says
+# how: the descriptor as a digit, then `o` (a good buffer), `f` (a buffer past the end
+# of memory) or `n` (5,000 buffers).
+WRITE_TO = _wat(f"""
+(module
+  (import "{_WASI}" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "{_WASI}" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "{_WASI}" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $mode i32)
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 2))
+    (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (local.set $mode (i32.load8_u (i32.const 101)))
+    (i32.store8 (i32.const 200) (i32.const 120))
+    (i32.store (i32.const 16) (i32.const 200))
+    (i32.store (i32.const 20) (i32.const 1))
+    (if (i32.eq (local.get $mode) (i32.const 102))
+      (then (i32.store (i32.const 16) (i32.const 0xFFFF0000))))
+    (call $exit
+      (call $write
+        (i32.sub (i32.load8_u (i32.const 100)) (i32.const 48))
+        (i32.const 16)
+        (select (i32.const 5000) (i32.const 1) (i32.eq (local.get $mode) (i32.const 110)))
+        (i32.const 24)))))
+""")
+
 # Grows memory a page at a time until growth fails, then traps.
 GROW = _wat("""
 (module

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkernel._spec import ToolResult, ToolSpec
 from toolkernel.errors import ToolError, ToolNotFound
+from toolkernel.host._fastcheck import Check, fast_check
 from toolkernel.host._validate import compile_validator, validate_arguments
 from toolkernel.kinds import CallContext, CallHooks, HostCall, KindContext, Kinds, Resources
 
@@ -59,7 +60,8 @@ class LocalTools:
         """Set by the host: how a tool's `resources/*` requests reach the MCP servers."""
         self._current: dict[str, ToolVersion] = {}
         self._namespaces: frozenset[str] = frozenset()
-        self._validators: dict[tuple[str, int, str], Any] = {}
+        self._validators: dict[tuple[str, int, str], tuple[Check, Any]] = {}
+        self._specs: dict[tuple[str, int], ToolSpec] = {}
 
     @property
     def namespaces(self) -> frozenset[str]:
@@ -124,8 +126,9 @@ class LocalTools:
         found = self._current.get(name) if version is None else self.pinned(name, version)
         if found is None:
             raise self._not_found(name)
-        spec = found.spec()
-        validate_arguments(spec, self._validator(found, "input_schema"), arguments)
+        surely_valid, validator = self._validator(found, "input_schema")
+        if not surely_valid(arguments):
+            validate_arguments(self._spec(found), validator, arguments)
         kind = self._kinds.find(found.kind)
         if kind is None or not kind.served:
             msg = f"{name} is a {found.kind} tool, which this toolkernel cannot run"
@@ -143,16 +146,27 @@ class LocalTools:
         """Release the kinds' native resources (the WASM engine)."""
         self._kinds.close()
 
-    def _validator(self, version: ToolVersion, which: str) -> Any:
+    def _spec(self, version: ToolVersion) -> ToolSpec:
+        key = (version.name, version.version)
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = self._specs[key] = version.spec()
+        return spec
+
+    def _validator(self, version: ToolVersion, which: str) -> tuple[Check, Any]:
+        """A fast check that may say "surely valid", and the validator that decides."""
         key = (version.name, version.version, which)
-        if key not in self._validators:
+        checks = self._validators.get(key)
+        if checks is None:
             schema = version.manifest.get(which)
-            self._validators[key] = compile_validator(schema) if isinstance(schema, dict) else None
-        return self._validators[key]
+            validator = compile_validator(schema) if isinstance(schema, dict) else None
+            surely_valid = fast_check(schema) if validator is not None else _anything
+            checks = self._validators[key] = (surely_valid, validator)
+        return checks
 
     def _check_output(self, version: ToolVersion, result: ToolResult) -> None:
-        validator = self._validator(version, "output_schema")
-        if result.is_error or validator is None:
+        surely_valid, validator = self._validator(version, "output_schema")
+        if result.is_error or validator is None or surely_valid(result.structured):
             return
         error = next(iter(validator.iter_errors(result.structured)), None)
         if error is not None:
@@ -169,3 +183,8 @@ class LocalTools:
         shown = ", ".join(tools[:20]) + (" ..." if len(tools) > 20 else "")
         msg = f"namespace {namespace!r} has no tool {name.partition('.')[2]!r}; it offers: "
         return ToolNotFound(msg + (shown or "no tools"), tool=name)
+
+
+def _anything(value: Any) -> bool:
+    """No schema, or one jsonschema cannot use: every value passes (the tool judges)."""
+    return True

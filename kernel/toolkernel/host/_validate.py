@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +39,22 @@ def compile_validator(schema: dict[str, Any]) -> Validator | None:
     """Return a validator for `schema`, or None when the schema itself is invalid.
 
     A server with a broken schema still gets its calls; the server judges them.
+    Validators are shared by equal schemas (every version of a tool, the same tool in
+    two hosts), since checking a schema costs far more than using its validator.
     """
+    try:
+        text = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON (a test's odd schema): compile it alone
+        return _compile(schema)
+    return _compiled(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(text: str) -> Validator | None:
+    return _compile(json.loads(text))
+
+
+def _compile(schema: dict[str, Any]) -> Validator | None:
     import jsonschema  # noqa: PLC0415 - imported lazily, warmed in the background
 
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)

@@ -23,6 +23,8 @@ KindMaker = Callable[["KindContext"], "ToolKind"]
 """Makes a kind's instance for one owner (usually the kind's class)."""
 
 _registered: dict[str, str | KindMaker] = {}
+_imported: dict[str, KindMaker] = {}
+"""`"module:Class"` -> the class, once imported (every call of a registry tool asks)."""
 _lock = threading.Lock()
 
 
@@ -68,8 +70,10 @@ def load_kind(name: str) -> KindMaker:
         msg = f"unknown tool kind {name!r}; use kind={kinds}"
         raise RegistryError(msg)
     if isinstance(maker, str):
-        module, _, attribute = maker.partition(":")
-        loaded: KindMaker = getattr(importlib.import_module(module), attribute)
+        loaded = _imported.get(maker)
+        if loaded is None:
+            module, _, attribute = maker.partition(":")
+            loaded = _imported[maker] = getattr(importlib.import_module(module), attribute)
         return loaded
     return maker
 

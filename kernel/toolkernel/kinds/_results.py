@@ -44,7 +44,8 @@ def result_from_output(name: str, exit_code: int, stdout: bytes, stderr: bytes) 
     """Turn a tool's exit code and output into a result, as the module contract says.
 
     A zero exit must come with one JSON value on stdout, which becomes the structured
-    result (`null` gives no content). A non-zero exit is an error result with stderr.
+    result, and its text the text content (`null` gives no content). A non-zero exit is
+    an error result with stderr.
 
     Raises:
         ToolError: The tool exited 0 but its stdout is not one UTF-8 JSON value.
@@ -54,7 +55,8 @@ def result_from_output(name: str, exit_code: int, stdout: bytes, stderr: bytes) 
         text = f"{name} failed with exit code {exit_code}" + (f": {err}" if err else "")
         return ToolResult(name, content=[{"type": "text", "text": text}], is_error=True)
     try:
-        value = json.loads(stdout.decode("utf-8"))
+        text = stdout.decode("utf-8")
+        value = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
         shown = stdout[:_STDOUT_SHOWN].decode("utf-8", "replace")
         what = "nothing" if not stdout.strip() else f"{shown!r}"
@@ -63,4 +65,7 @@ def result_from_output(name: str, exit_code: int, stdout: bytes, stderr: bytes) 
             "must print its result as JSON (and logs go to stderr)"
         )
         raise ToolError(msg, tool=name) from exc
-    return json_result(name, value)
+    if value is None:
+        return ToolResult(name)
+    # The text the tool printed is already the value's JSON: not encoded a second time.
+    return ToolResult(name, content=[{"type": "text", "text": text.strip()}], structured=value)

@@ -1,8 +1,8 @@
 """Translate how a call failed (a trap, a stop, a full memory) into the sandbox's errors.
 
 A raw wasmtime `Trap` or `WasmtimeError` never leaves the runner: it becomes a
-`LimitExceeded` naming the limit, or a `SandboxError` quoting the trap's cause, chained
-to the original with `from`.
+`LimitExceeded` naming the limit, a `SliceExhausted` for a call that outgrew its slice,
+or a `SandboxError` quoting the trap's cause, chained to the original with `from`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ import re
 
 from wasmtime import Trap, TrapCode, WasmtimeError
 
-from toolkernel_sandbox._errors import LimitExceeded, SandboxError, TimeLimitExceeded
+from toolkernel_sandbox._errors import (
+    LimitExceeded,
+    SandboxError,
+    SliceExhausted,
+    TimeLimitExceeded,
+)
 from toolkernel_sandbox.wasm._call import CallState
 from toolkernel_sandbox.wasm._limits import WasmLimits
 
-__all__ = ["call_failure", "limit_exceeded", "memory_exceeded", "trap_summary"]
+__all__ = ["call_failure", "limit_exceeded", "memory_exceeded", "stopped", "trap_summary"]
 
 _SUMMARY_CHARS = 500
 _FRAME = re.compile(r"^\s*\d+:\s+0x[0-9a-f]+ - (?:.*!)?(.+)$", re.MULTILINE)
@@ -59,6 +64,19 @@ def limit_exceeded(
     return kind(msg, limit=limit, value=value, stderr=_text(stderr))
 
 
+def stopped(call: CallState) -> SandboxError:
+    """The error for a call the runner stopped (`call.stopped_by` is set)."""
+    reason = call.stopped_by or "time"
+    if reason == "slice":
+        return _slice_exhausted("wanted to wait, or outgrew the slice's time or I/O bytes")
+    return limit_exceeded(reason, call.limits, call.stderr.value())
+
+
+def _slice_exhausted(why: str) -> SliceExhausted:
+    msg = f"the call {why}; nothing of it was kept: run it again without a slice"
+    return SliceExhausted(msg)
+
+
 def memory_exceeded(limits: WasmLimits, stderr: bytes, exit_code: int) -> LimitExceeded:
     """The error for a call that exited non-zero once its memory was full."""
     return limit_exceeded("memory", limits, stderr, how=f"exited with code {exit_code}")
@@ -74,8 +92,10 @@ def call_failure(exc: WasmtimeError | Trap, call: CallState, *, memory_full: boo
     """
     stderr = call.stderr.value()
     if call.stopped_by is not None:
-        return limit_exceeded(call.stopped_by, call.limits, stderr)
+        return stopped(call)
     code = exc.trap_code if isinstance(exc, Trap) else None
+    if code is TrapCode.OUT_OF_FUEL and call.fuel_is_sliced:
+        return _slice_exhausted(f"used up the slice's {call.fuel:,} units of fuel")
     if code is TrapCode.OUT_OF_FUEL:
         return limit_exceeded("fuel", call.limits, stderr)
     if code is TrapCode.INTERRUPT:

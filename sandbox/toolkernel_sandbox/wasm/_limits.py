@@ -1,4 +1,4 @@
-"""The values a WASM run takes and gives: its limits, its mounts and its outcome."""
+"""The values a WASM run takes and gives: its limits, its slice, its mounts and its outcome."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-__all__ = ["Mount", "WasmLimits", "WasmOutcome"]
+__all__ = ["Mount", "WasmLimits", "WasmOutcome", "WasmSlice"]
 
 # Store limits are C int64 and fuel a C uint64; staying far below both keeps every
 # value representable without a ctypes overflow.
@@ -49,15 +49,46 @@ class WasmLimits:
                 _check_count(field.name, value)
 
 
-def _check_count(name: str, value: object) -> None:
+@dataclass(frozen=True)
+class WasmSlice:
+    """A short first try at a call, for a caller that must not wait long (an event loop).
+
+    A call run `within` a slice gets at most the slice's fuel, time and host I/O, and
+    may not sleep. If it needs more, it is stopped and `SliceExhausted` is raised:
+    nothing of it is kept, and the caller runs it again, from a fresh instance, without
+    a slice (on a thread that may wait). The call's own limits still apply inside the
+    slice, so a limit it hits there is reported as usual. Only calls without mounts can
+    be sliced, so that nothing outside the instance sees the first try.
+
+    Attributes:
+        fuel: At most this much fuel (plain wasm burns about 10 units a microsecond
+            here, so the default is about 2 ms).
+        timeout_s: At most this much wall-clock time; like `WasmLimits.timeout_s` it is
+            checked each epoch tick (10 ms), so it bounds host calls that burn no fuel.
+        io_bytes: At most this many bytes moved by host functions (stdout, stderr, and
+            `random_get`, which costs about 2.5 ms a MiB here): one host call burns no
+            fuel and is not stopped by a tick, so this bounds what one call can take.
+    """
+
+    fuel: int = 20_000_000
+    timeout_s: float = 0.005
+    io_bytes: int = 2**20
+
+    def __post_init__(self) -> None:
+        _check_count("fuel", self.fuel, "WasmSlice")
+        _check_seconds("timeout_s", self.timeout_s, "WasmSlice")
+        _check_count("io_bytes", self.io_bytes, "WasmSlice")
+
+
+def _check_count(name: str, value: object, owner: str = "WasmLimits") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_COUNT:
-        msg = f"WasmLimits.{name} must be a whole number from 1 to 2**62, not {value!r}"
+        msg = f"{owner}.{name} must be a whole number from 1 to 2**62, not {value!r}"
         raise ValueError(msg)
 
 
-def _check_seconds(name: str, value: object) -> None:
+def _check_seconds(name: str, value: object, owner: str = "WasmLimits") -> None:
     if not _is_positive_seconds(value):
-        msg = f"WasmLimits.{name} must be a positive finite number of seconds, not {value!r}"
+        msg = f"{owner}.{name} must be a positive finite number of seconds, not {value!r}"
         raise ValueError(msg)
 
 

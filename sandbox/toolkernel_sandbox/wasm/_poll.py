@@ -3,10 +3,11 @@
 Epoch interruption only fires while wasm code runs. `poll_oneoff`, which is how `sleep`,
 `nanosleep` and Rust's `thread::sleep` wait, blocks inside the host, so with wasmtime's
 own version a guest sleeping for an hour holds its thread for an hour whatever its time
-limit. This replaces it in the runner's linker (wasmtime's cannot be wrapped: called
+limit. This replaces it in the runner's linkers (wasmtime's cannot be wrapped: called
 from the host it finds no guest memory) with one that sleeps at most until the call's
 deadline, then marks the call as stopped by its time limit; back in wasm, the epoch
-watcher traps it.
+watcher traps it. A call tried within a slice (`WasmSlice`) never sleeps: a wait stops
+it as having outgrown its slice, to be run again where it may wait.
 
 What a sandboxed call can poll is simple: its stdin is in memory, its outputs are
 callbacks and its files are regular files, so every file-descriptor subscription is
@@ -21,18 +22,16 @@ become `EFAULT`, as WASI specifies.
 from __future__ import annotations
 
 import struct
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import NamedTuple
 
 from wasmtime import Caller, FuncType, Linker, Memory, ValType
 
-from toolkernel_sandbox.wasm._call import CallState
+from toolkernel_sandbox.wasm._call import CallState, current_call
 from toolkernel_sandbox.wasm._command import WASI_MODULE
+from toolkernel_sandbox.wasm._native import interrupt
 
-__all__ = ["bounded_sleeps", "define_bounded_poll"]
+__all__ = ["define_bounded_poll"]
 
 _SUBSCRIPTION = struct.Struct("<QB7xIxxxxQ8xH6x")  # userdata, tag, fd|clock id, timeout, flags
 _EVENT = struct.Struct("<QHB5xQH6x")  # userdata, error, type, nbytes, flags
@@ -43,8 +42,6 @@ _ABSTIME = 1
 _EFAULT, _EINVAL = 21, 28
 _U32 = 0xFFFF_FFFF
 
-_current = threading.local()
-
 
 class _Subscription(NamedTuple):
     userdata: int
@@ -52,16 +49,6 @@ class _Subscription(NamedTuple):
     clock_or_fd: int
     timeout: int
     flags: int
-
-
-@contextmanager
-def bounded_sleeps(call: CallState) -> Iterator[None]:
-    """Bound the WASI sleeps made on this thread, inside the block, by `call`'s deadline."""
-    _current.call = call
-    try:
-        yield
-    finally:
-        _current.call = None
 
 
 def define_bounded_poll(linker: Linker) -> None:
@@ -83,8 +70,11 @@ def _poll_oneoff(caller: Caller, subs: int, out: int, count: int, nevents: int) 
         memory = caller.get("memory")
         if not isinstance(memory, Memory):
             return _EFAULT
-        call: CallState | None = getattr(_current, "call", None)
-        return _poll(caller, memory, call, (subs & _U32, out & _U32, count & _U32, nevents & _U32))
+        call = current_call()
+        errno = _poll(caller, memory, call, (subs & _U32, out & _U32, count & _U32, nevents & _U32))
+        if call is not None and call.stopped_by is not None:
+            interrupt(caller._context())  # private to wasmtime-py, like `_native`'s names
+        return errno
     except Exception:  # IndexError from Memory.write on a bad pointer, and any surprise
         return _EFAULT
 
@@ -120,6 +110,9 @@ def _wait_for_clocks(wanted: list[_Subscription], call: CallState | None) -> lis
     """Sleep until the first clock fires, or until the call's deadline if sooner."""
     waits = [(sub, _relative_ns(sub, call)) for sub in wanted]
     first = min(wait for _, wait in waits)
+    if call is not None and call.within is not None and first > 0:
+        call.stop("slice")
+        return [_EVENT.pack(sub.userdata, 0, _CLOCK, 0, 0) for sub, _ in waits]
     remaining = call.remaining_ns() if call is not None else first
     time.sleep(min(first, remaining) / 1e9)
     if call is not None and remaining < first:

@@ -1,4 +1,11 @@
-"""A loaded WASI command: each call gets a fresh store, its own limits, and is then dropped."""
+"""A loaded WASI command: each call gets a fresh store, its own limits, and is then dropped.
+
+Nothing is shared between two calls but the compiled code and its linking: each gets a
+new `Store` (so a new instance, new linear memory, tables and globals), its own fuel,
+epoch deadline, store limits, WASI context and output caps, and the store is closed when
+the call ends. What is prepared once per module is only what is the same for every call:
+the module's `InstancePre` in each of the runner's two linkers.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,6 @@ from contextlib import contextmanager
 from wasmtime import (
     Engine,
     ExitTrap,
-    Func,
     Instance,
     InstancePre,
     Memory,
@@ -21,15 +27,9 @@ from wasmtime import (
 
 from toolkernel_sandbox._errors import LimitExceeded, SandboxError
 from toolkernel_sandbox.wasm._call import CallState
-from toolkernel_sandbox.wasm._failures import (
-    call_failure,
-    limit_exceeded,
-    memory_exceeded,
-    trap_summary,
-)
-from toolkernel_sandbox.wasm._limits import Mount, WasmLimits, WasmOutcome
-from toolkernel_sandbox.wasm._native import unwatch_epochs, watch_epochs
-from toolkernel_sandbox.wasm._poll import bounded_sleeps
+from toolkernel_sandbox.wasm._failures import call_failure, memory_exceeded, stopped, trap_summary
+from toolkernel_sandbox.wasm._limits import Mount, WasmLimits, WasmOutcome, WasmSlice
+from toolkernel_sandbox.wasm._native import call_start, unwatch_epochs, watch_epochs
 from toolkernel_sandbox.wasm._ticker import EpochTicker
 from toolkernel_sandbox.wasm._wasi import wasi_config
 
@@ -43,7 +43,7 @@ class WasmProgram:
     """A WASI command module, compiled and linked once, run any number of times.
 
     `run` may be called from several threads at once: each call has its own `Store`,
-    and the compiled module and its linked `InstancePre` are shared read-only.
+    and the compiled module and its linked `InstancePre`s are shared read-only.
 
     Attributes:
         sha256: The hex sha256 of the module's bytes, as given to `WasmRunner.load`.
@@ -56,14 +56,20 @@ class WasmProgram:
         sha256: str,
         engine: Engine,
         pre: InstancePre,
+        streams_pre: InstancePre,
         ticker: EpochTicker,
         initial_memory_bytes: int,
     ) -> None:
-        """Wrap a linked module; made by `WasmRunner.load`, not by callers."""
+        """Wrap a linked module; made by `WasmRunner.load`, not by callers.
+
+        `pre` links stdout and stderr to the runner's own `fd_write` (`_output`);
+        `streams_pre` to WASI's, for calls with a writable mount.
+        """
         self.sha256 = sha256
         self.initial_memory_bytes = initial_memory_bytes
         self._engine = engine
         self._pre = pre
+        self._streams_pre = streams_pre
         self._ticker = ticker
 
     def run(
@@ -74,8 +80,9 @@ class WasmProgram:
         mounts: Sequence[Mount] = (),
         env: Mapping[str, str] | None = None,
         argv: Sequence[str] = ("tool",),
+        within: WasmSlice | None = None,
     ) -> WasmOutcome:
-        """Run the module's `_start` once and return its exit code and output.
+        """Run the module's `_start` once, in a fresh instance, and return how it ended.
 
         The module sees `stdin` as its whole stdin, `argv` as its arguments, exactly the
         variables in `env`, and no directory but `mounts`. A non-zero exit is not an
@@ -87,20 +94,31 @@ class WasmProgram:
             mounts: Host directories to show the module, read-only unless writable.
             env: The module's whole environment; nothing is inherited from the host.
             argv: The module's arguments, program name first.
+            within: Try the call within this slice of its limits (see `WasmSlice`);
+                only for calls without mounts.
 
         Raises:
             LimitExceeded: Fuel, memory, stdout or stderr ran out (`limit` says which).
             TimeLimitExceeded: The wall-clock limit passed.
+            SliceExhausted: The call needed more than its slice; run it again without.
             SandboxError: The module trapped, a mount is missing, or the runner is closed.
-            ValueError: `argv` or `env` holds a NUL byte, or a variable name holds `=`.
+            ValueError: `argv` or `env` holds a NUL byte, or a variable name holds `=`,
+                or a sliced call has mounts.
         """
         limits = limits or _DEFAULT_LIMITS
         self._check_initial_memory(limits)
-        call = CallState(limits)
-        wasi = wasi_config(call, stdin, mounts=mounts, env=env or {}, argv=argv)
-        with self._ticker.running(), self._store(call, wasi) as store, bounded_sleeps(call):
-            exit_code = self._execute(store, call)
-            fuel_used = limits.fuel - store.get_fuel()
+        if within is not None and mounts:
+            msg = "a call with mounts cannot be tried within a slice: run it without one"
+            raise ValueError(msg)
+        streams = any(mount.writable for mount in mounts)
+        call = CallState(limits, within)
+        wasi = wasi_config(
+            call, stdin, mounts=mounts, env=env or {}, argv=argv, output_streams=streams
+        )
+        pre = self._streams_pre if streams else self._pre
+        with self._ticker.running(), self._store(call, wasi) as store, call:
+            exit_code = self._execute(store, pre, call)
+            fuel_used = call.fuel - store.get_fuel()
         return WasmOutcome(
             exit_code=exit_code,
             stdout=call.stdout.value(),
@@ -119,7 +137,7 @@ class WasmProgram:
             # Installs the epoch deadline too: with epoch interruption on, a store
             # without one would trap at its first instruction.
             handle = watch_epochs(store, call.keep_going)
-            store.set_fuel(limits.fuel)
+            store.set_fuel(call.fuel)
             store.set_limits(
                 memory_size=limits.memory_bytes,
                 table_elements=limits.table_elements,
@@ -134,14 +152,10 @@ class WasmProgram:
                 unwatch_epochs(handle)
             store.close()
 
-    def _execute(self, store: Store, call: CallState) -> int:
-        instance = self._instantiate(store, call)
-        start = instance.exports(store)["_start"]
-        if not isinstance(start, Func):  # checked at load; kept for the type checker
-            msg = "the module's `_start` is not a function; rebuild it as a WASI command"
-            raise SandboxError(msg)
+    def _execute(self, store: Store, pre: InstancePre, call: CallState) -> int:
+        instance = self._instantiate(store, pre, call)
         try:
-            start(store)
+            call_start(store, instance)
             exit_code = 0
         except ExitTrap as exc:
             exit_code = exc.code
@@ -149,15 +163,15 @@ class WasmProgram:
             full = _memory_full(instance, store, call.limits)
             raise call_failure(exc, call, memory_full=full) from exc
         if call.stopped_by is not None:
-            # An output cap was hit by the last writes, before any epoch tick.
-            raise limit_exceeded(call.stopped_by, call.limits, call.stderr.value())
+            # Stopped by its last host calls (an output cap, a wait), before any check.
+            raise stopped(call)
         if exit_code != 0 and _memory_full(instance, store, call.limits):
             raise memory_exceeded(call.limits, call.stderr.value(), exit_code)
         return exit_code
 
-    def _instantiate(self, store: Store, call: CallState) -> Instance:
+    def _instantiate(self, store: Store, pre: InstancePre, call: CallState) -> Instance:
         try:
-            return self._pre.instantiate(store)
+            return pre.instantiate(store)
         except (Trap, WasmtimeError) as exc:
             if isinstance(exc, Trap) or call.stopped_by is not None:
                 raise call_failure(exc, call, memory_full=False) from exc

@@ -1,4 +1,11 @@
-"""The runner: one engine, one WASI linker and one epoch ticker shared by every module."""
+"""The runner: one engine, two WASI linkers and one epoch ticker shared by every module.
+
+The linkers differ in `fd_write` only. The main one writes stdout and stderr straight
+into the call's caps, on the call's own thread (`_output`); the other keeps WASI's own,
+with stdout and stderr as stream callbacks, for calls with a writable mount, whose files
+only WASI's own `fd_write` can write. Both bound a guest's sleeps (`_poll`) and the
+random bytes one call may ask for within a slice (`_random`).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +20,10 @@ from toolkernel_sandbox._errors import SandboxError
 from toolkernel_sandbox.wasm._cache import ModuleCache, engine_fingerprint
 from toolkernel_sandbox.wasm._command import check_command
 from toolkernel_sandbox.wasm._failures import trap_summary
+from toolkernel_sandbox.wasm._output import define_captured_output
 from toolkernel_sandbox.wasm._poll import define_bounded_poll
 from toolkernel_sandbox.wasm._program import WasmProgram
+from toolkernel_sandbox.wasm._random import define_bounded_random
 from toolkernel_sandbox.wasm._ticker import EpochTicker
 
 __all__ = ["ENGINE_SETTINGS", "EPOCH_TICK_S", "WasmRunner"]
@@ -30,7 +39,7 @@ EPOCH_TICK_S = 0.01
 class WasmRunner:
     """Loads WASI command modules and runs them under limits.
 
-    One runner serves a whole process: its `Engine`, WASI `Linker` and epoch ticker are
+    One runner serves a whole process: its `Engine`, WASI `Linker`s and epoch ticker are
     shared by every module it loads. `load` and `WasmProgram.run` are safe to call from
     several threads at once. Call `close` (or use the runner as a context manager) when
     done: it stops the ticker thread and refuses further loads and runs.
@@ -45,9 +54,9 @@ class WasmRunner:
         for name, value in ENGINE_SETTINGS.items():
             setattr(config, name, value)
         self._engine = Engine(config)
-        self._linker = Linker(self._engine)
-        self._linker.define_wasi()
-        define_bounded_poll(self._linker)
+        self._linker = _wasi_linker(self._engine)
+        define_captured_output(self._linker)
+        self._streams_linker = _wasi_linker(self._engine)
         self._cache = ModuleCache(self._engine, engine_fingerprint(ENGINE_SETTINGS), cache_dir)
         self._ticker = EpochTicker(self._engine, EPOCH_TICK_S)
         self._programs: dict[str, WasmProgram] = {}
@@ -113,6 +122,7 @@ class WasmRunner:
         initial_memory = check_command(module)
         try:
             pre = self._linker.instantiate_pre(module)
+            streams_pre = self._streams_linker.instantiate_pre(module)
         except WasmtimeError as exc:
             msg = (
                 f"the module cannot be linked to WASI ({trap_summary(str(exc))}); check "
@@ -123,6 +133,15 @@ class WasmRunner:
             sha256=sha256,
             engine=self._engine,
             pre=pre,
+            streams_pre=streams_pre,
             ticker=self._ticker,
             initial_memory_bytes=initial_memory,
         )
+
+
+def _wasi_linker(engine: Engine) -> Linker:
+    linker = Linker(engine)
+    linker.define_wasi()
+    define_bounded_poll(linker)
+    define_bounded_random(linker)
+    return linker

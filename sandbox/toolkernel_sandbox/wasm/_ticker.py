@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from wasmtime import Engine
 
@@ -31,20 +30,19 @@ class EpochTicker:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._ticking = False
+        self._running = _Running(self)
 
-    @contextmanager
-    def running(self) -> Iterator[None]:
+    def running(self) -> _Running:
         """Keep the epoch moving for the duration of the `with` block.
 
         Raises:
-            SandboxError: The ticker was closed (its runner was closed).
+            SandboxError: On entry, when the ticker was closed (its runner was closed).
         """
-        self._enter()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
+        return self._running
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._active -= 1
 
     def close(self) -> None:
         """Stop ticking once no call is running, and refuse new calls.
@@ -87,3 +85,21 @@ class EpochTicker:
                 self._ticking = True
                 self._cond.wait(self._tick_s)
                 self._engine.increment_epoch()
+
+
+class _Running:
+    """`with ticker.running():` (a class, not a generator: it is on every call's path)."""
+
+    def __init__(self, ticker: EpochTicker) -> None:
+        self._ticker = ticker
+
+    def __enter__(self) -> None:
+        self._ticker._enter()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._ticker._leave()

@@ -2,7 +2,8 @@
 
 Nothing is inherited from the host: no environment variable, no argument, no stream and
 no directory except the mounts given, and those are read-only unless declared writable
-(wasmtime's own default is writable).
+(wasmtime's own default is writable). The config is consumed by the store it is given
+to, so each call builds its own.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ def wasi_config(
     mounts: Sequence[Mount],
     env: Mapping[str, str],
     argv: Sequence[str],
+    output_streams: bool,
 ) -> WasiConfig:
     """Build the WASI configuration of one call, its outputs going to `call`.
+
+    With `output_streams`, stdout and stderr are WASI streams whose writes reach the
+    call's caps through callbacks; without, they are left empty, for a linker whose
+    `fd_write` writes to the caps itself (`_output`).
 
     Raises:
         ValueError: An argument or variable holds a NUL byte, or a name holds `=`.
@@ -36,10 +42,12 @@ def wasi_config(
     """
     wasi = WasiConfig()
     wasi.argv = _checked("argv", argv)
-    wasi.env = _env_pairs(env)
+    if env:
+        wasi.env = _env_pairs(env)
     set_stdin_bytes(wasi, bytes(stdin))
-    wasi.stdout_custom = call.stdout.write
-    wasi.stderr_custom = call.stderr.write
+    if output_streams:
+        wasi.stdout_custom = call.stdout.write
+        wasi.stderr_custom = call.stderr.write
     for mount in mounts:
         _preopen(wasi, mount)
     return wasi

@@ -1,0 +1,141 @@
+"""WASM tools through `ToolHost.call`: short calls on the host loop, long ones on threads.
+
+A warm call is first tried on the host loop within a short slice of its limits; one
+that outgrows it (fuel, time, a wait) is given up whole and run again on a worker
+thread. Either way each call gets a fresh instance and the tool's own limits, and the
+host loop is never held by a long call.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from toolkernel.errors import SandboxLimitExceeded
+from toolkernel.factory import ToolFactory
+from toolkernel.host import ToolHost
+from toolkernel.registry import ToolRegistry
+
+_WAIT_S = 30
+_WASI = "wasi_snapshot_preview1"
+ECHO = (Path(__file__).parents[1] / "wasm_sources" / "echo.wat").read_text("utf-8")
+
+
+def writes(text: str, *, before: str = "", imports: str = "", params: str = "") -> str:
+    """A WAT tool that runs `before`, then writes `text` (JSON) to stdout."""
+    data = text.replace('"', '\\"')
+    return f"""
+(module
+  (import "{_WASI}" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  {imports}
+  (memory (export "memory") 1)
+  (global $calls (mut i32) (i32.const 0))
+  (data (i32.const 1024) "{data}")
+  (func (export "_start") {params}
+    {before}
+    (i32.store (i32.const 2048) (i32.const 1024))
+    (i32.store (i32.const 2052) (i32.const {len(text.encode())}))
+    (drop (call $write (i32.const 1) (i32.const 2048) (i32.const 1) (i32.const 2056)))))
+"""
+
+
+# Counts its calls in a global and in memory, and prints both: [1, 1] from a fresh instance.
+COUNTER = writes(
+    "[0, 0]",
+    before="""
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))
+    (i32.store8 (i32.const 1025) (i32.add (i32.const 48) (global.get $calls)))
+    (i32.store8 (i32.const 1028) (i32.add (i32.const 48) (i32.load8_u (i32.const 0))))""",
+)
+# About 40 million units of fuel: twice the slice's.
+BUSY = writes(
+    '{"loops": 5000000}',
+    params="(local $i i32)",
+    before="""
+    (loop $more
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 5000000))))""",
+)
+# Sleeps 0.3 s (a relative monotonic clock subscription), then answers.
+SLEEPER = writes(
+    '{"slept": true}',
+    imports=f'(import "{_WASI}" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))',
+    before="""
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 300000000))
+    (drop (call $poll (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 200)))""",
+)
+SPIN = '(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))'
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolHost]:
+    home = tmp_path_factory.mktemp("wasm-host")
+    with ToolRegistry(home / "home") as registry:
+        factory = ToolFactory(registry, reserved=(), cache_dir=home / "cache")
+        tools: dict[str, tuple[str, dict[str, Any]]] = {
+            "echo": (ECHO, {}),
+            "counter": (COUNTER, {}),
+            "busy": (BUSY, {"fuel": 100_000_000}),
+            "sleeper": (SLEEPER, {}),
+            "starved": (SPIN, {"fuel": 1000}),
+            "stopped": (SPIN, {"fuel": 2**62, "timeout_s": 0.1}),
+            "chatty": (ECHO, {"stdout_bytes": 8}),
+        }
+        for name, (source, limits) in tools.items():
+            factory.create(name, language="wat", source=source, limits=limits)
+        served = ToolHost({}, registry=registry, logs_dir=home / "logs")
+        served.start()
+        try:
+            yield served
+        finally:
+            served.stop()
+
+
+def call(host: ToolHost, name: str, arguments: dict[str, Any] | None = None) -> Any:
+    return host.submit(host.call(f"local.{name}", arguments or {})).result(_WAIT_S)
+
+
+def test_every_call_gets_a_fresh_instance(host: ToolHost) -> None:
+    assert [call(host, "counter").structured for _ in range(20)] == [[1, 1]] * 20
+
+
+def test_the_text_content_is_the_json_the_tool_printed(host: ToolHost) -> None:
+    result = call(host, "echo", {"a": [1, 2], "b": "é"})
+    assert result.structured == {"a": [1, 2], "b": "é"}
+    assert result.content == [{"type": "text", "text": '{"a": [1, 2], "b": "é"}'}]
+
+
+def test_a_call_outgrowing_the_slice_still_has_all_its_fuel(host: ToolHost) -> None:
+    results = [call(host, "busy").structured for _ in range(3)]
+    assert results == [{"loops": 5000000}] * 3
+
+
+def test_a_sleeping_call_leaves_the_host_loop_to_other_calls(host: ToolHost) -> None:
+    call(host, "sleeper")  # loaded, so the next call is first tried on the host loop
+    sleeping = host.submit(host.call("local.sleeper", {}))
+    echoed = [call(host, "echo", {"n": n}).structured for n in range(20)]
+    assert not sleeping.done()
+    assert echoed == [{"n": n} for n in range(20)]
+    assert sleeping.result(_WAIT_S).structured == {"slept": True}
+
+
+@pytest.mark.parametrize(
+    ("tool", "limit"), [("starved", "fuel"), ("stopped", "time"), ("chatty", "stdout")]
+)
+def test_a_tools_own_limits_stop_it_on_either_path(host: ToolHost, tool: str, limit: str) -> None:
+    for _ in range(2):  # the first call of a version, then a warm one
+        with pytest.raises(SandboxLimitExceeded) as caught:
+            call(host, tool, {"text": "more than eight bytes"})
+        assert caught.value.limit == limit
+
+
+def test_calls_in_parallel_each_get_their_own_answer(host: ToolHost) -> None:
+    futures = [host.submit(host.call("local.echo", {"n": n})) for n in range(100)]
+    done = [f.result(_WAIT_S).structured for f in concurrent.futures.as_completed(futures)]
+    assert sorted(d["n"] for d in done) == list(range(100))
