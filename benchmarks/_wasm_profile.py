@@ -71,12 +71,12 @@ _pkern, _phostprof = _pcp.Profile(), _pcp.Profile()
 async def _pswitch(on):
     _phostprof.enable() if on else _phostprof.disable()
 
-await _pa.wrap_future(_phost.submit(_pswitch(True)))
+await _pa.wrap_future(_pa.run_coroutine_threadsafe(_pswitch(True), _phost._loop))
 _pkern.enable()
 for _ in range({calls}):
     await tools.local.echo_args(x=1)
 _pkern.disable()
-await _pa.wrap_future(_phost.submit(_pswitch(False)))
+await _pa.wrap_future(_pa.run_coroutine_threadsafe(_pswitch(False), _phost._loop))
 
 def _ptop(prof, n):
     stats = _pps.Stats(prof)

@@ -8,7 +8,7 @@ host loop is never held by a long call.
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,8 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolHost]:
 
 
 def call(host: ToolHost, name: str, arguments: dict[str, Any] | None = None) -> Any:
-    return host.submit(host.call(f"local.{name}", arguments or {})).result(_WAIT_S)
+    # Awaited from this test's own loop: the host hops onto its loop by itself.
+    return asyncio.run(asyncio.wait_for(host.call(f"local.{name}", arguments or {}), _WAIT_S))
 
 
 def test_every_call_gets_a_fresh_instance(host: ToolHost) -> None:
@@ -118,11 +119,17 @@ def test_a_call_outgrowing_the_slice_still_has_all_its_fuel(host: ToolHost) -> N
 
 def test_a_sleeping_call_leaves_the_host_loop_to_other_calls(host: ToolHost) -> None:
     call(host, "sleeper")  # loaded, so the next call is first tried on the host loop
-    sleeping = host.submit(host.call("local.sleeper", {}))
-    echoed = [call(host, "echo", {"n": n}).structured for n in range(20)]
-    assert not sleeping.done()
+
+    async def scenario() -> tuple[list[Any], bool, Any]:
+        sleeping = asyncio.ensure_future(host.call("local.sleeper", {}))
+        echoed = [(await host.call("local.echo", {"n": n})).structured for n in range(20)]
+        still_sleeping = not sleeping.done()
+        return echoed, still_sleeping, (await asyncio.wait_for(sleeping, _WAIT_S)).structured
+
+    echoed, still_sleeping, slept = asyncio.run(scenario())
+    assert still_sleeping
     assert echoed == [{"n": n} for n in range(20)]
-    assert sleeping.result(_WAIT_S).structured == {"slept": True}
+    assert slept == {"slept": True}
 
 
 @pytest.mark.parametrize(
@@ -136,6 +143,9 @@ def test_a_tools_own_limits_stop_it_on_either_path(host: ToolHost, tool: str, li
 
 
 def test_calls_in_parallel_each_get_their_own_answer(host: ToolHost) -> None:
-    futures = [host.submit(host.call("local.echo", {"n": n})) for n in range(100)]
-    done = [f.result(_WAIT_S).structured for f in concurrent.futures.as_completed(futures)]
-    assert sorted(d["n"] for d in done) == list(range(100))
+    async def scenario() -> list[Any]:
+        calls = (host.call("local.echo", {"n": n}) for n in range(100))
+        return await asyncio.wait_for(asyncio.gather(*calls), _WAIT_S)
+
+    done = [result.structured for result in asyncio.run(scenario())]
+    assert [d["n"] for d in done] == list(range(100))

@@ -50,7 +50,10 @@ def test_a_line_longer_than_the_cap_kills_the_worker() -> None:
 
     async def scenario() -> int:
         async with asyncio.timeout(BOUND_S):
-            worker = await spawn(["python3", "-c", "print('x' * 5000)"], policy=policy)
+            # It stays alive after the long line (reading its stdin), so only the kill
+            # can end it: a worker that had exited by itself would say nothing.
+            code = "import sys; print('x' * 5000, flush=True); sys.stdin.read()"
+            worker = await spawn(["python3", "-c", code], policy=policy)
             async with worker:
                 with pytest.raises(LimitExceeded, match="longer than 1000 bytes") as caught:
                     await worker.readline()
