@@ -185,3 +185,25 @@ def test_a_run_from_a_spare_ignores_what_a_direct_run_ignores() -> None:
     assert from_spare == direct
     for signal_number in (signal.SIGPIPE, signal.SIGXFSZ):
         assert not from_spare & (1 << (signal_number - 1)), signal_number
+
+
+def test_cgroups_left_by_a_host_that_is_gone_are_removed_at_start() -> None:
+    from toolkernel_sandbox.process._cgroups import remove_stale
+
+    child = subprocess.Popen(["true"])
+    child.wait()  # reaped: its pid names no process now
+    dead_pid = child.pid
+    parent = SUPPORT.dirs[0]
+    stale = [parent / f"toolkernel-{dead_pid}-1-aa", parent / f"toolkernel-spare-{dead_pid}-2-bb"]
+    alive = parent / f"toolkernel-{os.getppid()}-3-cc"  # a live host's: never touched
+    for path in (*stale, alive):
+        path.mkdir()
+    try:
+        removed = remove_stale(parent)
+        assert sorted(removed) == sorted(p.name for p in stale)
+        assert not any(p.exists() for p in stale)
+        assert alive.is_dir()
+    finally:
+        for path in (*stale, alive):
+            if path.exists():
+                path.rmdir()

@@ -32,7 +32,14 @@ from toolkernel_sandbox._errors import LimitExceeded, SandboxError
 from toolkernel_sandbox.process._argv import JOIN_MARKER
 from toolkernel_sandbox.process._policy import ProcessPolicy
 
-__all__ = ["CgroupSupport", "RunCgroup", "cgroup_support", "find_cgroups", "join_error"]
+__all__ = [
+    "CgroupSupport",
+    "RunCgroup",
+    "cgroup_support",
+    "find_cgroups",
+    "join_error",
+    "remove_stale",
+]
 
 logger = logging.getLogger("toolkernel_sandbox.process")
 
@@ -117,6 +124,8 @@ def cgroup_support() -> CgroupSupport:
     support = find_cgroups()
     if support.dirs:
         support = _trial(support)
+    for parent in support.dirs:
+        remove_stale(parent)
     if support.reason is not None:
         logger.info("per-run cgroup totals are limited here: %s", support.reason)
     return support
@@ -240,6 +249,49 @@ class RunCgroup:
         for path in dict.fromkeys(self._made.values()):
             _remove(path, self._support.version)
         self._made = {}
+
+
+def remove_stale(parent: Path) -> list[str]:
+    """Remove the run (and spare) cgroups that hosts killed outright left in `parent`.
+
+    A name holds its maker's pid (`toolkernel-<pid>-...`, `toolkernel-spare-<pid>-...`).
+    One is removed only when that pid is gone and the cgroup is empty (the kernel
+    refuses to remove one that holds a process); one whose pid is alive, even if the pid
+    was reused, is left alone. Returns the names removed.
+    """
+    removed: list[str] = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = _maker_pid(entry.name)
+        if pid is None or pid == os.getpid() or _alive(pid):
+            continue
+        with contextlib.suppress(OSError):  # busy, or gone meanwhile: leave it
+            entry.rmdir()
+            removed.append(entry.name)
+    if removed:
+        logger.info("removed %d run cgroups left by hosts that are gone", len(removed))
+    return removed
+
+
+def _maker_pid(name: str) -> int | None:
+    for prefix in (f"{_NAME_PREFIX}spare-", _NAME_PREFIX):
+        if name.startswith(prefix):
+            pid = name.removeprefix(prefix).split("-", 1)[0]
+            return int(pid) if pid.isdigit() else None
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def _by_controller(support: CgroupSupport, made: dict[Path, Path]) -> dict[str, Path]:
