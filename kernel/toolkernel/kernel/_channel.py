@@ -40,6 +40,21 @@ _INVALID_PARAMS = -32602
 _METHOD_NOT_FOUND = -32601
 _FAILED = -32000
 _RELAY_WAIT_S = 3600.0
+# Each JSON-RPC method, and the `Channel` coroutine that answers it.
+_METHODS = {
+    "session/ready": "_ready",
+    "tools/names": "_names",
+    "tools/search": "_search",
+    "tools/details": "_details",
+    "tools/catalog": "_catalog",
+    "tools/call": "_call",
+    "tools/versions": "_versions",
+    "tools/diff": "_diff",
+    "tools/rollback": "_rollback",
+    "tools/create": "_create",
+    "memory": "_memory",
+    "kernel/keep": "_keep",
+}
 
 
 class Channel:
@@ -55,18 +70,7 @@ class Channel:
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._methods: dict[str, Callable[[JSONObject, Any], Awaitable[Any]]] = {
-            "session/ready": self._ready,
-            "tools/names": self._names,
-            "tools/search": self._search,
-            "tools/details": self._details,
-            "tools/catalog": self._catalog,
-            "tools/call": self._call,
-            "tools/versions": self._versions,
-            "tools/diff": self._diff,
-            "tools/rollback": self._rollback,
-            "tools/create": self._create,
-            "memory": self._memory,
-            "kernel/keep": self._keep,
+            name: getattr(self, attribute) for name, attribute in _METHODS.items()
         }
         comm.on_msg(self._on_msg)
         comm.on_close(self._on_close)
@@ -262,20 +266,7 @@ class Channel:
         return True
 
 
-CHANNEL_METHODS = (
-    "session/ready",
-    "tools/names",
-    "tools/search",
-    "tools/details",
-    "tools/catalog",
-    "tools/call",
-    "tools/versions",
-    "tools/diff",
-    "tools/rollback",
-    "tools/create",
-    "memory",
-    "kernel/keep",
-)
+CHANNEL_METHODS = tuple(_METHODS)
 
 
 def register_channel(comm_manager: Any, toolbox: Toolbox, user_ns: dict[str, Any]) -> None:

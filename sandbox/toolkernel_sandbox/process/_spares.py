@@ -124,7 +124,7 @@ class Spare:
 
     def discard(self) -> None:
         """Let the process exit unused, wait for it (bounded) and remove the cgroup."""
-        self._close_control()
+        self.release_pipe()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(_READY_WAIT_S)
         if self.popen.returncode is None:
@@ -142,19 +142,13 @@ class Spare:
         view = memoryview(data)
         while view:
             view = view[os.write(self._control, view) :]
-        self._close_control()
+        self.release_pipe()
 
-    def _close_control(self) -> None:
+    def release_pipe(self) -> None:
+        """Close our end of the pipe (the waiting process then sees end of file)."""
         control, self._control = self._control, None
         if control is not None:
             os.close(control)
-
-    def close_control_in_child(self) -> None:
-        """After a fork, in the child: close our copy of the pipe, so EOF still comes."""
-        control, self._control = self._control, None
-        if control is not None:
-            with contextlib.suppress(OSError):
-                os.close(control)
 
 
 class _Unusable(Exception):
@@ -273,8 +267,9 @@ class _Pool:
 
     def after_fork_in_child(self) -> None:
         """A forked child shares nothing: its own lock, no spares, no thread."""
-        for spare in self._ready:
-            spare.close_control_in_child()
+        for spare in self._ready:  # our copy of its pipe, so its end of file still comes
+            with contextlib.suppress(OSError):
+                spare.release_pipe()
         self._reset()
 
     def _start(self) -> None:
