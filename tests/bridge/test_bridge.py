@@ -25,7 +25,10 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThrea
     loop = LoopThread()
     session = KernelSession(cwd=base, env=echo_env(base))
     loop.run(session.start())
-    server = build_server(session, limits=ReplyLimits(output_chars=2_000, image_bytes=400))
+    # With the lifecycle tools, which several tests here call as MCP tools.
+    server = build_server(
+        session, limits=ReplyLimits(output_chars=2_000, image_bytes=400), lifecycle_tools=True
+    )
     loop.run(_call(server, "execute_code", {"code": "await wait_for_servers(30)"}))
     yield loop, server
     loop.run(session.shutdown())
@@ -172,10 +175,10 @@ def test_two_clients_are_served_one_at_a_time_without_interleaving(bridge: Any) 
 
 
 def test_discovery_tools_answer_from_the_kernels_bindings(bridge: Any) -> None:
-    names = call(bridge, "list_tool_names", {"server": "echo"}).structured_content["result"]
-    assert "echo.get_weather" in names
+    listed = text_of(call(bridge, "search_tools", {"server": "echo", "limit": 100}))
+    assert any(line.startswith("echo.get_weather(") for line in listed.splitlines())
     found = call(bridge, "search_tools", {"query": "weather for a city", "limit": 3})
-    assert found.structured_content["result"][0]["name"] == "echo.get_weather"
+    assert text_of(found).startswith("echo.get_weather(")
     details = text_of(call(bridge, "get_tool_details", {"name": "echo.add"}))
     assert details.startswith("await tools.echo.add(*, a: int, b: int) -> int")
     missing = call(bridge, "get_tool_details", {"name": "echo.ad"})
@@ -313,8 +316,8 @@ def test_create_tool_builds_a_tool_that_execute_code_can_call_at_once(bridge: An
     assert "created local.answer version 1" in text_of(created)
     result = call(bridge, "execute_code", {"code": "await tools.local.answer()"})
     assert text_of(result) == "{'answer': 42}"
-    found = call(bridge, "search_tools", {"query": "the answer", "detail": "name"})
-    assert "local.answer" in text_of(found)
+    found = call(bridge, "search_tools", {"query": "the answer"})
+    assert "local.answer(" in text_of(found)
 
 
 def test_create_tool_with_a_compile_error_returns_the_compiler_message(bridge: Any) -> None:

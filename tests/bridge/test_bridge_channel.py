@@ -26,7 +26,7 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThrea
     loop = LoopThread()
     session = KernelSession(cwd=base, env=echo_env(base))
     loop.run(session.start())
-    server = build_server(session, expose_tools=True)
+    server = build_server(session, expose_tools=True, lifecycle_tools=True)
     loop.run(session.request("session/ready", {"timeout_s": 30}))
     yield loop, server, base
     loop.run(session.shutdown())
@@ -72,7 +72,8 @@ def test_discovery_answers_while_a_cell_runs(bridge: Any, cell: str) -> None:
             # Each answer comes while the cell waits for the gate; if discovery queued
             # behind the cell, nothing would open the gate and the test would time out.
             found = await asyncio.wait_for(client.call_tool("search_tools", {"query": "add"}), 30)
-            names = await asyncio.wait_for(client.call_tool("list_tool_names", {}), 30)
+            listed = client.call_tool("search_tools", {"server": "echo", "limit": 100})
+            names = await asyncio.wait_for(listed, 30)
             added = await asyncio.wait_for(client.call_tool("echo.add", {"a": 2, "b": 3}), 30)
             still_running = not running.done()
             await open_gate(fifo)
@@ -80,8 +81,8 @@ def test_discovery_answers_while_a_cell_runs(bridge: Any, cell: str) -> None:
 
     found, names, (added, still_running), cell_result = loop.run(scenario())
     assert still_running
-    assert "echo.add" in str(found.structured_content)
-    assert "echo.add" in names.structured_content["result"]
+    assert "echo.add(" in found.content[0].text
+    assert "echo.add(" in names.content[0].text
     assert added.structured_content == {"result": 5}
     assert cell_result.content[0].text == "'go'"
 

@@ -229,8 +229,8 @@ def test_a_timeout_interrupts_the_remote_kernel_and_it_stays_usable(bridge: Brid
 
 
 def test_discovery_answers_from_the_remote_kernels_bindings(bridge: Bridge) -> None:
-    names = call(bridge, "list_tool_names", {"server": "echo"}).structured_content["result"]
-    assert "echo.add" in names
+    listed = call(bridge, "search_tools", {"server": "echo", "limit": 100})
+    assert "echo.add(" in listed.content[0].text
     details = call(bridge, "get_tool_details", {"name": "echo.add"})
     assert details.content[0].text.startswith("await tools.echo.add(*, a: int, b: int) -> int")
 
@@ -267,7 +267,8 @@ def test_a_kernel_that_died_between_calls_is_reported_on_the_next_cell(
     jupyter.wait_for_log(f"kernel {kernel} restarted", after=mark)
     # The server sends its "restarting" status before any later reply on the websocket,
     # so once discovery answers (from the new kernel) the bridge has heard of the death.
-    assert "echo.add" in call(bridge, "list_tool_names", {}).structured_content["result"]
+    listed = call(bridge, "search_tools", {"server": "echo", "limit": 100})
+    assert "echo.add(" in listed.content[0].text
     result = call(bridge, "execute_code", {"code": "'lost' in globals()"})
     assert result.is_error
     assert "restarted" in result.content[0].text

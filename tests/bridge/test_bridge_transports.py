@@ -53,22 +53,12 @@ def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
             found = await session.call_tool("search_tools", {"query": "echo text", "limit": 1})
             await session.call_tool("execute_code", {"code": "x = await tools.echo.add(a=1, b=2)"})
             again = await session.call_tool("execute_code", {"code": "x * 10"})
-        return names, again.content[0].text, str(found.structured_content)
+        return names, again.content[0].text, found.content[0].text
 
     names, again, found = asyncio.run(asyncio.wait_for(scenario(), 120))
-    assert names == [
-        "list_tool_names",
-        "search_tools",
-        "get_tool_details",
-        "execute_code",
-        "create_tool",
-        "memory",
-        "tool_versions",
-        "diff_tool",
-        "rollback_tool",
-    ]
+    assert names == ["search_tools", "get_tool_details", "execute_code"]
     assert again == "30"
-    assert "echo.echo" in found
+    assert found.startswith("echo.echo(")
 
 
 def serving_url(proc: subprocess.Popen[str], within: float) -> str:

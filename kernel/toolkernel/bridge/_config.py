@@ -72,6 +72,11 @@ class Bridge(Configurable):
     expose_tools = Bool(
         False, help="Also publish every tool as an MCP tool, with list_changed updates."
     ).tag(config=True)
+    lifecycle_tools = Bool(
+        False,
+        help="Also offer create_tool, memory, tool_versions, diff_tool and rollback_tool as "
+        "MCP tools (each is callable inside execute_code without it).",
+    ).tag(config=True)
 
 
 def load_bridge(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.types import CallToolResult, TextContent, Tool
+from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
 
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError, ToolkernelError
@@ -43,7 +43,13 @@ def create_tool_spec() -> Tool:
         "description": schema["properties"]["name"]["description"],
     }
     schema["required"] = ["name"]
-    return Tool(name=CREATE_TOOL, description=_DESCRIPTION, input_schema=schema)
+    # Each create is a new version (history is kept): additive, not destructive.
+    annotations = ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+    )
+    return Tool(
+        name=CREATE_TOOL, description=_DESCRIPTION, input_schema=schema, annotations=annotations
+    )
 
 
 async def create_tool(session: KernelSession, arguments: dict[str, Any]) -> CallToolResult:

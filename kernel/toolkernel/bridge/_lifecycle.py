@@ -10,26 +10,43 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from toolkernel.bridge._create import CREATE_TOOL
 from toolkernel.bridge._expose import BridgeServer
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
 
-__all__ = ["add_lifecycle_tools"]
+__all__ = ["LIFECYCLE_TOOLS", "add_lifecycle_tools"]
 
+LIFECYCLE_TOOLS = frozenset({CREATE_TOOL, "memory", "tool_versions", "diff_tool", "rollback_tool"})
+"""The tools `--lifecycle-tools` adds; each is also a function inside `execute_code`."""
+
+_READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+# A rollback adds a version (history is kept): not destructive, not idempotent.
+_ADDS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
 _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.primes').")
 
 
 def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
-    """Add `tool_versions`, `diff_tool`, `rollback_tool` and `memory` to the server."""
+    """Add `tool_versions`, `diff_tool`, `rollback_tool` and `memory` to the server.
+
+    `create_tool` is the server's own (`BridgeServer`), its schema made from `ToolDraft`.
+    """
 
     @server.tool(
         description=(
             "The persistent key-value memory shared with the kernel (`memory` there) and "
             "with script tools (their own namespaces). action: get, set, delete or list; "
             "values are JSON; ttl_s makes a set value expire."
-        )
+        ),
+        # set overwrites and delete removes: destructive.
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, open_world_hint=False
+        ),
     )
     async def memory(
         action: Annotated[str, Field(description="get, set, delete or list.")],
@@ -43,7 +60,10 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         params = {"action": action, "key": key, "value": value, "ttl_s": ttl_s}
         return await _ask(session, "memory", params)
 
-    @server.tool(description="List a registry tool's versions, oldest first, with notes.")
+    @server.tool(
+        description="List a registry tool's versions, oldest first, with notes.",
+        annotations=_READ_ONLY,
+    )
     async def tool_versions(name: Annotated[str, _NAME]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = await _ask(session, "tools/versions", {"name": name})
         return rows
@@ -52,7 +72,8 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         description=(
             "Show a unified diff (source files, schemas, limits, policy) between two "
             "versions of a registry tool; `b` defaults to the current version."
-        )
+        ),
+        annotations=_READ_ONLY,
     )
     async def diff_tool(
         name: Annotated[str, _NAME],
@@ -66,7 +87,8 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         description=(
             "Make an old version of a registry tool current again. History is kept: the "
             "rollback is a new version whose content is the old one."
-        )
+        ),
+        annotations=_ADDS,
     )
     async def rollback_tool(
         ctx: Context,

@@ -104,6 +104,7 @@ async def _serve(
         limits=ReplyLimits(output_chars=bridge.output_cap, image_bytes=bridge.image_cap),
         keepalive_s=bridge.keepalive_s,
         expose_tools=bridge.expose_tools,
+        lifecycle_tools=bridge.lifecycle_tools,
     )
     try:
         # Inside the try: a start that fails half way (a gateway kernel created, then

@@ -1,8 +1,14 @@
-"""The bridge's MCP server: progressive discovery plus `execute_code` in a live kernel.
+"""The bridge's MCP server: search, details and `execute_code` in a live kernel.
 
 Discovery is answered by the kernel's own session over the typed channel (beside any
 running cell), so the answers always match the bindings that code will use, whichever
 kernel the bridge drives.
+
+The server stays small, because every tool definition is paid for in a model's context
+before any work is done: two read-only discovery tools and `execute_code`. Everything
+else (`create_tool`, memory, versions, `list_tool_names`) is a function inside
+`execute_code`; `lifecycle_tools=True` (`--lifecycle-tools`) also offers the lifecycle
+functions as MCP tools.
 """
 
 from __future__ import annotations
@@ -11,15 +17,17 @@ import asyncio
 import contextlib
 import time
 import warnings
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
 from pydantic import Field
 
+from toolkernel._version import __version__
+from toolkernel.bridge._create import CREATE_TOOL
 from toolkernel.bridge._expose import BridgeServer
-from toolkernel.bridge._lifecycle import add_lifecycle_tools
+from toolkernel.bridge._lifecycle import LIFECYCLE_TOOLS, add_lifecycle_tools
 from toolkernel.bridge._relay import McpClientRelay
 from toolkernel.bridge._reply import ReplyLimits, build_reply, full_text
 from toolkernel.bridge._session import KernelSession
@@ -28,13 +36,18 @@ from toolkernel.errors import BridgeError
 __all__ = ["INSTRUCTIONS", "build_server"]
 
 INSTRUCTIONS = """\
-Code mode over a persistent Jupyter kernel that holds a typed Python binding for every
-tool. Find tools with search_tools (or list_tool_names), read one with get_tool_details,
-then call them from Python with execute_code: `await tools.<server>.<tool>(arg=...)`.
-Compose many calls in one execute_code (loops, asyncio.gather, try/except) and print
-only what you need; variables persist between calls."""
+Code mode: every tool is an async Python function in a persistent Jupyter kernel.
+search_tools finds tools, get_tool_details shows one's docstring, and execute_code runs
+Python that calls them: `await tools.<server>.<tool>(arg=...)`. Do a whole task in one
+execute_code (loops, asyncio.gather) and print only what you need; variables persist.
+Also callable in code: create_tool, tool_versions, diff_tool, rollback_tool, memory,
+list_tool_names."""
 
 _PREVIEW = 500
+_READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+_RUNS_CODE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
 
 
 def build_server(
@@ -43,64 +56,66 @@ def build_server(
     limits: ReplyLimits | None = None,
     keepalive_s: float = 10.0,
     expose_tools: bool = False,
+    lifecycle_tools: bool = False,
 ) -> BridgeServer:
     """Return the bridge's MCP server, driving `session` (which the caller starts).
 
-    With `expose_tools`, every tool of the kernel's catalog is also an MCP tool.
+    It offers `search_tools`, `get_tool_details` and `execute_code`. With
+    `lifecycle_tools`, also `create_tool`, `memory`, `tool_versions`, `diff_tool` and
+    `rollback_tool`; with `expose_tools`, every tool of the kernel's catalog too.
     """
     caps = limits or ReplyLimits()
-    server = BridgeServer(
-        session, expose=expose_tools, name="toolkernel", instructions=INSTRUCTIONS
+    server = _CodeModeServer(
+        session,
+        expose=expose_tools,
+        lifecycle=lifecycle_tools,
+        name="toolkernel",
+        version=__version__,
+        instructions=INSTRUCTIONS,
     )
 
     @server.tool(
         description=(
-            "List every callable tool as 'server.tool', the path under `tools.` in "
-            "execute_code. Give `server` to list one server's tools only."
-        )
-    )
-    async def list_tool_names(
-        server: Annotated[str | None, Field(description="Only this server's tools.")] = None,
-    ) -> list[str]:
-        names: list[str] = await _discover(session, "tools/names", {"server": server})
-        return names
-
-    @server.tool(
-        description=(
-            "Search tools by what they do (BM25 over names, descriptions and parameters). "
-            "detail='name' gives names, 'summary' adds a one-line description and the "
-            "Python signature, 'full' adds the docstring and JSON schemas."
-        )
+            "Find tools by what they do (BM25), best first, one line each: "
+            "`server.tool(signature) — description`. An empty query lists tools; "
+            "`server` keeps one server's."
+        ),
+        annotations=_READ_ONLY,
+        structured_output=False,
     )
     async def search_tools(
-        query: Annotated[str, Field(description="What you want to do, in words.")],
-        limit: Annotated[int, Field(description="Most results to return.", ge=1, le=100)] = 10,
-        detail: Literal["name", "summary", "full"] = "summary",
-    ) -> list[Any]:
-        params = {"query": query, "limit": int(limit), "detail": detail}
-        found: list[Any] = await _discover(session, "tools/search", params)
-        return found
+        query: str = "",
+        server: str = "",
+        limit: Annotated[int, Field(ge=1, le=100)] = 10,
+    ) -> str:
+        listing = not query.strip()
+        # A listing asks for one more line than it shows: it tells whether it was cut.
+        wanted = limit + 1 if listing else limit
+        params = {"query": query, "limit": wanted, "detail": "line", "server": server or None}
+        lines: list[str] = await _discover(session, "tools/search", params)
+        if not lines:
+            return "no tools yet" if listing else f"no tool matches {query!r}"
+        if len(lines) > limit:
+            lines[limit:] = ["(more: give a query or a server, or raise the limit)"]
+        return "\n".join(lines)
 
     @server.tool(
-        description=(
-            "Show how to call one tool from execute_code: its Python signature "
-            "(`await tools.server.tool(...)`) and docstring. `name` is 'server.tool'."
-        )
+        description="How to call one tool ('server.tool'): its signature and docstring.",
+        annotations=_READ_ONLY,
+        structured_output=False,
     )
-    async def get_tool_details(
-        name: Annotated[str, Field(description="The tool, as 'server.tool'.")],
-    ) -> str:
+    async def get_tool_details(name: str) -> str:
         text: str = await _discover(session, "tools/details", {"name": name})
         return text
 
     @server.tool(
         description=(
-            "Run Python in a persistent Jupyter kernel and return stdout, stderr and the "
-            "value of the last expression. Top-level `await` works; call tools as "
-            "`await tools.<server>.<tool>(arg=...)`. Variables persist between calls. "
-            "Long output is cut and kept in a kernel variable named in the reply. "
-            "input() asks you (elicitation); `await sample(prompt)` asks your model."
-        )
+            "Run Python in the kernel (top-level await; variables persist) and return "
+            "stdout, stderr and the last expression's value. Long output is cut and kept "
+            "in a kernel variable the reply names. input() asks you; `await "
+            "sample(prompt)` asks your model."
+        ),
+        annotations=_RUNS_CODE,
     )
     async def execute_code(
         ctx: Context,
@@ -130,8 +145,38 @@ def build_server(
             kept_images = await _keep(session, {"table": "_bridge_images", "key": n, "images": big})
         return build_reply(out, caps, stashed=stashed, kept_images=kept_images)
 
-    add_lifecycle_tools(server, session)
+    if lifecycle_tools:
+        add_lifecycle_tools(server, session)
     return server
+
+
+class _CodeModeServer(BridgeServer):
+    """The bridge's server: `create_tool` is offered only with the lifecycle tools.
+
+    `BridgeServer` lists and serves `create_tool` itself (its schema is `ToolDraft`'s,
+    not a function's); without `lifecycle`, this hides and refuses it like the rest.
+    """
+
+    def __init__(self, session: KernelSession, *, lifecycle: bool, **kwargs: Any) -> None:
+        super().__init__(session, **kwargs)
+        self._lifecycle = lifecycle
+
+    async def list_tools(self) -> list[Tool]:
+        """The bridge's tools (with `--lifecycle-tools`, `create_tool` among them)."""
+        tools = await super().list_tools()
+        return tools if self._lifecycle else [t for t in tools if t.name != CREATE_TOOL]
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Call a tool; a lifecycle tool without `--lifecycle-tools` says where it is."""
+        if name in LIFECYCLE_TOOLS and not self._lifecycle:
+            msg = (
+                f"{name} is not an MCP tool of this bridge: use it inside execute_code "
+                f"(help({name}) there says how), or start the bridge with --lifecycle-tools"
+            )
+            raise ToolError(msg)
+        return await super().call_tool(name, arguments, context)
 
 
 _DISCOVERY_TIMEOUT_S = 60.0

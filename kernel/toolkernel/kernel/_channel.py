@@ -153,6 +153,7 @@ class Channel:
             str(params["query"]),
             limit=int(params.get("limit", 10)),
             detail=params.get("detail", "summary"),
+            server=params.get("server"),
         )
 
     async def _details(self, params: JSONObject, _: Any) -> str:

@@ -1,13 +1,15 @@
 """Progressive discovery: list, search and describe tools as a model would want them.
 
 `detail` follows Anthropic's code-execution proposal: `"name"` for names only,
-`"summary"` adds a one-line description and the call signature, `"full"` adds the
-docstring, schemas and annotations.
+`"line"` for one line per tool (its call and a one-sentence description, what the bridge
+answers), `"summary"` adds a one-line description and the call signature, `"full"` adds
+the docstring, schemas and annotations.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,8 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Detail", "Discovery", "ToolDetails"]
 
-Detail = Literal["name", "summary", "full"]
-_DETAILS = ("name", "summary", "full")
+Detail = Literal["name", "line", "summary", "full"]
+_DETAILS = ("name", "line", "summary", "full")
 
 
 @dataclass(frozen=True)
@@ -124,31 +126,73 @@ class Discovery:
         return [self._python_path(spec) for spec in specs]
 
     def search_tools(
-        self, query: str, limit: int = 10, detail: Detail = "summary"
+        self,
+        query: str = "",
+        limit: int = 10,
+        detail: Detail = "summary",
+        server: str | None = None,
     ) -> list[str] | list[dict[str, Any]]:
         """Return the tools that best match `query` (BM25), best first.
 
-        `detail="name"` gives names; `"summary"` gives name, description and signature;
-        `"full"` adds the docstring, schemas and annotations.
+        An empty `query` lists the tools instead, by server and name. `server` (its
+        name or its Python spelling) keeps one server's tools.
+
+        `detail="name"` gives names; `"line"` one line per tool, its call and a sentence
+        (`crm.get_record(*, record_id: str) -> GetRecordResult — Get one record.`);
+        `"summary"` gives name, description and signature; `"full"` adds the docstring,
+        schemas and annotations.
+
+        Raises:
+            ValueError: `detail` is not one of the four.
+            ToolNotFound: No server is named `server`.
         """
         if detail not in _DETAILS:
             msg = f"detail must be one of {', '.join(_DETAILS)}, not {detail!r}"
             raise ValueError(msg)
-        hits = self._registry.search(query, limit=max(0, int(limit)), sources=self._sources)
+        sources, most = self._sources_for(server), max(0, int(limit))
+        if query.strip():
+            specs = [hit.spec for hit in self._registry.search(query, limit=most, sources=sources)]
+        else:
+            specs = self._registry.list_tools(sources=sources)[:most]
         if detail == "name":
-            return [self._python_path(hit.spec) for hit in hits]
+            return [self._python_path(spec) for spec in specs]
+        if detail == "line":
+            return [self._line(spec) for spec in specs]
         rows: list[dict[str, Any]] = []
-        for hit in hits:
-            info = self.details_for(hit.spec)
+        for spec in specs:
+            info = self.details_for(spec)
             row: dict[str, Any] = {
                 "name": info.name,
-                "description": _first_line(hit.spec.description),
+                "description": _first_line(spec.description),
                 "signature": info.signature,
             }
             if detail == "full":
                 row |= info.to_json()
             rows.append(row)
         return rows
+
+    def _sources_for(self, server: str | None) -> list[str]:
+        """The sources to search: all, or the one `server` names (either spelling)."""
+        sources = self._sources
+        if server is None:
+            return sources
+        named = [s for s in sources if server in (s, self._namespace.python_source(s))]
+        if not named:
+            known = ", ".join(sources) or "none configured"
+            msg = f"no server named {server!r}; servers: {known}"
+            raise ToolNotFound(msg, tool=server)
+        return named
+
+    def _line(self, spec: ToolSpec) -> str:
+        """`server.tool(signature) — first sentence`: enough to call it, in few tokens."""
+        info = self.details_for(spec)
+        source = info.name.split(".", 1)[0]
+        # The call as a cell writes it, less `await tools.`, with the types that live
+        # under `tools.<server>.` named without that prefix.
+        call = info.call.removeprefix("await ").removeprefix("tools.")
+        call = call.replace(f"tools.{source}.", "")
+        sentence = _first_sentence(spec.description)
+        return f"{call} — {sentence}" if sentence else call
 
     def get_tool_details(self, name: str) -> ToolDetails:
         """Describe one tool; `name` is `server.tool` (Python or MCP spelling)."""
@@ -208,3 +252,13 @@ class Discovery:
 def _first_line(text: str, limit: int = 200) -> str:
     line = text.strip().split("\n", 1)[0].strip()
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _first_sentence(text: str, limit: int = 120) -> str:
+    line = _first_line(text, limit=len(text) + 1)
+    end = _SENTENCE_END.search(line)
+    sentence = line[: end.start() + 1] if end else line
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
