@@ -14,6 +14,8 @@ from typing import Any
 
 __all__ = [
     "CHANNEL_TARGET",
+    "LOG_MIME",
+    "PROGRESS_MIME",
     "RELAY_MARK",
     "ClientRelay",
     "JSONObject",
@@ -34,6 +36,15 @@ ClientRelay = Callable[[str, JSONObject], Awaitable[JSONObject]]
 RELAY_MARK = "\x00toolkernel-relay:"
 """Prefix of an `input_request` prompt that carries a relayed MCP request (JSON) from the
 kernel to the bridge, as `sample()` sends it; any other prompt is a plain `input()`."""
+
+PROGRESS_MIME = "application/vnd.toolkernel.progress+json"
+"""Carried by a cell's progress display (and its updates) beside the text/html bar:
+`{"label", "progress", "total", "message"}`. The bridge forwards it as MCP progress and
+keeps it out of the reply."""
+
+LOG_MIME = "application/vnd.toolkernel.log+json"
+"""Carried by a tool's log message shown in a cell the bridge runs: `{"logger", "level",
+"text"}`, with `level` an MCP logging level. The bridge forwards it at that level."""
 
 
 @dataclass(frozen=True)

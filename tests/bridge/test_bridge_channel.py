@@ -74,7 +74,7 @@ def test_discovery_answers_while_a_cell_runs(bridge: Any, cell: str) -> None:
             found = await asyncio.wait_for(client.call_tool("search_tools", {"query": "add"}), 30)
             listed = client.call_tool("search_tools", {"server": "echo", "limit": 100})
             names = await asyncio.wait_for(listed, 30)
-            added = await asyncio.wait_for(client.call_tool("echo.add", {"a": 2, "b": 3}), 30)
+            added = await asyncio.wait_for(client.call_tool("echo__add", {"a": 2, "b": 3}), 30)
             still_running = not running.done()
             await open_gate(fifo)
             return found, names, (added, still_running), await running
@@ -97,7 +97,7 @@ def test_an_exposed_call_reports_progress(bridge: Any) -> None:
     async def scenario() -> types.CallToolResult:
         async with Client(server) as client:
             return await client.call_tool(
-                "echo.progress", {"steps": 3}, progress_callback=on_progress
+                "echo__progress", {"steps": 3}, progress_callback=on_progress
             )
 
     result = loop.run(scenario())
@@ -115,7 +115,7 @@ def test_an_exposed_call_relays_an_elicitation_to_the_calling_client(bridge: Any
 
     async def scenario() -> types.CallToolResult:
         async with Client(server, mode="legacy", elicitation_callback=elicit) as client:
-            return await client.call_tool("echo.ask_user", {"question": "Favourite colour?"})
+            return await client.call_tool("echo__ask_user", {"question": "Favourite colour?"})
 
     result = loop.run(scenario())
     assert asked == ["Favourite colour?"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from mcp import Client, types
 
 from tk_support import LoopThread, echo_env
 from toolkernel.bridge import KernelSession, build_server
+from toolkernel.bridge._expose import ORIGINAL_NAME_KEY, exposed_names
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -37,10 +39,39 @@ def test_every_kernel_tool_is_listed_with_its_schemas_and_annotations(exposed: A
 
     tools = {tool.name: tool for tool in loop.run(scenario())}
     assert "execute_code" in tools
-    add = tools["echo.add"]
+    add = tools["echo__add"]
     assert add.input_schema["required"] == ["a", "b"]
     assert add.output_schema is not None
-    assert "echo.get-weather" in tools
+    assert "echo__get-weather" in tools
+
+
+def test_exposed_names_are_model_api_safe_and_lead_back_to_the_original(exposed: Any) -> None:
+    loop, server = exposed
+
+    async def scenario() -> tuple[list[types.Tool], types.CallToolResult]:
+        async with Client(server) as client:
+            listed = (await client.list_tools()).tools
+            by_original = await client.call_tool("echo.add", {"a": 1, "b": 1})
+            return listed, by_original
+
+    listed, by_original = loop.run(scenario())
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", tool.name) for tool in listed)
+    weather = next(tool for tool in listed if tool.name == "echo__get-weather")
+    assert weather.meta == {ORIGINAL_NAME_KEY: "echo.get-weather"}
+    assert weather.title == "echo.get-weather"
+    assert by_original.structured_content == {"result": 2}
+
+
+def test_long_and_colliding_names_get_a_short_hash_and_stay_unique() -> None:
+    long = "server." + "x" * 80
+    names = exposed_names(["a.b.c", "a.b_c", "a-b.c", long, "ok.tool"])
+    assert names["ok.tool"] == "ok__tool"
+    assert names["a.b.c"] == "a__b_c"
+    assert re.fullmatch(r"a__b_c_[0-9a-f]{8}", names["a.b_c"])
+    assert len(names[long]) == 64
+    assert len(set(names.values())) == 5
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name) for name in names.values())
+    assert exposed_names([long]) == {long: names[long]}  # the same every time
 
 
 def test_an_exposed_tool_is_called_through_the_kernel(exposed: Any) -> None:
@@ -48,8 +79,8 @@ def test_an_exposed_tool_is_called_through_the_kernel(exposed: Any) -> None:
 
     async def scenario() -> tuple[types.CallToolResult, types.CallToolResult]:
         async with Client(server) as client:
-            ok = await client.call_tool("echo.add", {"a": 2, "b": 3})
-            bad = await client.call_tool("echo.fail", {"message": "disk on fire"})
+            ok = await client.call_tool("echo__add", {"a": 2, "b": 3})
+            bad = await client.call_tool("echo__fail", {"message": "disk on fire"})
             return ok, bad
 
     ok, bad = loop.run(scenario())
@@ -63,7 +94,7 @@ def test_bad_arguments_to_an_exposed_tool_are_an_error_result(exposed: Any) -> N
 
     async def scenario() -> types.CallToolResult:
         async with Client(server) as client:
-            return await client.call_tool("echo.add", {"a": "one", "b": 2})
+            return await client.call_tool("echo__add", {"a": "one", "b": 2})
 
     result = loop.run(scenario())
     assert result.is_error
@@ -90,4 +121,43 @@ def test_a_catalog_change_sends_list_changed_and_the_new_tool_appears(exposed: A
                 await changed.wait()
             return [tool.name for tool in (await client.list_tools()).tools]
 
-    assert "echo.brand_new" in loop.run(scenario())
+    assert "echo__brand_new" in loop.run(scenario())
+
+
+def test_list_changed_is_declared(exposed: Any) -> None:
+    loop, server = exposed
+
+    async def scenario() -> types.ServerCapabilities:
+        async with Client(server, mode="legacy") as client:
+            return client.server_capabilities
+
+    capabilities = loop.run(scenario())
+    assert capabilities.tools is not None
+    assert capabilities.tools.list_changed is True
+
+
+def test_a_tool_whose_result_is_not_an_object_is_exposed_wrapped(exposed: Any) -> None:
+    loop, server = exposed
+    code = (
+        "create_tool('primes', kind='pipeline', description='Small primes.', steps=["
+        "{'id': 'two', 'tool': 'echo.add', 'args': {'a': 1, 'b': 1}}], "
+        "output=['${steps.two.result.result}', 3, 5], "
+        "output_schema={'type': 'array', 'items': {'type': 'integer'}})"
+    )
+
+    async def scenario() -> tuple[list[types.Tool], types.CallToolResult]:
+        async with Client(server) as client:
+            made = await client.call_tool("execute_code", {"code": code})
+            assert not made.is_error, made.content
+            listed = (await client.list_tools()).tools  # valid as a whole
+            return listed, await client.call_tool("local__primes", {})
+
+    listed, result = loop.run(scenario())
+    primes = next(tool for tool in listed if tool.name == "local__primes")
+    assert primes.output_schema == {
+        "type": "object",
+        "properties": {"result": {"type": "array", "items": {"type": "integer"}}},
+        "required": ["result"],
+    }
+    assert not result.is_error, result.content
+    assert result.structured_content == {"result": [2, 3, 5]}

@@ -72,7 +72,7 @@ def test_a_hot_reloaded_tool_folder_reaches_the_client_as_list_changed(bridge: A
         folder.mkdir()
         (folder / "tool.json").write_text(json.dumps(SHOUT))
 
-    assert "local.shout" in loop.run(listen_for_change(server, add_folder))
+    assert "local__shout" in loop.run(listen_for_change(server, add_folder))
 
 
 def test_a_tool_written_by_another_process_reaches_the_client_as_list_changed(
@@ -93,4 +93,4 @@ def test_a_tool_written_by_another_process_reaches_the_client_as_list_changed(
                 note="written by the CLI, say",
             )
 
-    assert "elsewhere.upper" in loop.run(listen_for_change(server, write_elsewhere))
+    assert "elsewhere__upper" in loop.run(listen_for_change(server, write_elsewhere))

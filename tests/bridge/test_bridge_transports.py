@@ -213,10 +213,10 @@ def test_an_exposing_bridge_process_tells_its_client_when_the_registry_changes(
             await session.list_tools()
             await asyncio.to_thread(write_elsewhere)
             names: list[str] = []
-            while "elsewhere.hello" not in names:  # one notification per change seen
+            while "elsewhere__hello" not in names:  # one notification per change seen
                 await asyncio.wait_for(changed.wait(), 30)
                 changed.clear()
                 names = [tool.name for tool in (await session.list_tools()).tools]
             return names
 
-    assert "elsewhere.hello" in asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert "elsewhere__hello" in asyncio.run(asyncio.wait_for(scenario(), 120))

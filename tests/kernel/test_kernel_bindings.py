@@ -104,6 +104,15 @@ def test_progress_shows_as_a_live_line_in_the_cell(kernel: Any) -> None:
     assert shown
     assert "echo.progress" in shown[0]
     assert shown[-1].split()[-1] == "5/5" or "5/5" in shown[-1]
+    # The numbers ride along for the bridge (MCP progress), beside the bar.
+    numbers = (out.displays + out.updates)[-1]["data"]["application/vnd.toolkernel.progress+json"]
+    assert numbers == {"label": "echo.progress", "progress": 5, "total": 5, "message": "step 5/5"}
+
+
+def test_an_unhandled_log_record_prints_as_usual_outside_the_bridge(kernel: Any) -> None:
+    out = kernel.execute("import logging\nlogging.getLogger('nb').warning('plain warning')")
+    assert out.stderr == "plain warning\n"
+    assert not out.displays
 
 
 def test_interrupting_a_cell_cancels_the_call_on_the_server(kernel: Any) -> None:

@@ -7,13 +7,28 @@ request reaches the calling client. The bridge opens no second connection to any
 
 The list follows the kernel's catalog: when it changes (a server's `tools/list_changed`,
 a new tool, a hot-reloaded tool folder, a rollback in another process), every connected
-client is sent `notifications/tools/list_changed`: after code ran, and when
-`follow_registry` sees the registry change.
+client is sent `notifications/tools/list_changed` (declared as `tools.listChanged`):
+after code ran, and when `follow_registry` sees the registry change.
+
+Exposed names are safe for every model API (`^[a-zA-Z0-9_-]{1,64}$`): `server.tool`
+becomes `server__tool`, other characters become `_`, and a name that is too long or
+taken is cut and given a short hash. Each exposed tool's `_meta["toolkernel/name"]`
+(and its title, when the server gave none) is the original `server.tool`, the name
+under `tools.` in `execute_code`; a call by that original name works too.
+
+A tool whose result is not a JSON object (a WASM tool printing `42`, a pipeline
+returning `[2, 3, 5]`) is exposed with its output wrapped as `{"result": ...}`, in its
+output schema and in its `structuredContent`, as MCP requires both to be objects.
+
+The server also declares MCP logging and honours `logging/setLevel` (per client):
+`execute_code` sends a cell's output as log messages (see `build_server`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -21,9 +36,19 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.mcpserver import Context
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
-from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    EmptyResult,
+    InputRequiredResult,
+    LoggingLevel,
+    ServerCapabilities,
+    SetLevelRequestParams,
+    Tool,
+    ToolAnnotations,
+)
 
 from toolkernel.bridge._channel import Progress
 from toolkernel.bridge._create import CREATE_TOOL, create_tool, create_tool_spec
@@ -36,7 +61,7 @@ if TYPE_CHECKING:
 
     from toolkernel.registry import ToolRegistry
 
-__all__ = ["BridgeServer"]
+__all__ = ["ORIGINAL_NAME_KEY", "BridgeServer", "exposed_names"]
 
 EXPOSED_CALL_TIMEOUT_S = 3600.0
 FOLLOW_INTERVAL_S = 0.25
@@ -45,6 +70,20 @@ MAX_CLIENTS = 64
 """How many client connections `follow_registry` notifies (the most recent ones)."""
 CATCH_UP_S = 5.0
 """How long after a registry change the kernel's catalog is awaited to move."""
+ORIGINAL_NAME_KEY = "toolkernel/name"
+"""The `_meta` key of an exposed tool that holds its original name, `server.tool`."""
+MAX_NAME = 64
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_LOG_LEVELS: tuple[LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
 
 
 class BridgeServer(MCPServer):
@@ -56,10 +95,18 @@ class BridgeServer(MCPServer):
         self._session = session
         self._expose = expose
         self._exposed: dict[str, Tool] = {}
+        self._originals: dict[str, str] = {}  # exposed name -> `server.tool`
+        self._safe: dict[str, str] = {}  # `server.tool` -> exposed name
+        self._wrapped: set[str] = set()  # exposed names whose output is `{"result": ...}`
         self._digest: str | None = None
         # Handshake-era clients, newest last: one session per connection (each request
         # gets a new ServerSession; `client_params` is the connection's own object).
         self._clients: OrderedDict[int, ServerSession] = OrderedDict()
+        self._log_levels: OrderedDict[int, LoggingLevel] = OrderedDict()
+        low = self._lowlevel_server
+        low.add_request_handler("logging/setLevel", SetLevelRequestParams, self._set_level)
+        if expose:
+            _declare_tools_list_changed(low)
 
     async def list_tools(self) -> list[Tool]:
         """The bridge's own tools, then (with `--expose-tools`) every kernel tool."""
@@ -81,11 +128,38 @@ class BridgeServer(MCPServer):
             if context is not None:
                 await self.notify_if_changed(context)
             return result
-        if self._expose and name not in self._exposed:
-            await self.refresh_exposed()
-        if self._expose and name in self._exposed:
-            return await self._call_exposed(name, arguments, context)
+        if self._expose:
+            exposed = self._exposed_name(name)
+            if exposed is None and await self.refresh_exposed():
+                exposed = self._exposed_name(name)
+            if exposed is not None:
+                return await self._call_exposed(exposed, arguments, context)
         return await super().call_tool(name, arguments, context)
+
+    def wants_log(self, ctx: Context[Any, Any], level: LoggingLevel) -> bool:
+        """Whether the client behind `ctx` asked for log messages at `level` (setLevel)."""
+        with contextlib.suppress(Exception):  # no request context: nobody set a level
+            params = ctx.session.client_params
+            floor = self._log_levels.get(id(params)) if params is not None else None
+            if floor is not None:
+                return _LOG_LEVELS.index(level) >= _LOG_LEVELS.index(floor)
+        return True
+
+    async def _set_level(
+        self, ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
+    ) -> EmptyResult:
+        """`logging/setLevel`: this client gets log messages at `params.level` and above."""
+        client = ctx.session.client_params
+        if client is not None:
+            self._log_levels[id(client)] = params.level
+            self._log_levels.move_to_end(id(client))
+            while len(self._log_levels) > MAX_CLIENTS:
+                self._log_levels.popitem(last=False)
+        return EmptyResult()
+
+    def _exposed_name(self, name: str) -> str | None:
+        """The exposed name of `name`, given as exposed or as the original `server.tool`."""
+        return name if name in self._exposed else self._safe.get(name)
 
     async def refresh_exposed(self) -> bool:
         """Reload the kernel's catalog; return True when it changed since the last load."""
@@ -96,7 +170,15 @@ class BridgeServer(MCPServer):
         if catalog["digest"] == self._digest:
             return False
         self._digest = catalog["digest"]
-        self._exposed = {tool.name: tool for tool in map(_mcp_tool, catalog["tools"])}
+        specs = catalog["tools"]
+        originals = [f"{spec['source']}.{spec['name']}" for spec in specs]
+        names = exposed_names(originals)
+        pairs = zip(specs, originals, strict=True)
+        tools = [_mcp_tool(spec, names[original]) for spec, original in pairs]
+        self._exposed = {tool.name: tool for tool in tools}
+        self._originals = {names[original]: original for original in originals}
+        self._safe = names
+        self._wrapped = {tool.name for tool, spec in zip(tools, specs, strict=True) if _wraps(spec)}
         return True
 
     async def notify_if_changed(self, ctx: Context[Any, Any]) -> None:
@@ -152,7 +234,8 @@ class BridgeServer(MCPServer):
     ) -> CallToolResult:
         relay = McpClientRelay(ctx) if ctx is not None else None
         progress = _progress_to(ctx) if ctx is not None else None
-        params = {"name": name, "arguments": arguments, "relay": relay is not None}
+        original = self._originals.get(name, name)
+        params = {"name": original, "arguments": arguments, "relay": relay is not None}
         try:
             result = await self._session.request(
                 "tools/call",
@@ -163,10 +246,13 @@ class BridgeServer(MCPServer):
             )
         except BridgeError as exc:
             result = {"content": [{"type": "text", "text": str(exc)}], "is_error": True}
+        structured = result.get("structured")
+        if structured is not None and (name in self._wrapped or not isinstance(structured, dict)):
+            structured = {"result": structured}
         return CallToolResult.model_validate(
             {
                 "content": result["content"],
-                "structuredContent": result.get("structured"),
+                "structuredContent": structured,
                 "isError": result["is_error"],
             }
         )
@@ -182,13 +268,73 @@ def _progress_to(ctx: Context[Any, Any]) -> Progress:
     return report
 
 
-def _mcp_tool(spec: dict[str, Any]) -> Tool:
+def _declare_tools_list_changed(low: Server[Any]) -> None:
+    """Make the handshake-era capabilities say `tools.listChanged: true`.
+
+    The SDK derives capabilities from `NotificationOptions`, which its runners pass
+    as defaults (all false); 2026-era clients learn it from `subscriptions/listen`,
+    which is served.
+    """
+    declare = low.get_capabilities
+
+    def get_capabilities(
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+        *,
+        protocol_version: str | None = None,
+    ) -> ServerCapabilities:
+        given = notification_options or NotificationOptions()
+        options = NotificationOptions(
+            prompts_changed=given.prompts_changed,
+            resources_changed=given.resources_changed,
+            tools_changed=True,
+        )
+        return declare(
+            options, experimental_capabilities, extensions, protocol_version=protocol_version
+        )
+
+    low.get_capabilities = get_capabilities  # type: ignore[method-assign]
+
+
+def exposed_names(originals: list[str]) -> dict[str, str]:
+    """Map each `server.tool` to a name model APIs accept: `^[a-zA-Z0-9_-]{1,64}$`, unique.
+
+    `server.tool` becomes `server__tool` with other characters replaced by `_`; a name
+    longer than 64 characters, or already taken, is cut and ends in `_` plus 8 hex
+    digits of the original's SHA-256. The same catalog always gives the same names.
+    """
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for original in sorted(set(originals)):
+        source, _, tool = original.partition(".")
+        safe = _UNSAFE.sub("_", f"{source}__{tool}")
+        if len(safe) > MAX_NAME or safe in taken:
+            digest = hashlib.sha256(original.encode()).hexdigest()[:8]
+            safe = f"{safe[: MAX_NAME - 9]}_{digest}"
+        names[original] = safe
+        taken.add(safe)
+    return names
+
+
+def _wraps(spec: dict[str, Any]) -> bool:
+    """Whether the tool's output schema is not an object's (so it is exposed wrapped)."""
+    schema = spec.get("output_schema")
+    return isinstance(schema, dict) and schema.get("type") != "object"
+
+
+def _mcp_tool(spec: dict[str, Any], name: str) -> Tool:
     annotations = spec.get("annotations") or None
+    original = f"{spec['source']}.{spec['name']}"
+    output = spec.get("output_schema")
+    if _wraps(spec):
+        output = {"type": "object", "properties": {"result": output}, "required": ["result"]}
     return Tool(
-        name=f"{spec['source']}.{spec['name']}",
-        title=spec.get("title"),
+        name=name,
+        title=spec.get("title") or original,
         description=spec.get("description") or None,
         input_schema=spec.get("input_schema") or {"type": "object"},
-        output_schema=spec.get("output_schema"),
+        output_schema=output,
         annotations=ToolAnnotations.model_validate(annotations) if annotations else None,
+        _meta={ORIGINAL_NAME_KEY: original},
     )

@@ -1,9 +1,10 @@
 """Turn one kernel execution into an MCP tool result a model can read.
 
-Text comes first (stdout, stderr, the last expression), capped; what is cut stays in a
-kernel variable whose name the reply gives. Images become `ImageContent`, up to a size
-cap. Errors come back as `isError` with a trimmed, uncoloured traceback that ends in
-the real message.
+Text comes first (stdout, stderr, the last expression), capped: a long text loses its
+middle, keeping its head and tail, and the full text stays in a kernel variable whose
+name the reply gives at the cut. An error is never cut away: it comes back as `isError`
+with a trimmed, uncoloured traceback that ends in the real message, after the output.
+Images become `ImageContent`, up to a size cap.
 """
 
 from __future__ import annotations
@@ -56,15 +57,19 @@ def build_reply(
         )
     if out.timed_out:
         notes.append("Timed out: the kernel was interrupted; it is still usable.")
-    text = full_text(out)
-    if len(text) > limits.output_chars:
+    error = _cut_middle(error_text(out), max(limits.output_chars // 2, 1), "")
+    budget = max(limits.output_chars - len(error), limits.output_chars // 2)
+    output = output_text(out)
+    if len(output) > budget:
+        total = len(full_text(out))
         where = (
-            f"the full {len(text):,} characters are in the kernel variable "
+            f"the full {total:,} characters are in the kernel variable "
             f"{stash_variable(out.execution_count)}"
             if stashed
-            else f"{len(text):,} characters in all"
+            else f"{total:,} characters in all"
         )
-        text = text[: limits.output_chars] + f"\n… output cut at {limits.output_chars:,}; {where}"
+        output = _cut_middle(output, budget, where)
+    text = "\n".join(part for part in (output, error) if part)
     content: list[ContentBlock] = []
     body = "\n".join([*notes, text]).strip()
     if body:
@@ -87,13 +92,32 @@ def build_reply(
 
 
 def full_text(out: Execution) -> str:
-    """Everything textual the cell produced, in reading order."""
-    parts = [out.stdout.rstrip("\n"), out.stderr.rstrip("\n")]
-    if out.result is not None:
-        parts.append(out.result)
-    if out.error is not None:
-        parts.append(trim_traceback(out.error[2]) or f"{out.error[0]}: {out.error[1]}")
+    """Everything textual the cell produced, in reading order (what a cut reply keeps)."""
+    return "\n".join(part for part in (output_text(out), error_text(out)) if part)
+
+
+def output_text(out: Execution) -> str:
+    """stdout, stderr and the last expression's value."""
+    parts = [out.stdout.rstrip("\n"), out.stderr.rstrip("\n"), out.result or ""]
     return "\n".join(part for part in parts if part)
+
+
+def error_text(out: Execution) -> str:
+    """The trimmed traceback of the cell's error, or "" when it raised nothing."""
+    if out.error is None:
+        return ""
+    return trim_traceback(out.error[2]) or f"{out.error[0]}: {out.error[1]}"
+
+
+def _cut_middle(text: str, budget: int, where: str) -> str:
+    """`text` if it fits in `budget` characters, else its head and tail around a note."""
+    if len(text) <= budget:
+        return text
+    head = budget // 2
+    tail = budget - head
+    cut = len(text) - head - tail
+    note = f"\n[… {cut:,} characters cut here" + (f"; {where}" if where else "") + "]\n"
+    return text[:head] + note + text[len(text) - tail :]
 
 
 def trim_traceback(lines: list[str]) -> str:

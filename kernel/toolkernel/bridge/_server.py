@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import warnings
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    InputRequiredResult,
+    LoggingLevel,
+    Tool,
+    ToolAnnotations,
+)
 from pydantic import Field
 
 from toolkernel._version import __version__
@@ -124,16 +131,18 @@ def build_server(
             float, Field(description="Seconds before the cell is interrupted.", gt=0)
         ] = 60,
     ) -> CallToolResult:
-        stream = _Stream(ctx)
+        stream = _Stream(ctx, server)
         keepalive = asyncio.create_task(stream.keepalive(keepalive_s))
         try:
             out = await session.execute(
-                code, timeout=timeout_s, on_output=stream.output, relay=McpClientRelay(ctx)
+                code, timeout=timeout_s, events=stream, relay=McpClientRelay(ctx)
             )
         except BridgeError as exc:
             raise ToolError(str(exc)) from exc
         finally:
             keepalive.cancel()
+            stream.close()
+        await stream.flush()
         await server.notify_if_changed(ctx)
         n = out.execution_count or 0
         stashed = kept_images = False
@@ -202,24 +211,124 @@ async def _keep(session: KernelSession, params: dict[str, Any]) -> bool:
 
 
 class _Stream:
-    """Forwards a running cell's output as MCP progress and log notifications."""
+    """Sends a running cell's events to the client, each kind on one channel.
 
-    def __init__(self, ctx: Context) -> None:
+    - Output text (stdout, stderr, shown values) goes as MCP log messages, whose logger
+      is the stream: stdout and shown values at `info`, stderr at `warning`, or at the
+      level a Python logging line names (`ERROR:root:...`), a traceback at `error`.
+    - A tool's log message (`LOG_MIME`) goes as a log message at its own level, with
+      the tool as logger.
+    - A tool's progress (`PROGRESS_MIME`), and a keepalive every `keepalive_s`, go as
+      MCP progress. Updates closer than `_PROGRESS_EVERY_S` are merged (the latest
+      wins, and is sent before the reply). The progress value counts notifications,
+      so it always increases; the message says `label progress/total: message`.
+
+    The reply holds the output text again (it is the result); progress never.
+    Log messages below the client's `logging/setLevel` are not sent.
+    """
+
+    def __init__(self, ctx: Context, server: BridgeServer) -> None:
         self._ctx = ctx
+        self._server = server
         self._count = 0
         self._started = time.monotonic()
+        self._sent_at = 0.0
+        self._latest: str | None = None
+        self._later: asyncio.Task[None] | None = None
 
     async def output(self, name: str, text: str) -> None:
-        self._count += 1
+        logger = "stdout" if name == "display" else name
+        for level, chunk in _levelled(name, text):
+            await self.log(level, logger, chunk)
+
+    async def log(self, level: str, logger: str, text: str) -> None:
+        mcp_level = cast("LoggingLevel", level if level in _LEVELS else "info")
+        if not text or not self._server.wants_log(self._ctx, mcp_level):
+            return
         with contextlib.suppress(Exception), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            await self._ctx.report_progress(self._count, None, text[:_PREVIEW])
-            await self._ctx.log("error" if name == "stderr" else "info", text)
+            warnings.simplefilter("ignore")  # the SDK marks logging deprecated for 2026
+            await self._ctx.log(mcp_level, text, logger_name=logger or None)
+
+    async def progress(self, update: dict[str, Any]) -> None:
+        self._latest = _progress_text(update)
+        wait = self._sent_at + _PROGRESS_EVERY_S - time.monotonic()
+        if wait <= 0:
+            await self._send_latest()
+        elif self._later is None:
+            self._later = asyncio.create_task(self._send_after(wait))
 
     async def keepalive(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
-            self._count += 1
             elapsed = time.monotonic() - self._started
-            with contextlib.suppress(Exception):
-                await self._ctx.report_progress(self._count, None, f"running for {elapsed:.0f} s")
+            await self._report(f"running for {elapsed:.0f} s")
+
+    def close(self) -> None:
+        """Stop the rate limit's timer (the cell is over)."""
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
+
+    async def flush(self) -> None:
+        """Send a merged progress update still waiting, so the last state arrives."""
+        self.close()
+        await self._send_latest()
+
+    async def _send_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)  # the rate limit: merge what arrives meanwhile
+        self._later = None
+        await self._send_latest()
+
+    async def _send_latest(self) -> None:
+        message, self._latest = self._latest, None
+        if message is not None:
+            self._sent_at = time.monotonic()
+            await self._report(message)
+
+    async def _report(self, message: str) -> None:
+        self._count += 1
+        with contextlib.suppress(Exception):  # a client gone mid-call must not fail it
+            await self._ctx.report_progress(self._count, None, message[:_PREVIEW])
+
+
+_PROGRESS_EVERY_S = 0.2
+_LEVELS = frozenset(get_args(LoggingLevel))
+_LOGGING_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)[: ]")
+
+
+def _levelled(name: str, text: str) -> list[tuple[str, str]]:
+    """Split a piece of output into `(MCP level, text)` runs, without a final newline.
+
+    stdout is `info`. On stderr, a line that starts like Python logging's default
+    format (`WARNING:name:...`) has that level, `Traceback ...` is `error`, other lines
+    continue the level of the line before (the first is `warning`).
+    """
+    if name != "stderr":
+        return [("info", text.rstrip("\n"))]
+    runs: list[tuple[str, list[str]]] = []
+    level = "warning"
+    for line in text.rstrip("\n").split("\n"):
+        match = _LOGGING_LINE.match(line)
+        if match:
+            level = match.group(1).lower()
+        elif line.startswith("Traceback (most recent call last)"):
+            level = "error"
+        if runs and runs[-1][0] == level:
+            runs[-1][1].append(line)
+        else:
+            runs.append((level, [line]))
+    return [(level, "\n".join(lines)) for level, lines in runs]
+
+
+def _progress_text(update: dict[str, Any]) -> str:
+    """`label progress/total: message` for one progress update."""
+    progress, total = update.get("progress"), update.get("total")
+    amount = f"{_num(progress)}/{_num(total)}" if total else _num(progress)
+    message = update.get("message")
+    return f"{update.get('label', '')} {amount}" + (f": {message}" if message else "")
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

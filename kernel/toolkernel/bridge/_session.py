@@ -28,17 +28,34 @@ import anyio
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
-from toolkernel._spec import ClientRelay, JSONObject
+from toolkernel._spec import LOG_MIME, PROGRESS_MIME, ClientRelay, JSONObject
 from toolkernel.bridge._channel import ChannelClient, Progress
 from toolkernel.bridge._gateway import GatewayKernel, GatewayTarget
 from toolkernel.errors import BridgeError
 
-__all__ = ["Execution", "KernelSession", "OutputSink", "StdinRelay"]
+__all__ = ["CellEvents", "Execution", "KernelSession", "StdinRelay"]
 
 log = logging.getLogger("toolkernel.bridge")
 
-OutputSink = Callable[[str, str], Awaitable[None]]
-"""Receives output while code runs: (stream name or "display", text)."""
+
+class CellEvents(Protocol):
+    """Receives what a running cell produces, as it arrives (each kind once)."""
+
+    async def output(self, name: str, text: str) -> None:
+        """A piece of output text, from `name`: `stdout`, `stderr` or `display`.
+
+        `display` is a shown value's text/plain. The last expression's value is not
+        streamed: it is in the `Execution`.
+        """
+
+    async def progress(self, update: JSONObject) -> None:
+        """A tool call's progress display changed.
+
+        `update` is `{"label", "progress", "total", "message"}` (`PROGRESS_MIME`).
+        """
+
+    async def log(self, level: str, logger: str, text: str) -> None:
+        """A tool's log message, at its MCP logging level (`LOG_MIME`)."""
 
 
 class StdinRelay(Protocol):
@@ -182,12 +199,13 @@ class KernelSession:
         code: str,
         *,
         timeout: float | None,
-        on_output: OutputSink | None = None,
+        events: CellEvents | None = None,
         relay: StdinRelay | None = None,
     ) -> Execution:
         """Run `code` as a cell, one request at a time, and return what it produced.
 
-        A timeout interrupts the kernel, which stays usable. Cancelling the awaiting task
+        `events` receives output, progress and log messages while the cell runs. A
+        timeout interrupts the kernel, which stays usable. Cancelling the awaiting task
         interrupts the kernel too. A kernel that dies is restarted when the bridge owns it.
         With a `relay`, the cell may ask for input (`input()`, `sample()`): the relay
         answers, and the execute request tells the kernel what the relay can do.
@@ -202,7 +220,7 @@ class KernelSession:
             stdin = asyncio.create_task(self._serve_stdin(relay)) if asks else None
             try:
                 async with asyncio.timeout(timeout):
-                    await self._collect(msg_id, out, on_output)
+                    await self._collect(msg_id, out, events)
                 await self._reply(reply, _SETTLE_S)  # the cell is over once it replied
             except TimeoutError:
                 out.timed_out = True
@@ -339,7 +357,7 @@ class KernelSession:
             raise BridgeError(msg)
         return self._client
 
-    async def _collect(self, msg_id: str, out: Execution, on_output: OutputSink | None) -> None:
+    async def _collect(self, msg_id: str, out: Execution, events: CellEvents | None) -> None:
         queue = self._iopub_routes[msg_id]
         while True:
             try:
@@ -349,7 +367,7 @@ class KernelSession:
                 if not await self._alive():
                     raise _KernelDied from None
                 continue
-            if await _absorb(msg, out, on_output):
+            if await _absorb(msg, out, events):
                 return
 
     async def _interrupt_and_settle(self, msg_id: str, out: Execution) -> None:
@@ -510,8 +528,14 @@ class _KernelDied(Exception):
     """The kernel process is gone."""
 
 
-async def _absorb(msg: dict[str, Any], out: Execution, on_output: OutputSink | None) -> bool:
-    """Fold one iopub message into `out`; return True when the cell is done (idle)."""
+async def _absorb(msg: dict[str, Any], out: Execution, events: CellEvents | None) -> bool:
+    """Fold one iopub message into `out`; return True when the cell is done (idle).
+
+    A progress display (and its updates) and a tool's log message go to `events` only,
+    never into the reply's text: a progress bar is stale by the time the reply is read.
+    An image shown twice (a figure that is the last value, and shown again by the
+    inline backend at the cell's end) is kept once.
+    """
     kind, content = msg["msg_type"], msg["content"]
     if kind == "stream":
         text = content.get("text", "")
@@ -519,21 +543,42 @@ async def _absorb(msg: dict[str, Any], out: Execution, on_output: OutputSink | N
             out.stderr += text
         else:
             out.stdout += text
-        if on_output is not None:
-            await on_output(content.get("name", "stdout"), text)
-    elif kind in ("execute_result", "display_data"):
-        data = content.get("data", {})
-        images = [(mime, data[mime]) for mime in ("image/png", "image/jpeg") if mime in data]
-        out.images.extend(images)
-        if kind == "execute_result":
-            out.execution_count = content.get("execution_count")
-            out.result = data.get("text/plain") if not images else None
-        elif not images and "text/plain" in data:
-            out.stdout += data["text/plain"] + "\n"
-        if on_output is not None and not images and "text/plain" in data:
-            await on_output("display", data["text/plain"])
+        if events is not None:
+            await events.output(content.get("name", "stdout"), text)
+    elif kind in ("execute_result", "display_data", "update_display_data"):
+        await _absorb_data(kind, content, out, events)
     elif kind == "error":
         out.error = (content.get("ename", ""), content.get("evalue", ""), content["traceback"])
     elif kind == "execute_input":
         out.execution_count = content.get("execution_count")
     return bool(kind == "status" and content.get("execution_state") == "idle")
+
+
+async def _absorb_data(
+    kind: str, content: dict[str, Any], out: Execution, events: CellEvents | None
+) -> None:
+    """Fold a value, a display or a display's update into `out` (see `_absorb`)."""
+    data = content.get("data") or {}
+    if PROGRESS_MIME in data:
+        if events is not None and isinstance(data[PROGRESS_MIME], dict):
+            await events.progress(data[PROGRESS_MIME])
+        return
+    if kind == "update_display_data":
+        return
+    if LOG_MIME in data:
+        record = data[LOG_MIME] if isinstance(data[LOG_MIME], dict) else {}
+        text = str(data.get("text/plain", record.get("text", "")))
+        out.stderr += text + "\n"
+        if events is not None:
+            level, logger = str(record.get("level", "info")), str(record.get("logger", ""))
+            await events.log(level, logger, str(record.get("text", text)))
+        return
+    images = [(mime, data[mime]) for mime in ("image/png", "image/jpeg") if mime in data]
+    out.images.extend(image for image in images if image not in out.images)
+    if kind == "execute_result":
+        out.execution_count = content.get("execution_count")
+        out.result = data.get("text/plain") if not images else None
+    elif not images and "text/plain" in data:
+        out.stdout += data["text/plain"] + "\n"
+        if events is not None:
+            await events.output("display", data["text/plain"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from toolkernel.factory import SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._channel import register_channel
 from toolkernel.kernel._magics import ToolMagics
-from toolkernel.kernel._progress import CellFrontEnd
+from toolkernel.kernel._progress import CellFrontEnd, LastResortRelay
 from toolkernel.kernel._relay import make_relay_factory, make_sample, relay_capabilities
 from toolkernel.kernel._tracebacks import install_short_tracebacks
 from toolkernel.session._toolbox import Toolbox
@@ -102,6 +103,10 @@ class ToolKernel(IPythonKernel):
         shell.register_magics(ToolMagics(shell, self.toolbox))
         install_short_tracebacks(shell, ToolkernelError, self.toolbox.home / "bindings")
         register_channel(self.comm_manager, self.toolbox, shell.user_ns)
+        # Unhandled log records keep their level through the bridge (as MCP logging).
+        logging.lastResort = LastResortRelay(
+            logging.lastResort, lambda: relay_capabilities(self) is not None
+        )
         self.toolbox.start()
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:

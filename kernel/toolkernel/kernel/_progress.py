@@ -3,6 +3,11 @@
 Progress arrives in the host thread. It is handed to the cell's event loop (with the
 cell's context, so the output lands in the right cell) and coalesced: however fast a
 server reports, at most one display update is pending at a time.
+
+The display and its updates also carry `PROGRESS_MIME` (the numbers, as JSON), and a
+tool's log message in a cell the bridge runs carries `LOG_MIME`: the bridge forwards
+both to its client (MCP progress, MCP logging at the message's level) and keeps them
+out of the reply's text.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from toolkernel._spec import LOG_MIME, PROGRESS_MIME
 from toolkernel.host import ClientRelay
 from toolkernel.session import CallObservers
 
-__all__ = ["CellFrontEnd", "CellOutput", "ProgressLine"]
+__all__ = ["CellFrontEnd", "CellOutput", "LastResortRelay", "ProgressLine"]
 
 _BAR = 20
 
@@ -73,8 +79,15 @@ class CellOutput:
         self._loop.call_soon_threadsafe(self._print, text, context=self._context)
 
     def log(self, tool: str, level: int, text: str) -> None:
-        """Queue a tool's log message as a `[tool LEVEL] text` line."""
-        self.write(f"[{tool} {logging.getLevelName(level).lower()}] {text}")
+        """Queue a tool's log message: a `[tool level] text` line that carries `LOG_MIME`."""
+        self._loop.call_soon_threadsafe(self._show_log, tool, level, text, context=self._context)
+
+    def _show_log(self, tool: str, level: int, text: str) -> None:
+        from IPython.display import display  # noqa: PLC0415 - only inside a kernel
+
+        name = mcp_level(level)
+        record = {"logger": tool, "level": name, "text": text.rstrip("\n")}
+        display({"text/plain": f"[{tool} {name}] {record['text']}", LOG_MIME: record}, raw=True)
 
     def _print(self, text: str) -> None:
         out = sys.stderr if self._stream == "stderr" else sys.stdout
@@ -114,8 +127,54 @@ class CellFrontEnd:
         )
 
 
-def render(label: str, progress: float, total: float | None, message: str | None) -> dict[str, str]:
-    """Return a `text/plain` + `text/html` bundle for one progress state."""
+class LastResortRelay(logging.Handler):
+    """Python's last-resort log handler, which keeps a record's level for the bridge.
+
+    A record that no handler takes (a named logger's warning when logging is not
+    configured) normally lands on stderr as its bare message. In a cell the bridge
+    runs, it is shown as a `[logger level] message` line carrying `LOG_MIME`, so the
+    bridge's client gets it at its level; elsewhere the original handler prints it.
+    """
+
+    def __init__(self, fallback: logging.Handler | None, in_bridge_cell: Callable[[], bool]):
+        """Hand records to `fallback` outside cells where `in_bridge_cell()` is true."""
+        super().__init__(fallback.level if fallback is not None else logging.WARNING)
+        self._fallback = fallback
+        self._in_bridge_cell = in_bridge_cell
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Show `record` with `LOG_MIME` in a bridge's cell, else pass it on."""
+        try:
+            relayed = threading.current_thread() is threading.main_thread() and bool(
+                self._in_bridge_cell()
+            )
+        except Exception:
+            relayed = False
+        if not relayed:
+            if self._fallback is not None:
+                self._fallback.handle(record)
+            return
+        from IPython.display import display  # noqa: PLC0415 - only inside a kernel
+
+        name = mcp_level(record.levelno)
+        text = record.getMessage()
+        entry = {"logger": record.name, "level": name, "text": text}
+        display({"text/plain": f"[{record.name} {name}] {text}", LOG_MIME: entry}, raw=True)
+
+
+def mcp_level(level: int) -> str:
+    """The MCP logging level (`debug` ... `emergency`) of a Python logging level."""
+    if level >= logging.CRITICAL:
+        return "critical"
+    if level >= logging.ERROR:
+        return "error"
+    if level >= logging.WARNING:
+        return "warning"
+    return "info" if level >= logging.INFO else "debug"
+
+
+def render(label: str, progress: float, total: float | None, message: str | None) -> dict[str, Any]:
+    """Return a `text/plain` + `text/html` + `PROGRESS_MIME` bundle for one progress state."""
     note = f"  {message}" if message else ""
     if total:
         fraction = max(0.0, min(1.0, progress / total))
@@ -127,7 +186,9 @@ def render(label: str, progress: float, total: float | None, message: str | None
         text = f"{label} … {_num(progress)}{note}"
         meter = "<progress></progress>"
     body = html.escape(f"{label} {_num(progress)}" + (f"/{_num(total)}" if total else "") + note)
-    return {"text/plain": text, "text/html": f"<div>{meter} <code>{body}</code></div>"}
+    numbers = {"label": label, "progress": progress, "total": total, "message": message}
+    html_text = f"<div>{meter} <code>{body}</code></div>"
+    return {"text/plain": text, "text/html": html_text, PROGRESS_MIME: numbers}
 
 
 def _num(value: float) -> str:
