@@ -176,3 +176,10 @@ def test_every_function_the_instructions_name_is_callable_in_execute_code(bridge
     # The lifecycle tools' work, without them: memory through execute_code.
     stored = call(bridge, "execute_code", {"code": "memory.set('lean', 7)\nmemory.get('lean')"})
     assert text_of(stored) == "7"
+
+
+def test_list_tool_names_is_not_listed_but_still_answers_older_clients(bridge: Any) -> None:
+    assert "list_tool_names" not in [tool.name for tool in handshake()[1]]
+    result = call(bridge, "list_tool_names", {"server": "echo"})
+    assert not result.is_error
+    assert "echo.add" in json.dumps(result.structured_content)

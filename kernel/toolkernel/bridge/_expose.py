@@ -38,6 +38,7 @@ from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp.types import (
     CallToolResult,
@@ -52,6 +53,7 @@ from mcp.types import (
 
 from toolkernel.bridge._channel import Progress
 from toolkernel.bridge._create import CREATE_TOOL, create_tool, create_tool_spec
+from toolkernel.bridge._lifecycle import LIFECYCLE_TOOLS
 from toolkernel.bridge._relay import McpClientRelay
 from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
@@ -87,13 +89,30 @@ _LOG_LEVELS: tuple[LoggingLevel, ...] = (
 
 
 class BridgeServer(MCPServer):
-    """The bridge's MCP server; with `expose=True` it also lists the kernel's tools."""
+    """The bridge's MCP server.
 
-    def __init__(self, session: KernelSession, *, expose: bool, **kwargs: Any) -> None:
+    With `expose=True` it also lists the kernel's tools. With `lifecycle=True` it lists
+    and serves `create_tool` (the other lifecycle tools are added by
+    `add_lifecycle_tools`); without it, a call to a lifecycle tool is refused with a
+    message saying where the function is. Tools named in `unlisted` are served but not
+    listed (names older clients may still call).
+    """
+
+    def __init__(
+        self,
+        session: KernelSession,
+        *,
+        expose: bool,
+        lifecycle: bool = False,
+        unlisted: frozenset[str] = frozenset(),
+        **kwargs: Any,
+    ) -> None:
         self._events = InMemorySubscriptionBus()
         super().__init__(middleware=[self._track_client], subscriptions=self._events, **kwargs)
         self._session = session
         self._expose = expose
+        self._lifecycle = lifecycle
+        self._unlisted = unlisted
         self._exposed: dict[str, Tool] = {}
         self._originals: dict[str, str] = {}  # exposed name -> `server.tool`
         self._safe: dict[str, str] = {}  # `server.tool` -> exposed name
@@ -110,10 +129,11 @@ class BridgeServer(MCPServer):
 
     async def list_tools(self) -> list[Tool]:
         """The bridge's own tools, then (with `--expose-tools`) every kernel tool."""
-        own = await super().list_tools()
-        # create_tool is listed where agents look for it: right after execute_code.
-        after = next((i + 1 for i, tool in enumerate(own) if tool.name == "execute_code"), 0)
-        own.insert(after, create_tool_spec())
+        own = [tool for tool in await super().list_tools() if tool.name not in self._unlisted]
+        if self._lifecycle:
+            # create_tool is listed where agents look for it: right after execute_code.
+            after = next((i + 1 for i, tool in enumerate(own) if tool.name == "execute_code"), 0)
+            own.insert(after, create_tool_spec())
         if not self._expose:
             return own
         await self.refresh_exposed()
@@ -123,6 +143,12 @@ class BridgeServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         """Run an exposed tool in the kernel, or one of the bridge's own tools."""
+        if name in LIFECYCLE_TOOLS and not self._lifecycle:
+            msg = (
+                f"{name} is not an MCP tool of this bridge: use it inside execute_code "
+                f"(help({name}) there says how), or start the bridge with --lifecycle-tools"
+            )
+            raise ToolError(msg)
         if name == CREATE_TOOL:
             result = await create_tool(self._session, arguments)
             if context is not None:

@@ -6,7 +6,7 @@ rollback at once, exactly as when a person calls `rollback_tool` in a cell.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -14,9 +14,11 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from toolkernel.bridge._create import CREATE_TOOL
-from toolkernel.bridge._expose import BridgeServer
-from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
+
+if TYPE_CHECKING:
+    from toolkernel.bridge._expose import BridgeServer
+    from toolkernel.bridge._session import KernelSession
 
 __all__ = ["LIFECYCLE_TOOLS", "add_lifecycle_tools"]
 

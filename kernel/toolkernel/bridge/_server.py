@@ -24,17 +24,14 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import (
     CallToolResult,
-    InputRequiredResult,
     LoggingLevel,
-    Tool,
     ToolAnnotations,
 )
 from pydantic import Field
 
 from toolkernel._version import __version__
-from toolkernel.bridge._create import CREATE_TOOL
 from toolkernel.bridge._expose import BridgeServer
-from toolkernel.bridge._lifecycle import LIFECYCLE_TOOLS, add_lifecycle_tools
+from toolkernel.bridge._lifecycle import add_lifecycle_tools
 from toolkernel.bridge._relay import McpClientRelay
 from toolkernel.bridge._reply import ReplyLimits, build_reply, full_text
 from toolkernel.bridge._session import KernelSession
@@ -72,10 +69,11 @@ def build_server(
     `rollback_tool`; with `expose_tools`, every tool of the kernel's catalog too.
     """
     caps = limits or ReplyLimits()
-    server = _CodeModeServer(
+    server = BridgeServer(
         session,
         expose=expose_tools,
         lifecycle=lifecycle_tools,
+        unlisted=frozenset({"list_tool_names"}),
         name="toolkernel",
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -105,6 +103,13 @@ def build_server(
         if len(lines) > limit:
             lines[limit:] = ["(more: give a query or a server, or raise the limit)"]
         return "\n".join(lines)
+
+    # Not listed (search_tools with an empty query lists tools, with signatures), but
+    # still served: clients written against earlier bridges call it.
+    @server.tool(description="List tools as 'server.tool'.", annotations=_READ_ONLY)
+    async def list_tool_names(server: str | None = None) -> list[str]:
+        names: list[str] = await _discover(session, "tools/names", {"server": server})
+        return names
 
     @server.tool(
         description="How to call one tool ('server.tool'): its signature and docstring.",
@@ -157,35 +162,6 @@ def build_server(
     if lifecycle_tools:
         add_lifecycle_tools(server, session)
     return server
-
-
-class _CodeModeServer(BridgeServer):
-    """The bridge's server: `create_tool` is offered only with the lifecycle tools.
-
-    `BridgeServer` lists and serves `create_tool` itself (its schema is `ToolDraft`'s,
-    not a function's); without `lifecycle`, this hides and refuses it like the rest.
-    """
-
-    def __init__(self, session: KernelSession, *, lifecycle: bool, **kwargs: Any) -> None:
-        super().__init__(session, **kwargs)
-        self._lifecycle = lifecycle
-
-    async def list_tools(self) -> list[Tool]:
-        """The bridge's tools (with `--lifecycle-tools`, `create_tool` among them)."""
-        tools = await super().list_tools()
-        return tools if self._lifecycle else [t for t in tools if t.name != CREATE_TOOL]
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> CallToolResult | InputRequiredResult:
-        """Call a tool; a lifecycle tool without `--lifecycle-tools` says where it is."""
-        if name in LIFECYCLE_TOOLS and not self._lifecycle:
-            msg = (
-                f"{name} is not an MCP tool of this bridge: use it inside execute_code "
-                f"(help({name}) there says how), or start the bridge with --lifecycle-tools"
-            )
-            raise ToolError(msg)
-        return await super().call_tool(name, arguments, context)
 
 
 _DISCOVERY_TIMEOUT_S = 60.0
