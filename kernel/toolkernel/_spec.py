@@ -35,6 +35,10 @@ RELAY_MARK = "\x00toolkernel-relay:"
 """Prefix of an `input_request` prompt that carries a relayed MCP request (JSON) from the
 kernel to the bridge, as `sample()` sends it; any other prompt is a plain `input()`."""
 
+INPUT_REFUSED_MARK = "\x00toolkernel-refused:"
+"""Prefix of an `input_reply` that says no answer came (the rest says why: `decline`,
+`cancel`, or the reason the client cannot be asked); `input()` then raises `EOFError`."""
+
 
 @dataclass(frozen=True)
 class ToolSpec:

@@ -19,7 +19,7 @@ from typing import Any
 from toolkernel.host import ClientRelay
 from toolkernel.session import CallObservers
 
-__all__ = ["CellFrontEnd", "CellOutput", "ProgressLine"]
+__all__ = ["CellFrontEnd", "CellOutput", "ProgressLine", "link_bundle", "show_link"]
 
 _BAR = 20
 
@@ -128,6 +128,28 @@ def render(label: str, progress: float, total: float | None, message: str | None
         meter = "<progress></progress>"
     body = html.escape(f"{label} {_num(progress)}" + (f"/{_num(total)}" if total else "") + note)
     return {"text/plain": text, "text/html": f"<div>{meter} <code>{body}</code></div>"}
+
+
+def link_bundle(message: str, url: str) -> dict[str, str]:
+    """A `text/plain` + `text/html` bundle showing `message` and `url` as a link.
+
+    Only http(s) links become anchors; any other scheme is shown as text.
+    """
+    text = f"{message}\n{url}"
+    shown = html.escape(url)
+    anchor = (
+        f'<a href="{shown}" target="_blank" rel="noopener noreferrer">{shown}</a>'
+        if url.startswith(("https://", "http://"))
+        else f"<code>{shown}</code>"
+    )
+    return {"text/plain": text, "text/html": f"<div>{html.escape(message)}<br/>{anchor}</div>"}
+
+
+def show_link(message: str, url: str) -> None:
+    """Show `message` and `url`, as a link, in the running cell."""
+    from IPython.display import display  # noqa: PLC0415 - only inside a kernel
+
+    display(link_bundle(message, url), raw=True)
 
 
 def _num(value: float) -> str:
