@@ -46,6 +46,10 @@ LOG_MIME = "application/vnd.toolkernel.log+json"
 """Carried by a tool's log message shown in a cell the bridge runs: `{"logger", "level",
 "text"}`, with `level` an MCP logging level. The bridge forwards it at that level."""
 
+INPUT_REFUSED_MARK = "\x00toolkernel-refused:"
+"""Prefix of an `input_reply` that says no answer came (the rest says why: `decline`,
+`cancel`, or the reason the client cannot be asked); `input()` then raises `EOFError`."""
+
 
 @dataclass(frozen=True)
 class ToolSpec:

@@ -20,6 +20,8 @@ The tree::
     │   │                      nothing was sent
     │   ├── ServerUnavailable  the tool's server is not connected, or died mid-call
     │   ├── ToolCancelled      the call was cancelled before it finished
+    │   ├── UrlElicitationRequired  the server needs the user to open a link first
+    │   │                      (carries `elicitations`: each one's `url` and `message`)
     │   └── SandboxError       the sandbox stopped a WASM or script tool (carries `limit`)
     │       └── SandboxLimitExceeded   a limit stopped it: fuel, memory, output, ...
     │           └── SandboxTimeout     its time limit stopped it
@@ -56,6 +58,7 @@ __all__ = [
     "ToolkernelError",
     "TrustRequired",
     "UntrustedConfig",
+    "UrlElicitationRequired",
 ]
 
 
@@ -198,6 +201,29 @@ class ServerUnavailable(ToolError):
 
 class ToolCancelled(ToolError):
     """The call was cancelled before the tool answered."""
+
+
+class UrlElicitationRequired(ToolError):
+    """The server needs the user to open a link (sign in, pay, ...) before the tool runs.
+
+    The MCP error -32042. Where the call can ask its user (a notebook, or a bridge
+    client that supports URL elicitation), each link is offered and the call is retried
+    once; this is raised when nobody could be asked, someone declined, or the server
+    still asks. Open the links, finish there, then call again.
+
+    Attributes:
+        elicitations: The server's URL elicitations, as JSON (`url`, `message`,
+            `elicitationId`).
+    """
+
+    def __init__(self, message: str, *, tool: str, elicitations: list[dict[str, object]]) -> None:
+        super().__init__(message, tool=tool)
+        self.elicitations = elicitations
+
+    @property
+    def urls(self) -> list[str]:
+        """The links the user should open, in order."""
+        return [str(item.get("url", "")) for item in self.elicitations]
 
 
 class SandboxError(ToolError):

@@ -178,3 +178,28 @@ def test_base64_with_line_breaks_decodes() -> None:
     assert "\n" in encoded
     picture = content_to_python({"type": "image", "data": encoded, "mimeType": "image/png"})
     assert picture.data == PNG * 8
+
+
+def test_media_repeated_in_structured_content_become_media_objects() -> None:
+    block = image(PNG)
+    audio = {"type": "audio", "data": base64.b64encode(b"RIFF").decode(), "mimeType": "audio/wav"}
+    value = to_python(result(block, audio, structured={"content": [block, audio], "n": 2}))
+    assert value["n"] == 2
+    first, second = value["content"]
+    assert isinstance(first, ToolImage)
+    assert first.data == PNG
+    assert isinstance(second, ToolAudio)
+    assert second.data == b"RIFF"
+
+
+def test_structured_dicts_that_only_look_like_media_stay_dicts() -> None:
+    lookalike = image(PNG)
+    value = to_python(result(text("no media here"), structured={"item": lookalike}))
+    assert value == {"item": lookalike}
+
+
+def test_a_resource_link_knows_the_server_it_came_from() -> None:
+    link = {"type": "resource_link", "uri": "demo://r/1", "name": "r1"}
+    value = to_python(result(link), source="demo")
+    assert isinstance(value, ToolResourceLink)
+    assert value.server == "demo"

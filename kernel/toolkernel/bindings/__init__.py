@@ -17,15 +17,26 @@ from toolkernel.bindings._results import (
     ToolResource,
     ToolResourceLink,
     content_to_python,
+    resources_to_python,
     to_python,
 )
-from toolkernel.bindings._runtime import Caller, binding, call_tool, get_caller, set_caller
+from toolkernel.bindings._runtime import (
+    Caller,
+    ResourceReader,
+    binding,
+    call_tool,
+    get_caller,
+    get_resource_reader,
+    set_caller,
+    set_resource_reader,
+)
 
 __all__ = [
     "GENERATOR_VERSION",
     "BindingCache",
     "Caller",
     "GeneratedModule",
+    "ResourceReader",
     "ToolAudio",
     "ToolContent",
     "ToolImage",
@@ -37,8 +48,11 @@ __all__ = [
     "content_to_python",
     "generate_module",
     "get_caller",
+    "get_resource_reader",
     "python_identifier",
+    "resources_to_python",
     "set_caller",
+    "set_resource_reader",
     "source_identifier",
     "to_python",
 ]

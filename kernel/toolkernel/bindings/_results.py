@@ -11,7 +11,8 @@ from typing import Any
 
 from toolkernel._markup import safe_media_type
 from toolkernel._spec import JSONObject, ToolResult
-from toolkernel.errors import ToolError
+from toolkernel.bindings._runtime import get_resource_reader
+from toolkernel.errors import BindingError, ToolError
 
 _RASTER_TYPES = {"image/gif", "image/webp", "image/bmp"}
 """Image types JupyterLab shows from base64 itself; PNG and JPEG have their own hooks."""
@@ -23,19 +24,25 @@ __all__ = [
     "ToolResource",
     "ToolResourceLink",
     "content_to_python",
+    "resources_to_python",
     "to_python",
 ]
 
 
-def to_python(result: ToolResult) -> Any:
+def to_python(result: ToolResult, *, source: str | None = None) -> Any:
     """Return the Python value of a tool result.
 
     - `isError`: raises `ToolError` carrying the server's message and content.
     - `structuredContent`: returned as is, a dict even when it wraps a primitive
-      (`{"result": 3}`), so it always matches the tool's output schema.
+      (`{"result": 3}`), so it always matches the tool's output schema. Where it
+      repeats an image, audio or embedded-resource block of the content (as
+      `read_media_file` does), that block is a `ToolImage`, `ToolAudio` or
+      `ToolResource` there too, never raw base64.
     - one content block: its value (text stays `str`, never parsed as JSON).
     - no content: None. Several blocks: a `ToolContent` list, each block converted the
       same way; in a notebook it displays each item in turn, images as images.
+
+    `source` is the server the result came from: its resource links read from it.
 
     Raises:
         ToolError: The tool reported failure.
@@ -44,12 +51,29 @@ def to_python(result: ToolResult) -> Any:
         content: list[dict[str, object]] = list(result.content)
         raise ToolError(result.error_message(), tool=result.tool, content=content)
     if result.structured is not None:
-        return result.structured
+        mirrored = [b for b in result.content if b.get("type") in _MEDIA_BLOCKS]
+        if not mirrored:
+            return result.structured
+        return _media_in(result.structured, mirrored, source)
     if not result.content:
         return None
     if len(result.content) == 1:
-        return content_to_python(result.content[0])
-    return ToolContent(content_to_python(block) for block in result.content)
+        return content_to_python(result.content[0], source=source)
+    return ToolContent(content_to_python(block, source=source) for block in result.content)
+
+
+_MEDIA_BLOCKS = ("image", "audio", "resource")
+
+
+def _media_in(value: Any, blocks: list[JSONObject], source: str | None) -> Any:
+    """`value` with each dict equal to one of `blocks` converted as a content block."""
+    if isinstance(value, dict):
+        if value in blocks:
+            return content_to_python(value, source=source)
+        return {key: _media_in(item, blocks, source) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_media_in(item, blocks, source) for item in value]
+    return value
 
 
 class ToolContent(list[Any]):
@@ -66,8 +90,11 @@ class ToolContent(list[Any]):
             display(item)
 
 
-def content_to_python(block: JSONObject) -> Any:
-    """Convert one MCP content block; an unknown or malformed block comes back as its dict."""
+def content_to_python(block: JSONObject, *, source: str | None = None) -> Any:
+    """Convert one MCP content block; an unknown or malformed block comes back as its dict.
+
+    `source` is the server the block came from, which a `ToolResourceLink` reads from.
+    """
     kind = block.get("type")
     if kind == "text":
         return str(block.get("text", ""))
@@ -80,7 +107,7 @@ def content_to_python(block: JSONObject) -> Any:
     if kind == "resource" and isinstance(block.get("resource"), dict):
         return ToolResource.from_json(block["resource"])
     if kind == "resource_link" and isinstance(block.get("uri"), str):
-        return ToolResourceLink.from_json(block)
+        return ToolResourceLink.from_json(block, server=source)
     return block
 
 
@@ -184,7 +211,7 @@ class ToolResource:
 
 @dataclass(frozen=True)
 class ToolResourceLink:
-    """A link to a resource the tool did not inline; read it with the server's resources.
+    """A link to a resource the tool did not inline; `await link.read()` fetches it.
 
     Attributes:
         uri: The resource's URI.
@@ -193,6 +220,7 @@ class ToolResourceLink:
         description: What the resource holds, when given.
         mime_type: Its MIME type, when given.
         size: Its size in bytes, when given.
+        server: The server whose tool returned the link (it is read from there).
     """
 
     uri: str
@@ -201,10 +229,11 @@ class ToolResourceLink:
     description: str | None = None
     mime_type: str | None = None
     size: int | None = None
+    server: str | None = None
 
     @classmethod
-    def from_json(cls, data: JSONObject) -> ToolResourceLink:
-        """Build one from an MCP `resource_link` block."""
+    def from_json(cls, data: JSONObject, *, server: str | None = None) -> ToolResourceLink:
+        """Build one from an MCP `resource_link` block returned by `server`."""
         size = data.get("size")
         return cls(
             uri=str(data["uri"]),
@@ -213,7 +242,31 @@ class ToolResourceLink:
             description=_opt_str(data.get("description")),
             mime_type=_opt_str(data.get("mimeType")),
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            server=server,
         )
+
+    async def read(self) -> ToolResource | list[ToolResource]:
+        """Read the resource from its server (`resources/read`).
+
+        Returns:
+            Its content: one `ToolResource`, or a list when the server sends several.
+
+        Raises:
+            BindingError: No tool host is running.
+            ToolError: The server could not read it.
+        """
+        reader = get_resource_reader()
+        if reader is None:
+            msg = f"no tool host is running, so {self.uri!r} cannot be read"
+            raise BindingError(msg, source=self.server or "")
+        return resources_to_python(await reader(self.uri, server=self.server))
+
+
+def resources_to_python(answer: JSONObject) -> ToolResource | list[ToolResource]:
+    """Convert a `resources/read` answer: one `ToolResource`, or a list of several."""
+    contents = answer.get("contents")
+    found = [ToolResource.from_json(c) for c in contents or [] if isinstance(c, dict)]
+    return found[0] if len(found) == 1 else found
 
 
 def _b64(value: Any) -> bytes | None:

@@ -15,7 +15,16 @@ from typing import Any, Protocol, TypeVar, cast
 
 from toolkernel.errors import BindingError, ToolInputError
 
-__all__ = ["Caller", "binding", "call_tool", "get_caller", "set_caller"]
+__all__ = [
+    "Caller",
+    "ResourceReader",
+    "binding",
+    "call_tool",
+    "get_caller",
+    "get_resource_reader",
+    "set_caller",
+    "set_resource_reader",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
 _SHOWN_PARAMS = 8
@@ -32,6 +41,13 @@ class Caller(Protocol):
         self, source: str, name: str, arguments: dict[str, Any], *, version: int | None = None
     ) -> Any:
         """Call tool `name` of `source` with `arguments`, keyed by the original MCP names."""
+
+
+class ResourceReader(Protocol):
+    """Reads one resource (`resources/read`) and returns the MCP answer as JSON."""
+
+    async def __call__(self, uri: str, *, server: str | None = None) -> dict[str, Any]:
+        """Read `uri` from `server`, or from the first connected server that can."""
 
 
 _PINNED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -51,6 +67,20 @@ def set_caller(caller: Caller | None) -> None:
 def get_caller() -> Caller | None:
     """Return the installed `Caller`, or None when no tool host is running."""
     return _caller
+
+
+_resource_reader: ResourceReader | None = None
+
+
+def set_resource_reader(reader: ResourceReader | None) -> None:
+    """Install what `ToolResourceLink.read()` goes through; `None` uninstalls it."""
+    global _resource_reader  # noqa: PLW0603 - one process-wide seam, as for the caller
+    _resource_reader = reader
+
+
+def get_resource_reader() -> ResourceReader | None:
+    """Return the installed `ResourceReader`, or None when no tool host is running."""
+    return _resource_reader
 
 
 async def call_tool(

@@ -17,7 +17,7 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp.types import CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitResult
 from pydantic import BaseModel, Field, ValidationError
 
-from toolkernel._spec import RELAY_MARK
+from toolkernel._spec import INPUT_REFUSED_MARK, RELAY_MARK
 from toolkernel.errors import BridgeError
 
 __all__ = ["McpClientRelay"]
@@ -57,6 +57,8 @@ class McpClientRelay:
         if declared is not None and _has_back_channel(ctx):
             if declared.elicitation is not None:
                 capabilities.add("elicitation")
+                if declared.elicitation.url is not None:
+                    capabilities.add("elicitation.url")
             if declared.sampling is not None:
                 capabilities.add("sampling")
         self.capabilities = frozenset(capabilities)
@@ -80,12 +82,13 @@ class McpClientRelay:
         return answer
 
     async def _elicit(self, prompt: str) -> str:
+        """Ask the client for the text; a refusal is marked so `input()` raises `EOFError`."""
         if "elicitation" not in self.capabilities:
-            return ""
+            return INPUT_REFUSED_MARK + "this MCP client does not support elicitation"
         result = await self._ctx.elicit(prompt.strip() or "The code asks for input", _Answer)
-        if result.action == "accept" and result.data is not None:
-            return result.data.value
-        return ""
+        if result.action != "accept":
+            return INPUT_REFUSED_MARK + result.action
+        return result.data.value if result.data is not None else ""
 
     async def _relay(self, request: dict[str, Any]) -> dict[str, Any]:
         method = request.get("method")
@@ -93,6 +96,8 @@ class McpClientRelay:
         if wanted is None:
             return {"error": f"unknown relay request {method!r}"}
         capability, request_type, result_type = wanted
+        if capability == "elicitation" and (request.get("params") or {}).get("mode") == "url":
+            capability = "elicitation.url"  # form-only clients declare no `url`
         if capability not in self.capabilities:
             return {"error": f"this MCP client does not support {capability}"}
         try:

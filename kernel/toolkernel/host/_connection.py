@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,7 +21,10 @@ from mcp.client import Transport
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
 from toolkernel._spec import ClientRelay
 from toolkernel._version import __version__
@@ -29,6 +32,7 @@ from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServ
 from toolkernel.errors import ToolkernelError
 from toolkernel.host._convert import spec_from_mcp
 from toolkernel.host._failures import ConnectFailed
+from toolkernel.host._tasks import SendRaw, TaskProgress, call_as_task, runs_as_task
 
 if TYPE_CHECKING:
     from toolkernel._spec import ToolSpec
@@ -91,6 +95,8 @@ class ServerConnection:
         self.first_attempt_done = asyncio.Event()
         """Set once the first connection attempt has succeeded or failed."""
         self._relays: list[ClientRelay] = []
+        self._task_support: dict[str, str] = {}
+        self._send_raw: SendRaw | None = None
 
     @contextlib.contextmanager
     def relaying(self, relay: ClientRelay | None) -> Iterator[None]:
@@ -107,6 +113,55 @@ class ServerConnection:
             yield
         finally:
             self._relays.remove(relay)
+
+    async def call_tool(
+        self,
+        session: ClientSession,
+        tool: str,
+        arguments: dict[str, Any],
+        on_progress: TaskProgress | None,
+    ) -> types.CallToolResult:
+        """Call `tool` on `session`, as a task when the tool asks for one (see `_tasks`).
+
+        Raises:
+            MCPError: The server answered with an error, or the connection closed.
+        """
+        try:
+            return await self._call_once(session, tool, arguments, on_progress)
+        except MCPError as exc:
+            # -32042: the user must open links first. Offer them through the call's
+            # relay (a notebook link, or the bridge client's URL elicitation); once
+            # every one was accepted, retry once. Otherwise the error stands.
+            if exc.code != types.URL_ELICITATION_REQUIRED or not await self._offer_links(exc):
+                raise
+        return await self._call_once(session, tool, arguments, on_progress)
+
+    async def _call_once(
+        self,
+        session: ClientSession,
+        tool: str,
+        arguments: dict[str, Any],
+        on_progress: TaskProgress | None,
+    ) -> types.CallToolResult:
+        over_http = isinstance(self.config, HttpServer)
+        send_raw = self._send_raw
+        if send_raw is not None and runs_as_task(self._task_support.get(tool), over_http=over_http):
+            return await call_as_task(session, send_raw, tool, arguments, on_progress)
+        return await session.call_tool(tool, arguments, progress_callback=on_progress)
+
+    async def _offer_links(self, exc: MCPError) -> bool:
+        """Relay a -32042 error's URL elicitations; True if the user accepted every one."""
+        if not self._relays:
+            return False
+        try:
+            data = types.ElicitationRequiredErrorData.model_validate(exc.error.data)
+        except ValueError:
+            return False
+        for elicitation in data.elicitations:
+            answer = await self._relay("elicitation/create", elicitation)
+            if isinstance(answer, types.ErrorData) or answer.get("action") != "accept":
+                return False
+        return bool(data.elicitations)
 
     async def ensure_connected(self) -> ClientSession:
         """Return a live session, connecting (once, for all concurrent callers) if needed.
@@ -151,7 +206,7 @@ class ServerConnection:
     async def refresh_tools(self) -> list[ToolSpec]:
         """Re-list the server's tools (after `tools/list_changed`) and publish them."""
         session = await self.ensure_connected()
-        tools = await _list_all_tools(self.name, session)
+        tools = await self._list_tools(session)
         self.tools = tools
         self._on_tools(self.name, tools)
         return tools
@@ -183,10 +238,10 @@ class ServerConnection:
             async with contextlib.AsyncExitStack() as stack:
                 transport = await self._open_transport(stack)
                 read, write = await stack.enter_async_context(transport)
+                dispatcher = JSONRPCDispatcher(read, write)
                 session = await stack.enter_async_context(
                     ClientSession(
-                        read,
-                        write,
+                        dispatcher=dispatcher,
                         logging_callback=self._on_log_message,
                         message_handler=self._on_message,
                         sampling_callback=self._on_sampling,
@@ -196,7 +251,8 @@ class ServerConnection:
                 )
                 with anyio.fail_after(self.connect_timeout):
                     await session.initialize()
-                    tools = await _list_all_tools(self.name, session)
+                    tools = await self._list_tools(session)
+                self._send_raw = _raw_sender(dispatcher, session)
                 self.tools = tools
                 self._on_tools(self.name, tools)
                 ready.set_result(session)
@@ -307,17 +363,35 @@ class ServerConnection:
         except Exception as exc:
             self._on_log(self.name, logging.WARNING, f"could not refresh tools: {exc}")
 
+    async def _list_tools(self, session: ClientSession) -> list[ToolSpec]:
+        """List every page of the server's tools; note which ones support tasks."""
+        specs: list[ToolSpec] = []
+        support: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await session.list_tools(params=params)
+            for tool in page.tools:
+                specs.append(spec_from_mcp(self.name, tool))
+                if tool.execution is not None and tool.execution.task_support:
+                    support[tool.name] = tool.execution.task_support
+            cursor = page.next_cursor
+            if not cursor:
+                self._task_support = support
+                return specs
 
-async def _list_all_tools(source: str, session: ClientSession) -> list[ToolSpec]:
-    specs: list[ToolSpec] = []
-    cursor: str | None = None
-    while True:
-        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
-        page = await session.list_tools(params=params)
-        specs.extend(spec_from_mcp(source, tool) for tool in page.tools)
-        cursor = page.next_cursor
-        if not cursor:
-            return specs
+
+def _raw_sender(dispatcher: JSONRPCDispatcher[Any], session: ClientSession) -> SendRaw:
+    """Send a request past the session's result check, stamped as the session would."""
+
+    async def send(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        opts: CallOptions = {}
+        version = session.protocol_version
+        if version is not None:
+            opts["headers"] = {MCP_PROTOCOL_VERSION_HEADER: version}
+        return await dispatcher.send_raw_request(method, params, opts)
+
+    return send
 
 
 def _safe_filename(name: str) -> str:

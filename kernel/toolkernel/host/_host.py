@@ -24,6 +24,7 @@ from toolkernel.errors import (
     ToolCancelled,
     ToolError,
     ToolNotFound,
+    UrlElicitationRequired,
 )
 from toolkernel.host._convert import result_from_mcp
 from toolkernel.host._failures import ConnectFailed
@@ -51,6 +52,8 @@ CatalogListener = Callable[[str, list[ToolSpec]], None]
 """Receives a source's tools: (source, specs); see `ToolHost.subscribe`."""
 REGISTRY_POLL_S = 0.25
 """How often the host checks whether another process changed the registry's tools."""
+CANCEL_GRACE_S = 6.0
+"""How long a cancelled caller waits for its call to wind down (`tasks/cancel`, say)."""
 
 
 class ToolHost:
@@ -64,6 +67,8 @@ class ToolHost:
     - `subscribe(on_change)`: hear each source's tools now, then every change.
     - `await statuses(servers, settle=...)`: each server's state, optionally once its
       first connection attempt is over.
+    - `await list_resources(server)`, `await read_resource(uri, server=...)`: the
+      servers' resources.
     - `start()` and `stop()`: connect in the background; disconnect.
 
     The coroutines are safe to await from any event loop, in any thread: each runs its
@@ -176,6 +181,13 @@ class ToolHost:
         caller decides whether that raises. The callbacks are called on the host's
         thread.
 
+        A tool that declares `execution.taskSupport` `required` (or `optional`, on an
+        HTTP server) is called as an MCP task: awaited the same way, its status
+        messages arriving as progress, and cancelled on the server when the caller
+        is. A server's -32042 error (the user must open a link first) is offered
+        through `relay` as a URL elicitation, and once accepted the call is retried
+        once.
+
         Args:
             name: `server.tool` for an MCP tool, `namespace.tool` for a registry tool.
             arguments: The arguments object, keyed by the tool's own argument names.
@@ -193,6 +205,8 @@ class ToolHost:
             ToolInputError: The arguments do not match the input schema (nothing sent).
             ServerUnavailable: The server could not be reached, or died during the call.
             ToolCancelled: The server reported the request as cancelled or timed out.
+            UrlElicitationRequired: The server still needs the user to open a link
+                (nobody could be asked, or someone declined); it carries the links.
             SandboxError: The sandbox stopped a registry tool (a limit, a trap).
         """
         args = dict(arguments or {})
@@ -205,6 +219,37 @@ class ToolHost:
         else:
             work = self._call_server(name, args, on_progress, relay)
         return await self._on_host_loop(work)
+
+    async def list_resources(self, server: str | None = None) -> list[dict[str, Any]]:
+        """Return the resources of `server`, or of every connected server (`resources/list`).
+
+        Each is the MCP resource as JSON (`uri`, `name`, `mimeType`, ...) plus its `server`.
+
+        Raises:
+            ToolNotFound: No server has that name.
+            ServerUnavailable: That server could not be reached.
+            ToolError: That server refused.
+        """
+        params = {} if server is None else {"server": server}
+        answer = await self._on_host_loop(self._resources("resources/list", params))
+        found: list[dict[str, Any]] = answer["resources"]
+        return found
+
+    async def read_resource(self, uri: str, *, server: str | None = None) -> dict[str, Any]:
+        """Read one resource (`resources/read`) from `server`, else from whichever can.
+
+        Returns:
+            The MCP answer as JSON: `{"contents": [{"uri", "mimeType", "text" | "blob"}]}`.
+
+        Raises:
+            ToolNotFound: No server has that name.
+            ServerUnavailable: That server could not be reached.
+            ToolError: No server could read it (the message says why).
+        """
+        params: dict[str, Any] = {"uri": uri}
+        if server is not None:
+            params["server"] = server
+        return await self._on_host_loop(self._resources("resources/read", params))
 
     async def catalog(self) -> dict[str, list[ToolSpec]]:
         """Return every source's tools now, without waiting for a server.
@@ -267,12 +312,28 @@ class ToolHost:
         """Await `work` on the host loop, whichever loop the caller awaits on."""
         if asyncio.get_running_loop() is self._loop:
             return await work  # a tool calling a tool, or the host itself
+        wound_down = threading.Event()
+
+        async def tracked() -> T:
+            try:
+                return await work
+            finally:
+                wound_down.set()
+
+        wrapper = tracked()
         try:
-            future = asyncio.run_coroutine_threadsafe(work, self._loop)
+            future = asyncio.run_coroutine_threadsafe(wrapper, self._loop)
         except RuntimeError:  # the host was stopped
+            wrapper.close()
             work.close()
             raise
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # Let the work wind down first (a task call sends `tasks/cancel`), bounded,
+            # so a cancelled caller knows the server has been told once this returns.
+            await asyncio.to_thread(wound_down.wait, CANCEL_GRACE_S)
+            raise
 
     async def _call_server(
         self,
@@ -297,7 +358,7 @@ class ToolHost:
         progress = _progress_adapter(on_progress) if on_progress is not None else None
         try:
             with connection.relaying(relay):
-                result = await session.call_tool(tool, args, progress_callback=progress)
+                result = await connection.call_tool(session, tool, args, progress)
         except MCPError as exc:
             raise self._call_failed(name, connection, exc) from exc
         except RuntimeError as exc:
@@ -401,7 +462,11 @@ class ToolHost:
         return ToolNotFound(msg, tool=name)
 
     def _call_failed(self, name: str, conn: ServerConnection, exc: MCPError) -> ToolError:
-        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT  # noqa: PLC0415 - see __init__
+        from mcp_types import (  # noqa: PLC0415 - see __init__
+            CONNECTION_CLOSED,
+            REQUEST_TIMEOUT,
+            URL_ELICITATION_REQUIRED,
+        )
 
         if exc.code == CONNECTION_CLOSED:
             tail = conn.stderr_tail()
@@ -413,6 +478,8 @@ class ToolHost:
             return ServerUnavailable(msg, tool=name, server=conn.name)
         if exc.code == REQUEST_TIMEOUT:
             return ToolCancelled(f"{name} timed out: {exc.error.message}", tool=name)
+        if exc.code == URL_ELICITATION_REQUIRED:
+            return _url_elicitation_required(name, exc)
         return ToolError(f"{name}: {exc.error.message}", tool=name)
 
     def _tools_arrived(self, source: str, specs: list[ToolSpec]) -> None:
@@ -468,6 +535,18 @@ def _tell(listener: CatalogListener, source: str, specs: list[ToolSpec]) -> None
         listener(source, specs)
     except Exception:
         log.exception("catalog listener failed for %r", source)
+
+
+def _url_elicitation_required(name: str, exc: MCPError) -> UrlElicitationRequired:
+    data = exc.error.data if isinstance(exc.error.data, dict) else {}
+    found = data.get("elicitations")
+    elicitations = [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
+    links = "; ".join(f"{e.get('message') or 'open'}: {e.get('url')}" for e in elicitations)
+    msg = (
+        f"{name} needs you to open a link first ({links or exc.error.message}). Open it, "
+        "finish there, then call the tool again."
+    )
+    return UrlElicitationRequired(msg, tool=name, elicitations=elicitations)
 
 
 def _progress_adapter(on_progress: ProgressCallback) -> Any:

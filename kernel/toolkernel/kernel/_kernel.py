@@ -14,6 +14,7 @@ from typing import Any
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import Bool, Float, List, Unicode, default
 
+from toolkernel._spec import INPUT_REFUSED_MARK
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_settings
 from toolkernel.errors import ToolkernelError
@@ -101,7 +102,13 @@ class ToolKernel(IPythonKernel):
         shell.user_ns.update(preloads)
         shell.user_ns_hidden.update(preloads)
         shell.register_magics(ToolMagics(shell, self.toolbox))
-        install_short_tracebacks(shell, ToolkernelError, self.toolbox.home / "bindings")
+        self._interrupted = False
+        install_short_tracebacks(
+            shell,
+            ToolkernelError,
+            self.toolbox.home / "bindings",
+            interrupted=lambda: self._interrupted,
+        )
         register_channel(self.comm_manager, self.toolbox, shell.user_ns)
         # Unhandled log records keep their level through the bridge (as MCP logging).
         logging.lastResort = LastResortRelay(
@@ -111,8 +118,22 @@ class ToolKernel(IPythonKernel):
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:
         """Run a cell once the servers it names have made their first connection attempt."""
+        self._interrupted = False
         await self.toolbox.wait_for_sources_used_by(code)
         return await super().do_execute(code, *args, **kwargs)
+
+    def raw_input(self, prompt: str = "") -> str:
+        """Ask the front end for a line, as `input()` does.
+
+        Raises:
+            EOFError: The MCP client behind the bridge declined or cancelled the
+                question, or cannot be asked; the message says which.
+        """
+        return _unless_refused(super().raw_input(prompt))
+
+    def getpass(self, prompt: str = "", stream: Any = None, **kwargs: Any) -> str:
+        """Ask the front end for a password; refusals raise `EOFError` as in `raw_input`."""
+        return _unless_refused(super().getpass(prompt, stream, **kwargs))
 
     def do_shutdown(self, restart: bool) -> Any:
         """Disconnect every server, then shut down as IPython does."""
@@ -134,6 +155,7 @@ class ToolKernel(IPythonKernel):
                 future.cancel()
 
         def on_sigint(signum: int, frame: object) -> None:
+            self._interrupted = True  # the cell's CancelledError then shows as an interrupt
             loop.call_soon_threadsafe(cancel)
 
         saved = signal.signal(signal.SIGINT, on_sigint)
@@ -144,6 +166,18 @@ class ToolKernel(IPythonKernel):
 
     def _server_log(self, server: str, level: int, text: str) -> None:
         self.log.log(level, "[mcp %s] %s", server, text)
+
+
+def _unless_refused(answer: str) -> str:
+    if not answer.startswith(INPUT_REFUSED_MARK):
+        return answer
+    why = answer[len(INPUT_REFUSED_MARK) :]
+    if why in ("decline", "cancel"):
+        done = "declined" if why == "decline" else "cancelled"
+        msg = f"the user {done} the question (elicitation action {why!r}); no answer was given"
+    else:
+        msg = f"input() cannot be answered here: {why}"
+    raise EOFError(msg)
 
 
 def _env_folders() -> list[str]:

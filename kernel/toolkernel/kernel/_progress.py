@@ -25,7 +25,14 @@ from toolkernel._spec import LOG_MIME, PROGRESS_MIME
 from toolkernel.host import ClientRelay
 from toolkernel.session import CallObservers
 
-__all__ = ["CellFrontEnd", "CellOutput", "LastResortRelay", "ProgressLine"]
+__all__ = [
+    "CellFrontEnd",
+    "CellOutput",
+    "LastResortRelay",
+    "ProgressLine",
+    "link_bundle",
+    "show_link",
+]
 
 _BAR = 20
 
@@ -189,6 +196,28 @@ def render(label: str, progress: float, total: float | None, message: str | None
     numbers = {"label": label, "progress": progress, "total": total, "message": message}
     html_text = f"<div>{meter} <code>{body}</code></div>"
     return {"text/plain": text, "text/html": html_text, PROGRESS_MIME: numbers}
+
+
+def link_bundle(message: str, url: str) -> dict[str, str]:
+    """A `text/plain` + `text/html` bundle showing `message` and `url` as a link.
+
+    Only http(s) links become anchors; any other scheme is shown as text.
+    """
+    text = f"{message}\n{url}"
+    shown = html.escape(url)
+    anchor = (
+        f'<a href="{shown}" target="_blank" rel="noopener noreferrer">{shown}</a>'
+        if url.startswith(("https://", "http://"))
+        else f"<code>{shown}</code>"
+    )
+    return {"text/plain": text, "text/html": f"<div>{html.escape(message)}<br/>{anchor}</div>"}
+
+
+def show_link(message: str, url: str) -> None:
+    """Show `message` and `url`, as a link, in the running cell."""
+    from IPython.display import display  # noqa: PLC0415 - only inside a kernel
+
+    display(link_bundle(message, url), raw=True)
 
 
 def _num(value: float) -> str:

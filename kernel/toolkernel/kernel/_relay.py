@@ -8,7 +8,8 @@ which the bridge answers through its MCP client's `sampling/createMessage` or
 do, so a request the client cannot serve fails at once with a clear error.
 
 In JupyterLab (no bridge), an elicitation becomes ordinary input prompts, one per
-field, and sampling is refused: a notebook has no model to ask.
+field; a URL-mode elicitation becomes a link in the cell and one prompt to confirm;
+sampling is refused: a notebook has no model to ask.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from toolkernel._spec import RELAY_MARK
 from toolkernel.errors import BridgeError
 from toolkernel.host import ClientRelay
+from toolkernel.kernel._progress import show_link
 
 __all__ = ["RelayFactory", "make_relay_factory", "make_sample", "relay_capabilities"]
 
@@ -50,9 +52,13 @@ def relay_request(kernel: Any, method: str, params: dict[str, Any]) -> dict[str,
     """
     capabilities = relay_capabilities(kernel)
     needed = _NEEDS.get(method)
+    if needed == "elicitation" and params.get("mode") == "url":
+        needed = "elicitation.url"
     if needed is None:
         msg = f"toolkernel cannot relay {method!r}; only sampling and elicitation travel back"
         raise BridgeError(msg)
+    if capabilities is None and needed == "elicitation.url":
+        return _open_link_in_notebook(kernel, params)
     if capabilities is None and method == "elicitation/create":
         return _elicit_in_notebook(kernel, params)
     if capabilities is None or needed not in capabilities:
@@ -143,6 +149,22 @@ def _elicit_in_notebook(kernel: Any, params: dict[str, Any]) -> dict[str, Any]:
             continue
         content[name] = _coerce(text, prop.get("type"))
     return {"action": "accept", "content": content}
+
+
+def _open_link_in_notebook(kernel: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Show a server's link (URL-mode elicitation) in the cell; ask whether it was done.
+
+    Accepting means the person will open the link and finish there; without a
+    frontend that takes input nobody can say so, and the request is cancelled (the
+    link stays in the cell).
+    """
+    url = str(params.get("url") or "")
+    show_link(str(params.get("message") or "A tool asks you to open a link."), url)
+    if not getattr(kernel, "_allow_stdin", False):
+        return {"action": "cancel"}
+    answer = kernel.raw_input("Open the link, finish there, then press Enter (or type 'no'): ")
+    declined = answer.strip().lower() in ("n", "no", "decline")
+    return {"action": "decline" if declined else "accept"}
 
 
 def _coerce(text: str, kind: object) -> Any:

@@ -1,20 +1,28 @@
-"""Short notebook tracebacks for toolkernel's own errors.
+"""Short notebook tracebacks for toolkernel's own errors, interrupts and timeouts.
 
 A failed tool call should read as the user's line and our message, not as a walk
 through the runtime, the host and the generated binding. Frames from the toolkernel
 package and from generated bindings are dropped from what is shown (the exception
 itself keeps its full traceback and cause, for debugging).
+
+An interrupted cell that was awaiting a tool ends in the `CancelledError` that stopped
+the call; it is shown as Python shows an interrupt, a `KeyboardInterrupt` at the
+user's line. A timeout (`asyncio.wait_for`, `asyncio.timeout`) around a tool call is
+shown as a short `TimeoutError`, without the `CancelledError` it came from.
 """
 
 from __future__ import annotations
 
+import asyncio
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 __all__ = ["install_short_tracebacks", "user_frames"]
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])
+_ASYNCIO = str(Path(asyncio.__file__).resolve().parent)
 
 
 def user_frames(
@@ -33,18 +41,52 @@ def user_frames(
     return chain
 
 
-def install_short_tracebacks(shell: Any, error_type: type[BaseException], bindings: Path) -> None:
-    """Show `error_type` errors in `shell` with toolkernel's own frames left out."""
+def install_short_tracebacks(
+    shell: Any,
+    error_type: type[BaseException],
+    bindings: Path,
+    interrupted: Callable[[], bool] = lambda: False,
+) -> None:
+    """Show `error_type` errors, interrupts and timeouts in `shell` without our frames.
+
+    Args:
+        shell: The IPython shell.
+        error_type: Our errors' root (`ToolkernelError`).
+        bindings: The folder of generated bindings, whose frames are hidden too.
+        interrupted: Whether the running cell was interrupted (SIGINT); its
+            `CancelledError` is then shown as a `KeyboardInterrupt`.
+    """
     hidden = (_PACKAGE, str(bindings.resolve()))
 
     def show(
         self: Any, etype: type[BaseException], value: BaseException, tb: Any, tb_offset: Any = None
     ) -> None:
-        cause, suppress = value.__cause__, value.__suppress_context__
-        value.__cause__, value.__suppress_context__ = None, True
-        try:
-            self.showtraceback((etype, value, user_frames(tb, hidden)), tb_offset=tb_offset)
-        finally:
-            value.__cause__, value.__suppress_context__ = cause, suppress
+        if isinstance(value, asyncio.CancelledError):
+            if interrupted():
+                value, etype = KeyboardInterrupt(), KeyboardInterrupt
+            _show_alone(self, etype, value, user_frames(tb, hidden), tb_offset)
+        elif isinstance(value, error_type):
+            _show_alone(self, etype, value, user_frames(tb, hidden), tb_offset)
+        elif isinstance(value, TimeoutError) and _from_cancellation(value):
+            _show_alone(self, etype, value, user_frames(tb, (*hidden, _ASYNCIO)), tb_offset)
+        else:
+            self.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
-    shell.set_custom_exc((error_type,), show)
+    shell.set_custom_exc((error_type, asyncio.CancelledError, TimeoutError), show)
+
+
+def _from_cancellation(exc: BaseException) -> bool:
+    """Whether `exc` is asyncio's timeout: raised while a cancelled await unwound."""
+    return isinstance(exc.__cause__ or exc.__context__, asyncio.CancelledError)
+
+
+def _show_alone(
+    shell: Any, etype: type[BaseException], value: BaseException, tb: Any, tb_offset: Any
+) -> None:
+    """Show `value` with traceback `tb` and without its chained causes."""
+    cause, suppress = value.__cause__, value.__suppress_context__
+    value.__cause__, value.__suppress_context__ = None, True
+    try:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    finally:
+        value.__cause__, value.__suppress_context__ = cause, suppress

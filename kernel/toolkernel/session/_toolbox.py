@@ -24,7 +24,16 @@ from traitlets import Instance as TraitInstance
 from traitlets.config import Configurable
 
 from toolkernel._spec import ToolResult, ToolSpec, catalog_hash
-from toolkernel.bindings import BindingCache, ToolsNamespace, set_caller, to_python
+from toolkernel.bindings import (
+    BindingCache,
+    ToolResource,
+    ToolResourceLink,
+    ToolsNamespace,
+    resources_to_python,
+    set_caller,
+    set_resource_reader,
+    to_python,
+)
 from toolkernel.config import McpConfig, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
@@ -161,6 +170,7 @@ class Toolbox(ToolLifecycle, Configurable):
         self.namespace.install()
         sys.modules[SKILL_NAMESPACE] = self.skills
         set_caller(self.call)
+        set_resource_reader(self.host.read_resource)
         self.host.start()
         if self.watcher is not None:
             self.watcher.start()
@@ -168,6 +178,7 @@ class Toolbox(ToolLifecycle, Configurable):
     def stop(self) -> None:
         """Disconnect every server and release the registry."""
         set_caller(None)
+        set_resource_reader(None)
         if self.watcher is not None:
             self.watcher.stop()
         if sys.modules.get(SKILL_NAMESPACE) is self.skills:
@@ -186,7 +197,7 @@ class Toolbox(ToolLifecycle, Configurable):
         registry tool to an old version.
         """
         result = await self.call_result(f"{source}.{name}", arguments, version=version)
-        return to_python(result)
+        return to_python(result, source=source)
 
     async def call_result(
         self,
@@ -229,6 +240,8 @@ class Toolbox(ToolLifecycle, Configurable):
             "search_tools": self.discovery.search_tools,
             "get_tool_details": self.get_tool_details,
             "wait_for_servers": self.wait_for_servers,
+            "list_resources": self.list_resources,
+            "read_resource": self.read_resource,
             "create_tool": self.create_tool,
             "tool_versions": self.tool_versions,
             "diff_tool": self.diff_tool,
@@ -241,6 +254,41 @@ class Toolbox(ToolLifecycle, Configurable):
             "import_tools": self.import_tools,
         }
         return dict(self.skill_scope)
+
+    async def list_resources(self, server: str | None = None) -> list[dict[str, Any]]:
+        """List the resources of `server` (its configured name), or of every connected one.
+
+        Each is a dict with `uri`, `name`, `server` and, when given, `mimeType`,
+        `description`, `size`; read one with `await read_resource(r["uri"],
+        server=r["server"])`.
+
+        Raises:
+            ToolNotFound: No server has that name.
+            ServerUnavailable: That server could not be reached.
+        """
+        return await self.host.list_resources(server)
+
+    async def read_resource(
+        self, resource: str | ToolResourceLink, *, server: str | None = None
+    ) -> ToolResource | list[ToolResource]:
+        """Read a resource: a URI, or a `ToolResourceLink` a tool returned.
+
+        Args:
+            resource: The URI, or a link (read from the server that returned it).
+            server: The server to ask (its configured name); default: the link's
+                server, else the first connected server that can read the URI.
+
+        Returns:
+            A `ToolResource` (`.text` or `.blob`), or a list when there are several.
+
+        Raises:
+            ToolError: No server could read it (the message says why).
+        """
+        if isinstance(resource, ToolResourceLink):
+            uri, server = resource.uri, server or resource.server
+        else:
+            uri = str(resource)
+        return resources_to_python(await self.host.read_resource(uri, server=server))
 
     def get_tool_details(self, name: str) -> ToolDetails:
         """Describe one tool: its binding's signature, docstring and schemas."""
