@@ -6,7 +6,7 @@ rollback at once, exactly as when a person calls `rollback_tool` in a cell.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -17,6 +17,8 @@ from toolkernel.bridge._session import KernelSession
 from toolkernel.errors import BridgeError
 
 __all__ = ["add_lifecycle_tools"]
+
+MemoryAction = Literal["get", "set", "delete", "list"]
 
 _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.primes').")
 
@@ -32,14 +34,11 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         )
     )
     async def memory(
-        action: Annotated[str, Field(description="get, set, delete or list.")],
+        action: Annotated[MemoryAction, Field(description="What to do with the key.")],
         key: Annotated[str, Field(description="The key (the prefix, for list).")] = "",
         value: Annotated[Any, Field(description="The JSON value to set.")] = None,
         ttl_s: Annotated[float | None, Field(description="Seconds until it expires.")] = None,
     ) -> Any:
-        if action not in ("get", "set", "delete", "list"):
-            msg = f"action must be get, set, delete or list, not {action!r}"
-            raise ToolError(msg)
         params = {"action": action, "key": key, "value": value, "ttl_s": ttl_s}
         return await _ask(session, "memory", params)
 
