@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkernel._version import __version__
+from toolkernel._words import plural
 from toolkernel.errors import ToolkernelError
 
 __all__ = ["main"]
@@ -294,7 +295,7 @@ def _tools_import(args: argparse.Namespace) -> int:
             trust=args.trust,
         )
     for tool in imported:
-        replayed = f", {tool.replayed} old versions replayed" if tool.replayed else ""
+        replayed = f", {plural(tool.replayed, 'old version')} replayed" if tool.replayed else ""
         print(f"{tool.name} v{tool.version} ({tool.status}{replayed})")
     return 0
 
@@ -358,7 +359,7 @@ def _servers(args: argparse.Namespace) -> int:
     ]
     text = "\n".join(
         f"{r.name}: {r.state}"
-        + (f" ({r.tool_count} tools)" if r.tool_count is not None else "")
+        + (f" ({plural(r.tool_count, 'tool')})" if r.tool_count is not None else "")
         + (f"\n    {r.detail}" if r.detail else "")
         for r in rows
     )

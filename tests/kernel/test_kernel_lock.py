@@ -32,7 +32,7 @@ def test_a_locked_notebook_pins_versions_and_warns_on_schema_drift(tmp_path: Pat
         assert first.value("await tools.local.answer()") == {"answer": 31}
         assert first.value("await tools.echo.add(a=1, b=2)") == 3
         out = first.execute(f"%tools lock {notebook}")
-        assert "Locked 2 tool(s)" in out.stdout
+        assert "Locked 2 tools;" in out.stdout
         assert f"Written into {notebook}" in out.stdout
         first.execute(f"create_tool('answer', language='wat', source={answer(32)!r})")
         assert first.value("await tools.local.answer()") == {"answer": 32}
@@ -77,7 +77,7 @@ def test_lock_is_an_output_that_the_saved_notebook_keeps_and_a_kernel_pins(
         first.shutdown()
     (display,) = out.displays
     assert display["data"][LOCK_MIME] == {"lock": {"tools": {"local.answer": {"version": 1}}}}
-    assert "Locked 1 tool(s)" in display["data"]["text/plain"]
+    assert "Locked 1 tool;" in display["data"]["text/plain"]
     assert out.stdout == ""  # nothing asks the person to reload or give a path
 
     # The frontend saves the output with the notebook; nothing wrote the file before that.
@@ -102,7 +102,7 @@ def test_a_locked_notebook_pins_the_skills_it_used(tmp_path: Path) -> None:
     try:
         first.execute(define.format(n=1))
         assert first.value("await skills.level()") == 1
-        assert "Locked 1 tool(s)" in first.execute(f"%tools lock {notebook}").stdout
+        assert "Locked 1 tool;" in first.execute(f"%tools lock {notebook}").stdout
         first.execute(define.format(n=2))
     finally:
         first.shutdown()

@@ -73,7 +73,7 @@ def test_for_tool_shows_the_tools_own_namespace(memory: Memory, registry: ToolRe
     assert tool_memory.list() == ["cache"]
     assert tool_memory.get("cache") == [2, 3, 5]
     assert memory.list() == []
-    assert repr(tool_memory) == "<Memory 'tool:local.primes': 1 keys>"
+    assert repr(tool_memory) == "<Memory 'tool:local.primes': 1 key>"
 
 
 def test_for_tool_refuses_a_name_that_is_not_namespace_dot_tool(memory: Memory) -> None:

@@ -5,22 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from toolkernel._spec import ToolSpec, catalog_hash
+from toolkernel.bindings._docs import Param, docstring
 from toolkernel.bindings._names import (
     GENERATED_MODULE_NAMES,
     assign_identifiers,
     source_identifier,
     tool_identifiers,
 )
-from toolkernel.bindings._text import clean_text, comment_safe, doc_literal, short_json
+from toolkernel.bindings._text import comment_safe, doc_literal
 from toolkernel.bindings._types import ModuleTypes, SchemaTyper, required_names
 
 __all__ = ["GENERATOR_VERSION", "GeneratedModule", "generate_module", "safe_catalog_hash"]
 
 #: Bumped whenever the generated code changes shape, so cached files are regenerated.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 
 _LINE = 100
 _IMPORTS = """\
@@ -37,10 +38,6 @@ Call a tool with keyword arguments (`await f(name=...)`), or with one dict keyed
 the tool's own argument names (`await f({{"name": ...}})`), which is sent as it is.
 An optional argument left as None is not sent.
 """
-_UNTYPED_RETURN = (
-    "The tool's result: a str for one text block (never parsed as JSON),\n"
-    "a ToolImage for an image, a list for mixed content, None for no content."
-)
 
 
 @dataclass(frozen=True)
@@ -60,14 +57,6 @@ class GeneratedModule:
     catalog_hash: str
     source_code: str
     functions: dict[str, str]
-
-
-class _Param(NamedTuple):
-    original: str
-    name: str
-    annotation: str
-    required: bool
-    schema: Any
 
 
 def generate_module(
@@ -136,7 +125,7 @@ def _preamble(source: str, digest: str, tools: dict[str, str], exports: list[str
 def _function_source(source: str, spec: ToolSpec, name: str, types: ModuleTypes) -> str:
     params = _parameters(spec, name, types)
     returns = _return_annotation(spec, name, types)
-    doc = doc_literal(_docstring(source, spec, params, returns), indent="    ")
+    doc = doc_literal(docstring(source, spec, params, returns, types), indent="    ")
     unwrap = wrapped_result_schema(spec) is not None
     flag = ", unwrap=True" if unwrap else ""
     return "\n".join(
@@ -153,20 +142,23 @@ def wrapped_result_schema(spec: ToolSpec) -> dict[str, Any] | None:
     """Return the inner schema when `spec`'s output schema only wraps a plain value.
 
     MCP requires `structuredContent` to be an object, so SDKs wrap a tool's non-object
-    return as `{"result": value}`: the Python SDK titles that schema `<tool>Output`,
-    FastMCP marks it `x-fastmcp-wrap-result`. Only those exact shapes are unwrapped;
-    a tool that really returns `{"result": ...}` under another schema is left alone.
+    return as `{"result": value}`: an object schema whose one property, `result`, is
+    required. The Python SDK titles it `<function>Output` after the Python function,
+    which need not be the tool's name (`@tool(name="class")` on `def klass`), so any
+    title ending in `Output` counts; FastMCP marks it `x-fastmcp-wrap-result`. A tool
+    that really returns `{"result": ...}` under another schema is left alone.
     """
     schema = spec.output_schema
-    if not isinstance(schema, dict):
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         return None
     properties = schema.get("properties")
     if not isinstance(properties, dict) or list(properties) != ["result"]:
         return None
     if schema.get("required") != ["result"] or not isinstance(properties["result"], dict):
         return None
-    marked = schema.get("x-fastmcp-wrap-result") is True
-    if not marked and schema.get("title") != f"{spec.name}Output":
+    title = schema.get("title")
+    sdk_title = isinstance(title, str) and title.endswith("Output")
+    if not sdk_title and schema.get("x-fastmcp-wrap-result") is not True:
         return None
     return {
         **{k: v for k, v in schema.items() if k in ("$defs", "definitions")},
@@ -174,7 +166,7 @@ def wrapped_result_schema(spec: ToolSpec) -> dict[str, Any] | None:
     }
 
 
-def _parameters(spec: ToolSpec, function: str, types: ModuleTypes) -> list[_Param]:
+def _parameters(spec: ToolSpec, function: str, types: ModuleTypes) -> list[Param]:
     schema = spec.input_schema if isinstance(spec.input_schema, dict) else {}
     properties = schema.get("properties")
     if not isinstance(properties, dict):
@@ -182,14 +174,14 @@ def _parameters(spec: ToolSpec, function: str, types: ModuleTypes) -> list[_Para
     required = required_names(schema)
     names = assign_identifiers([str(key) for key in properties], GENERATED_MODULE_NAMES)
     typer = SchemaTyper(types, schema, prefix=function)
-    params: list[_Param] = []
+    params: list[Param] = []
     for key, prop in properties.items():
         original = str(key)
         annotation = typer.annotation(prop, names[original])
         is_required = original in required
         if not is_required:
             annotation = _optional(annotation)
-        params.append(_Param(original, names[original], annotation, is_required, prop))
+        params.append(Param(original, names[original], annotation, is_required, prop))
     return sorted(params, key=lambda param: not param.required)
 
 
@@ -201,7 +193,7 @@ def _return_annotation(spec: ToolSpec, function: str, types: ModuleTypes) -> str
     return typer.annotation(schema, "Result")
 
 
-def _signature(name: str, params: list[_Param], returns: str) -> str:
+def _signature(name: str, params: list[Param], returns: str) -> str:
     parts = [f"{p.name}: {p.annotation}" + ("" if p.required else " = None") for p in params]
     if parts:
         parts.insert(0, "*")
@@ -212,7 +204,7 @@ def _signature(name: str, params: list[_Param], returns: str) -> str:
     return f"async def {name}(\n{body}) -> {returns}:"
 
 
-def _call_statement(source: str, tool: str, params: list[_Param], *, unwrap: bool) -> str:
+def _call_statement(source: str, tool: str, params: list[Param], *, unwrap: bool) -> str:
     arguments = [f"{p.original!r}: {p.name}" for p in params]
     optional = [repr(p.original) for p in params if not p.required]
     args = [repr(source), repr(tool), "{" + ", ".join(arguments) + "}"]
@@ -228,65 +220,10 @@ def _call_statement(source: str, tool: str, params: list[_Param], *, unwrap: boo
     return "    return await _call(\n" + "".join(f"        {arg},\n" for arg in args) + "    )"
 
 
-def _docstring(source: str, spec: ToolSpec, params: list[_Param], returns: str) -> str:
-    summary = clean_text(spec.description) or clean_text(spec.title)
-    origin = f"Calls {spec.name!r} on {source!r}{_hints(spec.annotations)}."
-    sections = [summary, origin] if summary else [origin]
-    if params:
-        sections.append("Args:\n" + "\n".join(_arg_doc(param) for param in params))
-    sections.append("Returns:\n    " + _indent(_returns_doc(spec, returns), 4))
-    sections.append("Raises:\n    ToolError: The tool reported failure.")
-    return "\n\n".join(sections)
-
-
-def _arg_doc(param: _Param) -> str:
-    schema = param.schema if isinstance(param.schema, dict) else {}
-    description = clean_text(schema.get("description"))
-    parts = [description] if description else []
-    if param.name != param.original:
-        parts.append(f"Sent as {param.original!r}.")
-    if isinstance(schema.get("enum"), list):
-        parts.append(f"One of: {short_json(schema['enum'])}.")
-    if schema.get("default") is not None:
-        parts.append(f"Server default: {short_json(schema['default'])}.")
-    if not param.required:
-        parts.append("Optional.")
-    elif not parts:
-        parts.append("Required.")
-    return f"    {param.name}: " + _indent(" ".join(parts), 8)
-
-
-def _returns_doc(spec: ToolSpec, returns: str) -> str:
-    if not isinstance(spec.output_schema, dict):
-        return _UNTYPED_RETURN
-    text = clean_text(spec.output_schema.get("description"))
-    return f"{returns}: the structured result. {text}".strip()
-
-
-def _hints(annotations: dict[str, Any] | None) -> str:
-    if not isinstance(annotations, dict):
-        return ""
-    hints = [
-        label
-        for key, label in (
-            ("readOnlyHint", "read-only"),
-            ("destructiveHint", "destructive"),
-            ("idempotentHint", "idempotent"),
-            ("openWorldHint", "open world"),
-        )
-        if annotations.get(key) is True
-    ]
-    return f" ({', '.join(hints)})" if hints else ""
-
-
 def _optional(annotation: str) -> str:
     if annotation == "None" or annotation.endswith(" | None"):
         return annotation
     return f"{annotation} | None"
-
-
-def _indent(text: str, width: int) -> str:
-    return text.replace("\n", "\n" + " " * width)
 
 
 def _by_name(spec: ToolSpec) -> str:

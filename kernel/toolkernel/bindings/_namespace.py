@@ -5,11 +5,14 @@ from __future__ import annotations
 import difflib
 import importlib.machinery
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import NoReturn
 
 from toolkernel._markup import markdown_cell
 from toolkernel._spec import ToolSpec
+from toolkernel._words import plural
 from toolkernel.bindings._generate import safe_catalog_hash
 from toolkernel.bindings._loader import BindingCache
 from toolkernel.bindings._names import NAMESPACE_ATTRIBUTES, source_identifier
@@ -18,7 +21,10 @@ from toolkernel.errors import ToolNotFound
 __all__ = ["ToolsNamespace"]
 
 
-_STATE_NAMES = frozenset({"_tk_cache", "_tk_entries", "_tk_installed"})
+_STATE_NAMES = frozenset({"_tk_cache", "_tk_entries", "_tk_explain", "_tk_installed"})
+
+Explain = Callable[[str], str | None]
+"""Says why `tools.<attr>` is not loaded (a server that failed, say), or None."""
 
 
 @dataclass
@@ -37,13 +43,21 @@ class ToolsNamespace(ModuleType):
     `tools.my_server`); a source whose name is taken by another gets `_2`.
     """
 
-    def __init__(self, cache: BindingCache, *, name: str = "tools") -> None:
-        """Create an empty namespace whose modules load through `cache`."""
+    def __init__(
+        self, cache: BindingCache, *, name: str = "tools", explain: Explain | None = None
+    ) -> None:
+        """Create an empty namespace whose modules load through `cache`.
+
+        `explain(attr)` tells why `tools.<attr>` is missing when it names a source that
+        is configured but not loaded (its server failed, or is still connecting); the
+        text goes into the `AttributeError`.
+        """
         super().__init__(name, "Typed bindings for every connected tool source.")
         self.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
         self.__path__: list[str] = []
         self._tk_cache = cache
         self._tk_entries: dict[str, _Entry] = {}
+        self._tk_explain = explain
         self._tk_installed = False
 
     def set_source(self, source: str, specs: list[ToolSpec]) -> ModuleType:
@@ -59,6 +73,7 @@ class ToolsNamespace(ModuleType):
             return entry.module
         name = entry.name if entry is not None else self._free_name(source)
         module = self._tk_cache.load(source, specs, name=name, package=self.__name__, digest=digest)
+        vars(module)["__getattr__"] = _missing_tool(source, module)  # PEP 562
         self._tk_entries[source] = _Entry(name, digest, module)
         setattr(self, name, module)
         if self._tk_installed:
@@ -130,6 +145,10 @@ class ToolsNamespace(ModuleType):
     def __getattr__(self, attr: str) -> ModuleType:
         if attr.startswith("_"):
             raise AttributeError(attr)
+        why = self._tk_explain(attr) if self._tk_explain is not None else None
+        if why:
+            msg = f"{self.__name__}.{attr} is unavailable: {why}"
+            raise AttributeError(msg)
         close = difflib.get_close_matches(attr, [e.name for e in self._tk_entries.values()], n=3)
         hint = f"; did you mean {' or '.join(f'tools.{c}' for c in close)}?" if close else ""
         msg = f"no tool source {attr!r} in {self.__name__}; loaded: {self._listing()}{hint}"
@@ -154,7 +173,7 @@ class ToolsNamespace(ModuleType):
         if not self._tk_entries:
             return "none (no server has connected yet, or none is configured)"
         return ", ".join(
-            f"{entry.name} ({_plural(_tool_count(entry.module), 'tool')})"
+            f"{entry.name} ({plural(_tool_count(entry.module), 'tool')})"
             for _, entry in sorted(self._tk_entries.items())
         )
 
@@ -163,8 +182,24 @@ class ToolsNamespace(ModuleType):
         return source_identifier(source, taken | _STATE_NAMES)
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def _missing_tool(source: str, module: ModuleType) -> Callable[[str], NoReturn]:
+    """The module's `__getattr__`: an unknown tool's error names close ones and search."""
+
+    def __getattr__(attr: str) -> NoReturn:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        tools: dict[str, str] = getattr(module, "__toolkernel_tools__", {})
+        close = difflib.get_close_matches(attr, list(tools), n=3)
+        hint = f"; did you mean {' or '.join(repr(name) for name in close)}?" if close else "."
+        words = " ".join(attr.replace("_", " ").split()) or attr
+        msg = (
+            f"{module.__name__} has no tool {attr!r}{hint} "
+            f"list_tool_names({source!r}) lists its tools; "
+            f"search_tools({words!r}) finds tools by what they do"
+        )
+        raise AttributeError(msg)
+
+    return __getattr__
 
 
 def _tool_count(module: ModuleType) -> int:

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["clean_text", "comment_safe", "doc_literal", "short_json"]
+__all__ = ["clean_text", "comment_safe", "doc_literal", "sentences", "short_json"]
 
 
 def doc_literal(text: str, *, indent: str = "") -> str:
@@ -33,6 +33,24 @@ def clean_text(value: Any) -> str:
     indented; `inspect.cleandoc` removes that so it does not pile onto ours.
     """
     return inspect.cleandoc(value) if isinstance(value, str) else ""
+
+
+def sentences(parts: list[str]) -> str:
+    """Join text parts as sentences: each ends in punctuation, one space apart.
+
+    Servers' descriptions often lack a final period, which would run them into the
+    next part ("in seconds Server default: 10"); a period is added where none is.
+    """
+    return " ".join(_sentence(part) for part in parts if part.strip())
+
+
+def _sentence(text: str) -> str:
+    text = text.rstrip()
+    return text if text.rstrip(_CLOSING)[-1:] in _FINAL or text.endswith(":") else text + "."
+
+
+_FINAL = frozenset(".!?…")
+_CLOSING = "\"')]`*»\u201d\u2019"  # closing quotes, brackets and emphasis
 
 
 def comment_safe(text: str) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import keyword
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolkernel.bindings._names import pascal_case, python_identifier
 from toolkernel.bindings._text import clean_text, doc_literal
 
-__all__ = ["ModuleTypes", "SchemaTyper", "required_names"]
+__all__ = ["ModuleTypes", "SchemaTyper", "TypedField", "required_names"]
 
 _SIMPLE_TYPES = {
     "string": "str",
@@ -28,6 +28,22 @@ _SIMPLE_TYPES = {
 _MAX_DEPTH = 24
 
 
+class TypedField(NamedTuple):
+    """One key of a generated `TypedDict`, as its docstring describes it.
+
+    Attributes:
+        key: The key, as the tool spells it.
+        annotation: Its value's annotation (without `NotRequired`).
+        required: Whether the key must be present.
+        schema: The property's JSON Schema.
+    """
+
+    key: str
+    annotation: str
+    required: bool
+    schema: Any
+
+
 @dataclass
 class ModuleTypes:
     """The module-wide state shared by every schema of one generated module.
@@ -36,11 +52,15 @@ class ModuleTypes:
         taken: Identifiers already bound at module level (functions, classes).
         definitions: Source text of each generated `TypedDict`, in definition order.
         class_names: The generated `TypedDict` names, in definition order.
+        fields: The keys of each generated `TypedDict`, by class name.
+        docs: The description of each generated `TypedDict` that has one.
     """
 
     taken: set[str] = field(default_factory=set)
     definitions: list[str] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    fields: dict[str, list[TypedField]] = field(default_factory=dict)
+    docs: dict[str, str] = field(default_factory=dict)
 
 
 class SchemaTyper:
@@ -121,13 +141,18 @@ class SchemaTyper:
     ) -> str:
         required = _required(schema)
         fields: dict[str, str] = {}
+        described: list[TypedField] = []
         for key, prop in properties.items():
             value = self.annotation(prop, hint + pascal_case(str(key)), depth + 1)
             fields[str(key)] = value if key in required else f"NotRequired[{value}]"
+            described.append(TypedField(str(key), value, key in required, prop))
         name = python_identifier(pascal_case(self._prefix, hint), self._module.taken)
         self._module.taken.add(name)
         self._module.class_names.append(name)
         self._module.definitions.append(_typed_dict_source(name, fields, schema))
+        self._module.fields[name] = described
+        if clean_text(schema.get("description")):
+            self._module.docs[name] = clean_text(schema.get("description"))
         return name
 
     def _ref(self, ref: Any, depth: int) -> str:

@@ -6,7 +6,7 @@ rollback at once, exactly as when a person calls `rollback_tool` in a cell.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -30,6 +30,9 @@ _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 _ADDS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
 )
+
+MemoryAction = Literal["get", "set", "delete", "list"]
+
 _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.primes').")
 
 
@@ -51,14 +54,11 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         ),
     )
     async def memory(
-        action: Annotated[str, Field(description="get, set, delete or list.")],
+        action: Annotated[MemoryAction, Field(description="What to do with the key.")],
         key: Annotated[str, Field(description="The key (the prefix, for list).")] = "",
         value: Annotated[Any, Field(description="The JSON value to set.")] = None,
         ttl_s: Annotated[float | None, Field(description="Seconds until it expires.")] = None,
     ) -> Any:
-        if action not in ("get", "set", "delete", "list"):
-            msg = f"action must be get, set, delete or list, not {action!r}"
-            raise ToolError(msg)
         params = {"action": action, "key": key, "value": value, "ttl_s": ttl_s}
         return await _ask(session, "memory", params)
 

@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
+from toolkernel._words import plural
 from toolkernel.config import trust_config
 from toolkernel.errors import ConfigError
 from toolkernel.session._lock import lock_bundle, write_lock
@@ -260,7 +261,7 @@ def format_status(statuses: list[ServerStatus], config_error: str | None = None)
     width = max((len(s.name) for s in statuses), default=0)
     for status in statuses:
         mark = _MARKS.get(status.state, "?")
-        count = "" if status.tool_count is None else f"{status.tool_count} tools"
+        count = "" if status.tool_count is None else plural(status.tool_count, "tool")
         if status.state == "connecting" and status.tool_count is not None:
             count += " (cached)"
         line = f"{mark} {status.name:<{width}}  {status.state:<10}  {count}".rstrip()

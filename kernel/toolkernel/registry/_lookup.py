@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Collection, Iterator
 
 from toolkernel._spec import ToolSpec
+from toolkernel.bindings._names import source_identifier
 from toolkernel.errors import ToolNotFound
 from toolkernel.registry._names import name_words, safe_text
 
@@ -17,6 +18,7 @@ __all__ = [
     "find_tool",
     "list_tools",
     "not_found",
+    "original_sources",
     "sources_param",
 ]
 
@@ -62,21 +64,36 @@ def list_tools(conn: sqlite3.Connection, sources: str | None) -> list[ToolSpec]:
 
 
 def find_tool(conn: sqlite3.Connection, qualified_name: str) -> ToolSpec | None:
-    """Return the tool `server.tool`, whose tool part may be its sanitized identifier.
+    """Return the tool `server.tool`; either part may be spelled as in Python.
 
-    A source or tool name may itself hold dots, so each dot is tried as the boundary.
-    The original name wins over another tool's sanitized identifier.
+    The source may be its attribute under `tools` (`my_server` for `my-server`) and the
+    tool its binding's name (`get_weather_2` for the second of `get_weather` and
+    `get-weather`). A source or tool name may itself hold dots, so each dot is tried as
+    the boundary. Original names win over another source's or tool's Python name.
     """
-    for source, tool in _splits(safe_text(qualified_name)):
-        row = conn.execute(
-            # `+source`: look up by name/identifier, not by scanning the whole source.
-            "SELECT spec_json FROM tool_index WHERE (name = ?2 OR ident = ?2) AND +source = ?1"
-            " ORDER BY name = ?2 DESC, name LIMIT 1",
-            (source, tool),
-        ).fetchone()
-        if row is not None:
-            return ToolSpec.from_json(json.loads(row[0]))
+    splits = list(_splits(safe_text(qualified_name)))
+    for source, tool in splits:
+        spec = _find_in_source(conn, source, tool)
+        if spec is not None:
+            return spec
+    python_names = _python_sources(conn)
+    for source, tool in splits:
+        for original in python_names.get(source, []):
+            spec = _find_in_source(conn, original, tool)
+            if spec is not None:
+                return spec
     return None
+
+
+def original_sources(conn: sqlite3.Connection, names: Collection[str]) -> list[str]:
+    """Return `names` as the registry spells sources, keeping those it does not know.
+
+    A name the registry has no tool under may be a source's Python name (`my_server`
+    for `my-server`): it stands for every source of that name.
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    spellings = _source_spellings(conn, names)
+    return [original for name in names for original in spellings[name]]
 
 
 def not_found(conn: sqlite3.Connection, qualified_name: str) -> ToolNotFound:
@@ -84,9 +101,10 @@ def not_found(conn: sqlite3.Connection, qualified_name: str) -> ToolNotFound:
     wanted = safe_text(qualified_name)
     pairs: list[tuple[str, str]] = conn.execute(_ALL_NAMES).fetchall()
     sources = sorted({source for source, _ in pairs})
+    spellings = {*sources, *(source_identifier(source) for source in sources)}
     if "." not in wanted:
         what = f"no tool {wanted!r}: tools are named 'server.tool'"
-    elif not any(wanted.startswith(f"{source}.") for source in sources):
+    elif not any(wanted.startswith(f"{source}.") for source in spellings):
         known = ", ".join(repr(source) for source in sources[:_MAX_LISTED]) or "none yet"
         if len(sources) > _MAX_LISTED:
             known += f" and {len(sources) - _MAX_LISTED} more"
@@ -111,7 +129,10 @@ def exact_matches(
     `raw` may be qualified (`server.tool`); names and sanitized identifiers both count.
     """
     found: dict[int, ExactMatch] = {}
-    for source, tool in [(None, raw), *_splits(raw)]:
+    splits = list(_splits(raw))
+    spellings = _source_spellings(conn, [source for source, _ in splits])
+    named = [(original, tool) for source, tool in splits for original in spellings[source]]
+    for source, tool in [(None, raw), *named]:
         params = {"tool": tool, "source": source, "sources": sources}
         for row_id, spec_json in conn.execute(_EXACT_NAME, params):
             found[row_id] = (row_id, spec_json, 2)
@@ -122,6 +143,43 @@ def exact_matches(
 
 
 _ALL_NAMES = "SELECT source, name FROM tool_index ORDER BY source, name"
+
+
+def _find_in_source(conn: sqlite3.Connection, source: str, tool: str) -> ToolSpec | None:
+    row = conn.execute(
+        # `+source`: look up by name/identifier, not by scanning the whole source.
+        "SELECT spec_json FROM tool_index WHERE (name = ?2 OR ident = ?2) AND +source = ?1"
+        " ORDER BY name = ?2 DESC, name LIMIT 1",
+        (source, tool),
+    ).fetchone()
+    return None if row is None else ToolSpec.from_json(json.loads(row[0]))
+
+
+def _source_spellings(conn: sqlite3.Connection, names: list[str]) -> dict[str, list[str]]:
+    """Map each of `names` to the sources it names: itself if known, else by Python name."""
+    if not names:
+        return {}
+    known = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT source FROM tool_index"
+            " WHERE source IN (SELECT value FROM json_each(?))",
+            (json.dumps([safe_text(name) for name in names]),),
+        )
+    }
+    python_names = {} if known >= {safe_text(n) for n in names} else _python_sources(conn)
+    return {
+        name: [name] if safe_text(name) in known else python_names.get(name, [name])
+        for name in names
+    }
+
+
+def _python_sources(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """Map each source's Python name (`my_server`) to the sources that have it."""
+    by_name: dict[str, list[str]] = {}
+    for (source,) in conn.execute("SELECT DISTINCT source FROM tool_index ORDER BY source"):
+        by_name.setdefault(source_identifier(source), []).append(source)
+    return by_name
 
 
 def _splits(qualified_name: str) -> Iterator[tuple[str, str]]:

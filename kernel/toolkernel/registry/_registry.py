@@ -371,17 +371,19 @@ class ToolRegistry:
         Args:
             source: Only this source's tools.
             sources: Only these sources' tools; combined with `source`, their overlap.
-                An empty collection selects nothing.
+                An empty collection selects nothing. A source may be given by its
+                Python name (`my_server` for `my-server`).
         """
         wanted = _wanted_sources(source, sources)
         with self._db.read() as conn:
-            return _lookup.list_tools(conn, _lookup.sources_param(wanted))
+            return _lookup.list_tools(conn, _sources_param(conn, wanted))
 
     def get_tool(self, qualified_name: str) -> ToolSpec:
         """Return the tool named `server.tool`.
 
-        The tool part may be the name as the server spells it (`get-weather`) or its
-        sanitized identifier (`get_weather`); the comparison is case-sensitive.
+        Each part may be the name as the server spells it (`my-server.get-weather`) or
+        its Python name, as under `tools` (`my_server.get_weather`); the comparison is
+        case-sensitive.
 
         Raises:
             ToolNotFound: No such tool; the message suggests close names.
@@ -404,10 +406,10 @@ class ToolRegistry:
         Args:
             query: What the tool should do, in words, or its name.
             limit: The most hits to return.
-            sources: Only search these sources.
+            sources: Only search these sources (original or Python names).
         """
         with self._db.read() as conn:
-            return _search.search(conn, query, limit=limit, sources=_lookup.sources_param(sources))
+            return _search.search(conn, query, limit=limit, sources=_sources_param(conn, sources))
 
     # -- blobs --------------------------------------------------------------------------
 
@@ -432,3 +434,9 @@ def _wanted_sources(source: str | None, sources: Collection[str] | None) -> Coll
     if sources is None:
         return [source]
     return [source] if source in sources else []
+
+
+def _sources_param(conn: sqlite3.Connection, sources: Collection[str] | None) -> str | None:
+    if sources is None:
+        return None
+    return _lookup.sources_param(_lookup.original_sources(conn, sources))

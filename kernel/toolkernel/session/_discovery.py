@@ -116,12 +116,11 @@ class Discovery:
         return self._get_sources()
 
     def list_tool_names(self, server: str | None = None) -> list[str]:
-        """Return `server.tool` Python names of every tool, or of one server's tools."""
-        if server is not None and server not in self._sources:
-            known = ", ".join(self._sources) or "none configured"
-            msg = f"no server named {server!r}; servers: {known}"
-            raise ToolNotFound(msg, tool=server)
-        sources = [server] if server is not None else self._sources
+        """Return `server.tool` Python names of every tool, or of one server's tools.
+
+        `server` is its name in mcp.json (`my-server`) or under `tools` (`my_server`).
+        """
+        sources = self._sources_for(server)
         specs = self._registry.list_tools(sources=sources)
         return [self._python_path(spec) for spec in specs]
 
@@ -176,12 +175,12 @@ class Discovery:
         sources = self._sources
         if server is None:
             return sources
-        named = [s for s in sources if server in (s, self._namespace.python_source(s))]
-        if not named:
-            known = ", ".join(sources) or "none configured"
-            msg = f"no server named {server!r}; servers: {known}"
+        original = self._source_named(server, sources)
+        if original is None:
+            known = ", ".join(self._source_label(source) for source in sources)
+            msg = f"no server named {server!r}; servers: {known or 'none configured'}"
             raise ToolNotFound(msg, tool=server)
-        return named
+        return [original]
 
     def _line(self, spec: ToolSpec) -> str:
         """`server.tool(signature) — first sentence`: enough to call it, in few tokens."""
@@ -195,9 +194,12 @@ class Discovery:
         return f"{call} — {sentence}" if sentence else call
 
     def get_tool_details(self, name: str) -> ToolDetails:
-        """Describe one tool; `name` is `server.tool` (Python or MCP spelling)."""
-        qualified = name.removeprefix("tools.")
-        spec = self._registry.get_tool(qualified)
+        """Describe one tool; `name` is `server.tool`, each part in Python or MCP spelling.
+
+        `my_server.class_`, `my-server.class` and `tools.my_server.class_` all name the
+        tool `class` of the server `my-server`.
+        """
+        spec = self._registry.get_tool(self._original_name(name.removeprefix("tools.")))
         if spec.source not in self._sources:
             known = ", ".join(self._sources) or "none"
             msg = (
@@ -241,6 +243,27 @@ class Discovery:
         if module is None:
             return None
         return getattr(module, self._namespace.python_name(spec.source, spec.name), None)
+
+    def _original_name(self, qualified: str) -> str:
+        """`qualified` with its source part as mcp.json spells it, when it is a source."""
+        sources = self._sources
+        dot = qualified.find(".")
+        while dot > 0:
+            original = self._source_named(qualified[:dot], sources)
+            if original is not None:
+                return f"{original}{qualified[dot:]}"
+            dot = qualified.find(".", dot + 1)
+        return qualified
+
+    def _source_named(self, name: str, sources: list[str]) -> str | None:
+        """The source `name` is: itself, or the one whose module is `tools.<name>`."""
+        if name in sources:
+            return name
+        return next((s for s in sources if self._namespace.python_source(s) == name), None)
+
+    def _source_label(self, source: str) -> str:
+        python = self._namespace.python_source(source)
+        return source if python == source else f"{python} ({source})"
 
     def _python_path(self, spec: ToolSpec) -> str:
         if spec.kind == "skill":

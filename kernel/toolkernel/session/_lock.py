@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkernel._spec import ToolSpec
+from toolkernel._words import plural
 
 __all__ = [
     "LOCK_KEY",
@@ -119,7 +120,8 @@ def lock_bundle(lock: dict[str, Any]) -> dict[str, Any]:
         for name, e in lock["tools"].items()
     ]
     summary = "\n".join(rows) or "  (no tool has been called yet)"
-    text = f"Locked {len(lock['tools'])} tool(s); saving the notebook keeps the lock:\n{summary}"
+    locked = plural(len(lock["tools"]), "tool")
+    text = f"Locked {locked}; saving the notebook keeps the lock:\n{summary}"
     return {LOCK_MIME: {"lock": lock}, "text/plain": text}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from toolkernel._words import plural
 from toolkernel.errors import RegistryError
 from toolkernel.registry import USER_NAMESPACE, tool_namespace
 
@@ -46,7 +47,7 @@ class Memory:
 
     def __repr__(self) -> str:
         try:
-            count = f"{len(self.list())} keys"
+            count = plural(len(self.list()), "key")
         except RegistryError as exc:
             count = f"unavailable: {exc}"
         return f"<Memory {self.namespace!r}: {count}>"

@@ -136,7 +136,7 @@ class Toolbox(ToolLifecycle, Configurable):
             toolchain_path=self.toolchain_path,
             sandbox_backend=self.sandbox_backend,
         )
-        self.namespace = ToolsNamespace(BindingCache(home / "bindings"))
+        self.namespace = ToolsNamespace(BindingCache(home / "bindings"), explain=self._unloaded)
         self.host.subscribe(self._set_source)  # the cached catalogs now, later each change
         self.lock = ToolLock()
         """What this session called (for `%tools lock`) and the versions it is pinned to."""
@@ -370,6 +370,20 @@ class Toolbox(ToolLifecycle, Configurable):
             waiters, self._waiters = self._waiters, []
         for loop, event in waiters:
             loop.call_soon_threadsafe(event.set)
+
+    def _unloaded(self, attr: str) -> str | None:
+        """Why `tools.<attr>` has no bindings, when it names a server that failed or waits."""
+        servers = self.server_config.servers
+        server = next((s for s in servers if attr in (s, self.namespace.python_source(s))), None)
+        statuses = run_blocking(self.host.statuses([server])) if server is not None else []
+        if not statuses or statuses[0].state == "connected":
+            return None
+        if statuses[0].state == "connecting":
+            return (
+                f"its server {server!r} is still connecting; `await wait_for_servers()` "
+                "waits for it (at most its connect timeout), and %tools shows its state"
+            )
+        return f"its server failed to connect. {statuses[0].detail or ''}".strip()
 
     def _record_use(self, name: str, version: int | None) -> None:
         """Note what a call used, for `%tools lock`; warn if a locked schema drifted."""

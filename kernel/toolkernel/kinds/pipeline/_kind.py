@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from toolkernel.errors import ToolError
+from toolkernel.errors import ToolError, ToolNotFound
 from toolkernel.kinds._protocol import MAX_DEPTH, call_depth
 from toolkernel.kinds._results import json_result
 from toolkernel.kinds._sources import needs_a_name
@@ -28,7 +29,8 @@ class PipelineKind:
     served: bool = True
 
     def __init__(self, context: KindContext) -> None:
-        """Pipelines keep nothing but their manifest; `context` is not needed."""
+        """Pipelines keep nothing but their manifest; the registry resolves step names."""
+        self._registry = context.registry
 
     def default_name(self, source: object) -> str:
         """A pipeline has no source to name it: refuse."""
@@ -45,14 +47,32 @@ class PipelineKind:
             steps: list[dict[str, Any]] = found.manifest["steps"]
             return steps
 
+        steps = draft.steps
+        if isinstance(steps, list):
+            steps = [self._original_tool(step, known) for step in steps]
         return check_pipeline(
             name,
-            draft.steps,
+            steps,
             output=draft.output,
             tool_exists=known.__contains__,
             pipeline_steps=pipeline_steps,
             known_tools=known,
         )
+
+    def _original_tool(self, step: Any, known: set[str]) -> Any:
+        """`step` with its tool as its server spells it, if given by its Python name.
+
+        `my_server.class_` (as `list_tool_names` gives it) becomes `my-server.class`, so
+        the stored pipeline calls the tool by the name the host serves.
+        """
+        tool = step.get("tool") if isinstance(step, Mapping) else None
+        if not isinstance(tool, str) or tool in known:
+            return step
+        try:
+            original = self._registry.get_tool(tool).qualified_name
+        except ToolNotFound:
+            return step
+        return {**step, "tool": original} if original in known else step
 
     def build(
         self, name: str, draft: ToolDraft, manifest: dict[str, Any], on_line: LineSink | None
