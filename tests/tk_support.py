@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,3 +93,62 @@ def modules_loaded_by(module: str, roots: set[str]) -> list[str]:
     ).stdout
     loaded: list[str] = json.loads(out)
     return loaded
+
+
+@contextlib.contextmanager
+def http_server(script: str, *args: str) -> Iterator[str]:
+    """Run `tests/servers/<script>` over streamable HTTP; yield its URL (from `READY`)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVERS / script), *args], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        url = ""
+        for line in proc.stderr:  # the server prints READY, or exits and the loop ends
+            if line.startswith("READY "):
+                url = line.split()[1]
+                break
+        assert url, f"{script} did not report READY"
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # never blocks it
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+SIGN_IN_LINK = re.compile(r"open (\S+) in a browser")
+"""Finds the authorization link in a server's "needs you to sign in" message."""
+
+
+def approve(link: str) -> Any:
+    """Be the person at the browser: open `link` (a test server approves at once) and
+    follow its redirects to the tool host's callback; return the last response."""
+    import httpx
+
+    return httpx.get(link, follow_redirects=True, timeout=30)
+
+
+def oauth_sign_in(home: Path, url: str) -> None:
+    """Sign in to server `notes` at `url` once (the browser step) with a host on `home`.
+
+    The host is stopped after; its tokens stay in `<home>/oauth`.
+    """
+    from toolkernel.config import HttpServer, OAuthSettings
+    from toolkernel.host import ToolHost
+    from toolkernel.registry import ToolRegistry
+
+    servers = {"notes": HttpServer("notes", url, oauth=OAuthSettings())}
+    host = ToolHost(servers, registry=ToolRegistry(home), logs_dir=home / "logs")
+    host.start()
+    try:
+        [status] = asyncio.run(host.statuses(settle=30))
+        link = SIGN_IN_LINK.search(status.detail or "")
+        assert link, status.detail
+        page = approve(link.group(1))
+        assert page.status_code == 200, page.text
+        assert "Signed in to notes" in page.text
+        # A call now waits for the token exchange the browser's answer started.
+        result = asyncio.run(asyncio.wait_for(host.call("notes.whoami", {}), 30))
+        assert result.content == [{"type": "text", "text": "signed in as toolkernel"}]
+    finally:
+        host.stop()

@@ -8,6 +8,7 @@ import pytest
 from toolkernel.config import (
     HttpServer,
     InvalidServer,
+    OAuthSettings,
     StdioServer,
     find_config,
     load_config,
@@ -142,3 +143,56 @@ def test_load_config_reads_explicit_path(tmp_path: Path) -> None:
     assert list(load_config(tmp_path, explicit=path).servers) == ["a"]
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path, explicit=tmp_path / "none.json")
+
+
+def test_a_remote_server_can_sign_in_with_oauth() -> None:
+    servers = parse_config(
+        {
+            "mcpServers": {
+                "plain": {"url": "https://a.example/mcp", "auth": "oauth"},
+                "scoped": {
+                    "url": "http://127.0.0.1:9/mcp",
+                    "auth": {"type": "oauth", "scope": "read write", "client_name": "my lab"},
+                },
+            }
+        },
+        environ={},
+    )
+    assert servers["plain"] == HttpServer("plain", "https://a.example/mcp", oauth=OAuthSettings())
+    assert servers["scoped"] == HttpServer(
+        "scoped", "http://127.0.0.1:9/mcp", oauth=OAuthSettings("read write", "my lab")
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ({"url": "https://a.example/mcp", "auth": "basic"}, "'auth' must be \"oauth\""),
+        (
+            {"url": "https://a.example/mcp", "auth": {"type": "oauth", "x": 1}},
+            "unknown 'auth' keys",
+        ),
+        (
+            {"url": "https://a.example/mcp", "auth": {"type": "oauth", "scope": "a\nb"}},
+            "auth.scope",
+        ),
+        ({"url": "https://a.example/mcp", "auth": {"type": "oauth", "scope": 3}}, "auth.scope"),
+        (
+            {"url": "https://a.example/mcp", "auth": {"type": "oauth", "client_name": "a\x1b[2J"}},
+            "auth.client_name",
+        ),
+        ({"url": "http://a.example/mcp", "auth": "oauth"}, "use https://"),
+        ({"url": "file:///etc/passwd", "auth": "oauth"}, "needs an http"),
+        (
+            {"url": "https://a.example/mcp", "auth": "oauth", "headers": {"authorization": "x"}},
+            "drop the Authorization header",
+        ),
+        ({"command": "server", "auth": "oauth"}, "remote servers only"),
+    ],
+)
+def test_a_malformed_or_unsafe_oauth_entry_is_refused_with_the_reason(
+    entry: dict[str, object], reason: str
+) -> None:
+    server = parse_config({"mcpServers": {"s": entry}}, environ={})["s"]
+    assert isinstance(server, InvalidServer)
+    assert reason in server.reason

@@ -5,8 +5,13 @@ The file is the one users already keep for Claude Desktop, Cursor or VS Code::
     {"mcpServers": {
         "filesystem": {"command": "npx", "args": ["-y", "..."], "env": {"TOKEN": "${TOKEN}"}},
         "search": {"url": "http://127.0.0.1:8000/mcp",
-                   "headers": {"Authorization": "Bearer ${KEY}"}}
+                   "headers": {"Authorization": "Bearer ${KEY}"}},
+        "notes": {"url": "https://notes.example.com/mcp", "auth": "oauth"}
     }}
+
+A remote server with `"auth": "oauth"` (or `{"type": "oauth", "scope": ..., "client_name":
+...}`) signs in through OAuth: the tool host registers itself, a person approves in a
+browser once, and the host keeps and refreshes the tokens (see `toolkernel.host._oauth`).
 
 One broken entry never hides the others: it is kept as an `InvalidServer` carrying the
 reason, so the kernel can report it in `%tools` while every other server connects.
@@ -27,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from toolkernel.config._trust import TrustStore, config_summary, content_digest
 from toolkernel.errors import ConfigError, UntrustedConfig
@@ -36,6 +42,7 @@ __all__ = [
     "HttpServer",
     "InvalidServer",
     "McpConfig",
+    "OAuthSettings",
     "ServerConfig",
     "StdioServer",
     "find_config",
@@ -59,12 +66,26 @@ class StdioServer:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """How a remote server's OAuth sign-in asks for access.
+
+    Attributes:
+        scope: The scopes to ask for, space-separated; None: what the server asks for.
+        client_name: The name the person sees on the consent page.
+    """
+
+    scope: str | None = None
+    client_name: str = "toolkernel"
+
+
+@dataclass(frozen=True)
 class HttpServer:
-    """A server reached over streamable HTTP."""
+    """A server reached over streamable HTTP; `oauth` set: it signs in with OAuth."""
 
     name: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    oauth: OAuthSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +234,9 @@ def _parse_entry(name: str, entry: Any, env: Mapping[str, str]) -> StdioServer |
     if entry.get("disabled") is True:
         msg = f'server {name!r} is disabled in the config (remove "disabled": true to use it)'
         raise ConfigError(msg, server=name)
+    if "auth" in entry and not (isinstance(entry.get("url"), str) and entry["url"]):
+        msg = f"server {name!r}: 'auth' applies to remote servers only (those with a 'url')"
+        raise ConfigError(msg, server=name)
     if isinstance(entry.get("command"), str) and entry["command"]:
         return StdioServer(
             name=name,
@@ -222,13 +246,54 @@ def _parse_entry(name: str, entry: Any, env: Mapping[str, str]) -> StdioServer |
             cwd=entry.get("cwd") if isinstance(entry.get("cwd"), str) else None,
         )
     if isinstance(entry.get("url"), str) and entry["url"]:
-        return HttpServer(
-            name=name,
-            url=_expand(name, "url", entry["url"], env),
-            headers=_expand_map(name, "headers", entry.get("headers", {}), env),
-        )
+        url = _expand(name, "url", entry["url"], env)
+        headers = _expand_map(name, "headers", entry.get("headers", {}), env)
+        oauth = _oauth_settings(name, entry["auth"], url, headers) if "auth" in entry else None
+        return HttpServer(name=name, url=url, headers=headers, oauth=oauth)
     msg = f"server {name!r}: needs a non-empty 'command' (stdio) or 'url' (streamable HTTP)"
     raise ConfigError(msg, server=name)
+
+
+_OAUTH_KEYS = frozenset({"type", "scope", "client_name"})
+# RFC 6749 section 3.3: scope tokens are printable ASCII without space, '"' or '\\'.
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _oauth_settings(name: str, auth: Any, url: str, headers: dict[str, str]) -> OAuthSettings:
+    """Check an entry's `auth` (`"oauth"`, or an object with `"type": "oauth"`)."""
+    spec = {"type": auth} if isinstance(auth, str) else auth
+    if not isinstance(spec, dict) or spec.get("type") != "oauth":
+        msg = f'server {name!r}: \'auth\' must be "oauth" or {{"type": "oauth", ...}}'
+        raise ConfigError(msg, server=name)
+    unknown = sorted(set(spec) - _OAUTH_KEYS)
+    if unknown:
+        msg = f"server {name!r}: unknown 'auth' keys {unknown}; allowed: scope, client_name"
+        raise ConfigError(msg, server=name)
+    scope, client_name = spec.get("scope"), spec.get("client_name", "toolkernel")
+    if scope is not None and not (isinstance(scope, str) and _SCOPE.fullmatch(scope)):
+        msg = f"server {name!r}: auth.scope must be space-separated scope names, like 'read write'"
+        raise ConfigError(msg, server=name)
+    if not isinstance(client_name, str) or not client_name.isprintable() or not client_name:
+        msg = f"server {name!r}: auth.client_name must be a non-empty line of printable text"
+        raise ConfigError(msg, server=name)
+    if len(client_name) > 100:
+        msg = f"server {name!r}: auth.client_name is longer than 100 characters"
+        raise ConfigError(msg, server=name)
+    if any(key.lower() == "authorization" for key in headers):
+        msg = f"server {name!r}: drop the Authorization header, or drop 'auth': use one sign-in"
+        raise ConfigError(msg, server=name)
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        msg = f"server {name!r}: OAuth needs an http(s) URL, not {url!r}"
+        raise ConfigError(msg, server=name)
+    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
+        msg = (
+            f"server {name!r}: OAuth over plain http would send tokens unencrypted; "
+            f"use https:// (plain http is allowed for 127.0.0.1 and localhost only)"
+        )
+        raise ConfigError(msg, server=name)
+    return OAuthSettings(scope=scope, client_name=client_name)
 
 
 def _str_list(name: str, key: str, value: Any) -> list[str]:

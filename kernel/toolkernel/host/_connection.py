@@ -32,6 +32,7 @@ from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServ
 from toolkernel.errors import ToolkernelError
 from toolkernel.host._convert import spec_from_mcp
 from toolkernel.host._failures import ConnectFailed
+from toolkernel.host._oauth import OAuthSignIn, SignInFailed
 from toolkernel.host._tasks import SendRaw, TaskProgress, call_as_task, runs_as_task
 
 if TYPE_CHECKING:
@@ -76,7 +77,13 @@ class ServerConnection:
         logs_dir: Path,
         on_tools: Callable[[str, list[ToolSpec]], None],
         on_log: LogSink,
+        oauth_dir: Path | None = None,
     ) -> None:
+        """Connect `config`'s server; nothing starts until a call or `ensure_connected`.
+
+        `oauth_dir` holds the tokens of servers that sign in with OAuth (default: the
+        `oauth` folder beside `logs_dir`, both in the toolkernel home).
+        """
         self.config = config
         self.name = config.name
         self.connect_timeout = connect_timeout
@@ -97,6 +104,8 @@ class ServerConnection:
         self._relays: list[ClientRelay] = []
         self._task_support: dict[str, str] = {}
         self._send_raw: SendRaw | None = None
+        self._oauth_dir = oauth_dir or logs_dir.parent / "oauth"
+        self._sign_in: OAuthSignIn | None = None
 
     @contextlib.contextmanager
     def relaying(self, relay: ClientRelay | None) -> Iterator[None]:
@@ -185,6 +194,8 @@ class ServerConnection:
     async def close(self) -> None:
         """Stop the server's transport and wait (bounded) for it to wind down."""
         self._closed.set()
+        if self._sign_in is not None:
+            await self._sign_in.aclose()
         task = self._task
         if task is not None and not task.done():
             await asyncio.wait({task}, timeout=10)
@@ -280,10 +291,38 @@ class ServerConnection:
             )
             return stdio_client(params, errlog=errlog)
         if isinstance(config, HttpServer):
-            client = httpx2.AsyncClient(headers=config.headers or None, timeout=_HTTP_TIMEOUT)
+            sign_in = self._oauth_sign_in(config)
+            client = httpx2.AsyncClient(
+                headers=config.headers or None,
+                timeout=_HTTP_TIMEOUT,
+                auth=sign_in.auth if sign_in is not None else None,
+            )
             await stack.enter_async_context(client)
+            if sign_in is not None:
+                await sign_in.ready(self._relays[-1] if self._relays else None)
             return streamable_http_client(config.url, http_client=client)
         raise ConnectFailed(config.reason)  # pragma: no cover - InvalidServer never gets here
+
+    def _oauth_sign_in(self, config: HttpServer) -> OAuthSignIn | None:
+        """The server's OAuth sign-in (one for the connection's life), if it uses OAuth."""
+        if config.oauth is None:
+            return None
+        if self._sign_in is None:
+            self._sign_in = OAuthSignIn(
+                self.name,
+                config.url,
+                config.oauth,
+                folder=self._oauth_dir,
+                headers=config.headers,
+                announce=lambda level, text: self._on_log(self.name, level, text),
+                current_relay=lambda: self._relays[-1] if self._relays else None,
+                on_signed_in=self._connect_after_sign_in,
+            )
+        return self._sign_in
+
+    async def _connect_after_sign_in(self) -> None:
+        with contextlib.suppress(ConnectFailed):
+            await self.ensure_connected()
 
     def _open_stderr_log(self) -> TextIO:
         self._logs_dir.mkdir(parents=True, exist_ok=True)
@@ -293,6 +332,8 @@ class ServerConnection:
 
     def _describe_failure(self, exc: BaseException) -> str:
         config = self.config
+        if isinstance(exc, SignInFailed):  # already says what happened and what to do
+            return str(exc)
         if isinstance(exc, TimeoutError):
             what = f"did not finish initialize within {self.connect_timeout:g} s"
             hint = "check that the server speaks MCP over stdio, or raise connect_timeout"
