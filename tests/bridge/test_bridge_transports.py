@@ -66,6 +66,8 @@ def test_a_real_client_session_over_stdio_discovers_runs_code_and_keeps_state(
         "tool_versions",
         "diff_tool",
         "rollback_tool",
+        "add_server",
+        "remove_server",
     ]
     assert again == "30"
     assert "echo.echo" in found

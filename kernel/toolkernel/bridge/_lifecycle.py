@@ -22,7 +22,7 @@ _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.p
 
 
 def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
-    """Add `tool_versions`, `diff_tool`, `rollback_tool` and `memory` to the server."""
+    """Add `tool_versions`, `diff_tool`, `rollback_tool`, `memory` and the server tools."""
 
     @server.tool(
         description=(
@@ -78,6 +78,36 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         new: int = await _ask(session, "tools/rollback", params)
         await server.notify_if_changed(ctx)
         return f"{name} is now version {new}, with the content of version {version}"
+
+    _add_server_tools(server, session)
+
+
+def _add_server_tools(server: BridgeServer, session: KernelSession) -> None:
+    @server.tool(
+        description=(
+            "Start an MCP server in the kernel now (tools.<name> in execute_code once it "
+            "connects) and keep it in the home's mcp.json. config is its mcp.json entry: "
+            '{"command": ..., "args": [...], "env": {...}} or {"url": ..., "headers": {...}}.'
+        )
+    )
+    async def add_server(
+        ctx: Context,
+        name: Annotated[str, Field(description="Letters, digits, '_' or '-'.")],
+        config: Annotated[dict[str, Any], Field(description="Its mcp.json entry.")],
+        replace: Annotated[bool, Field(description="Replace a server of that name.")] = False,
+    ) -> dict[str, Any]:
+        params = {"name": name, "config": config, "replace": replace}
+        status: dict[str, Any] = await _ask(session, "servers/add", params)
+        await server.notify_if_changed(ctx)
+        return status
+
+    @server.tool(description="Stop an MCP server, drop its tools and remove it from mcp.json.")
+    async def remove_server(
+        ctx: Context, name: Annotated[str, Field(description="The server's name.")]
+    ) -> str:
+        await _ask(session, "servers/remove", {"name": name})
+        await server.notify_if_changed(ctx)
+        return f"server {name!r} is stopped and removed"
 
 
 async def _ask(session: KernelSession, method: str, params: dict[str, Any]) -> Any:

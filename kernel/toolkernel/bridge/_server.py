@@ -138,10 +138,9 @@ _DISCOVERY_TIMEOUT_S = 60.0
 
 
 async def _discover(session: KernelSession, method: str, params: dict[str, Any]) -> Any:
-    # On a fresh kernel, servers without a cached catalog are still connecting: wait for
-    # their first attempt (bounded; instant once settled) before answering.
+    # The kernel answers from what is connected or cached, after a short bounded wait for
+    # servers with no cached catalog, and notes which servers are connecting or failed.
     try:
-        await session.request("session/ready", {}, timeout=_DISCOVERY_TIMEOUT_S)
         return await session.request(method, params, timeout=_DISCOVERY_TIMEOUT_S)
     except BridgeError as exc:
         raise ToolError(str(exc)) from exc

@@ -22,18 +22,19 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
 from toolkernel._spec import ClientRelay
 from toolkernel._version import __version__
 from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServer
 from toolkernel.errors import ToolkernelError
 from toolkernel.host._convert import spec_from_mcp
-from toolkernel.host._failures import ConnectFailed
+from toolkernel.host._failures import ConnectFailed, RequestNotSent
 
 if TYPE_CHECKING:
     from toolkernel._spec import ToolSpec
 
-__all__ = ["ConnectFailed", "ServerConnection"]
+__all__ = ["ConnectFailed", "RequestNotSent", "ServerConnection"]
 
 _CLIENT_INFO = types.Implementation(name="toolkernel", version=__version__)
 # As the SDK's own HTTP client: 30 s to connect, write and wait for the pool, 300 s to
@@ -53,6 +54,8 @@ _LEVELS = {
 
 LogSink = Callable[[str, int, str], None]
 """Receives server log messages: (server name, logging level, text)."""
+StateSink = Callable[["ServerConnection"], None]
+"""Hears that a connection's `state` changed on its own (the server went away)."""
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -72,6 +75,7 @@ class ServerConnection:
         logs_dir: Path,
         on_tools: Callable[[str, list[ToolSpec]], None],
         on_log: LogSink,
+        on_state: StateSink | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -82,6 +86,7 @@ class ServerConnection:
         self._logs_dir = logs_dir
         self._on_tools = on_tools
         self._on_log = on_log
+        self._on_state = on_state
         self._session: ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
@@ -183,10 +188,13 @@ class ServerConnection:
             async with contextlib.AsyncExitStack() as stack:
                 transport = await self._open_transport(stack)
                 read, write = await stack.enter_async_context(transport)
+                closed = self._closed
+                dispatcher = _WatchedDispatcher(
+                    read, _SendGuard(write), on_end=lambda: self._stream_ended(closed)
+                )
                 session = await stack.enter_async_context(
                     ClientSession(
-                        read,
-                        write,
+                        dispatcher=dispatcher,
                         logging_callback=self._on_log_message,
                         message_handler=self._on_message,
                         sampling_callback=self._on_sampling,
@@ -212,6 +220,19 @@ class ServerConnection:
             self._session = None
             if self.state == "connected":
                 self.mark_disconnected("the connection closed; it reconnects on the next call")
+
+    def _stream_ended(self, closed: asyncio.Event) -> None:
+        """The server's stream ended (its process exited, say) while it was connected."""
+        if closed is not self._closed or closed.is_set() or self.state != "connected":
+            return  # we closed it, or this connection was already replaced
+        tail = self.stderr_tail()
+        stderr = f"; stderr: {tail}" if tail else ""
+        self.mark_disconnected(
+            f"server {self.name!r} went away while connected (its process exited or "
+            f"closed the connection){stderr}. It restarts on the next call"
+        )
+        if self._on_state is not None:
+            self._on_state(self)
 
     async def _open_transport(self, stack: contextlib.AsyncExitStack) -> Transport:
         """Return the server's transport, still to be entered; what it uses closes with `stack`."""
@@ -318,6 +339,67 @@ async def _list_all_tools(source: str, session: ClientSession) -> list[ToolSpec]
         cursor = page.next_cursor
         if not cursor:
             return specs
+
+
+class _WatchedDispatcher(JSONRPCDispatcher[Any]):
+    """The SDK's dispatcher, which says when its stream ends and what it never sent.
+
+    `on_end` runs when the receive loop stops (EOF: the server exited), so a server that
+    dies while idle is noticed at once. A request made after that, or whose write
+    failed, raises `RequestNotSent` rather than the SDK's ambiguous `CONNECTION_CLOSED`.
+    """
+
+    def __init__(self, read: Any, write: Any, *, on_end: Callable[[], None]) -> None:
+        super().__init__(read, write)
+        self._on_end = on_end
+
+    async def run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().run(*args, **kwargs)
+        finally:
+            self._on_end()
+
+    async def send_raw_request(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._closed:
+            msg = f"{method} was not sent: the connection had closed"
+            raise RequestNotSent(msg)
+        return await super().send_raw_request(method, *args, **kwargs)
+
+
+class _SendGuard:
+    """A write stream on which a request that cannot be written raises `RequestNotSent`.
+
+    Notifications and responses fail as before (the SDK handles those itself).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def send(self, item: Any) -> None:
+        try:
+            await self._stream.send(item)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            if not isinstance(getattr(item, "message", None), types.JSONRPCRequest):
+                raise
+            msg = "the request was not sent: the connection had closed"
+            raise RequestNotSent(msg) from exc
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def __aenter__(self) -> _SendGuard:
+        await self._stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool | None:
+        result: bool | None = await self._stream.__aexit__(*exc)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _safe_filename(name: str) -> str:
