@@ -21,7 +21,15 @@ from toolkernel.bridge import INSTRUCTIONS, KernelSession, build_server
 
 pytestmark = pytest.mark.timeout(180)
 DEFAULT_TOOLS = ["search_tools", "get_tool_details", "execute_code"]
-LIFECYCLE_TOOLS = ["create_tool", "memory", "tool_versions", "diff_tool", "rollback_tool"]
+LIFECYCLE_TOOLS = [
+    "create_tool",
+    "memory",
+    "tool_versions",
+    "diff_tool",
+    "rollback_tool",
+    "add_server",
+    "remove_server",
+]
 UP_FRONT_BUDGET = 600
 """Issue 15's goal: cl100k tokens of `instructions` plus the default `tools/list`."""
 

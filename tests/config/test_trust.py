@@ -290,8 +290,11 @@ def test_a_folder_mcp_json_runs_nothing_until_a_person_trusts_it(
     assert not marker.exists()
     approved = kernel.execute("%tools trust").stdout
     assert f"Approved {config}" in approved
-    assert "Restart the kernel" in approved
+    assert "Its servers are starting" in approved
     assert list(load_config(home, folder).servers) == ["folder"]
+    # The running kernel follows the approval: no restart.
+    assert kernel.value('await tools.folder.echo(text="approved")') == "approved"
+    assert marker.exists()
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

@@ -22,7 +22,17 @@ if TYPE_CHECKING:
 
 __all__ = ["LIFECYCLE_TOOLS", "add_lifecycle_tools"]
 
-LIFECYCLE_TOOLS = frozenset({CREATE_TOOL, "memory", "tool_versions", "diff_tool", "rollback_tool"})
+LIFECYCLE_TOOLS = frozenset(
+    {
+        CREATE_TOOL,
+        "memory",
+        "tool_versions",
+        "diff_tool",
+        "rollback_tool",
+        "add_server",
+        "remove_server",
+    }
+)
 """The tools `--lifecycle-tools` adds; each is also a function inside `execute_code`."""
 
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -37,7 +47,7 @@ _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.p
 
 
 def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
-    """Add `tool_versions`, `diff_tool`, `rollback_tool` and `memory` to the server.
+    """Add `tool_versions`, `diff_tool`, `rollback_tool`, `memory` and the server tools.
 
     `create_tool` is the server's own (`BridgeServer`), its schema made from `ToolDraft`.
     """
@@ -102,6 +112,45 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         new: int = await _ask(session, "tools/rollback", params)
         await server.notify_if_changed(ctx)
         return f"{name} is now version {new}, with the content of version {version}"
+
+    _add_server_tools(server, session)
+
+
+def _add_server_tools(server: BridgeServer, session: KernelSession) -> None:
+    @server.tool(
+        description=(
+            "Start an MCP server in the kernel now (tools.<name> in execute_code once it "
+            "connects) and keep it in the home's mcp.json. config is its mcp.json entry: "
+            '{"command": ..., "args": [...], "env": {...}} or {"url": ..., "headers": {...}}.'
+        ),
+        # It starts a program (or reaches a URL) and may replace a server: open world.
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, open_world_hint=True
+        ),
+    )
+    async def add_server(
+        ctx: Context,
+        name: Annotated[str, Field(description="Letters, digits, '_' or '-'.")],
+        config: Annotated[dict[str, Any], Field(description="Its mcp.json entry.")],
+        replace: Annotated[bool, Field(description="Replace a server of that name.")] = False,
+    ) -> dict[str, Any]:
+        params = {"name": name, "config": config, "replace": replace}
+        status: dict[str, Any] = await _ask(session, "servers/add", params)
+        await server.notify_if_changed(ctx)
+        return status
+
+    @server.tool(
+        description="Stop an MCP server, drop its tools and remove it from mcp.json.",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, open_world_hint=False
+        ),
+    )
+    async def remove_server(
+        ctx: Context, name: Annotated[str, Field(description="The server's name.")]
+    ) -> str:
+        await _ask(session, "servers/remove", {"name": name})
+        await server.notify_if_changed(ctx)
+        return f"server {name!r} is stopped and removed"
 
 
 async def _ask(session: KernelSession, method: str, params: dict[str, Any]) -> Any:

@@ -45,9 +45,10 @@ search_tools finds tools, get_tool_details shows one's docstring, and execute_co
 Python that calls them: `await tools.<server>.<tool>(arg=...)`. Do a whole task in one
 execute_code (loops, asyncio.gather) and print only what you need; variables persist.
 Also callable in code: create_tool, tool_versions, diff_tool, rollback_tool, memory,
-list_tool_names."""
+list_tool_names, add_server, remove_server, read_resource."""
 
 _PREVIEW = 500
+_NOTE = "note: "
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 _RUNS_CODE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
@@ -97,12 +98,15 @@ def build_server(
         # A listing asks for one more line than it shows: it tells whether it was cut.
         wanted = limit + 1 if listing else limit
         params = {"query": query, "limit": wanted, "detail": "line", "server": server or None}
-        lines: list[str] = await _discover(session, "tools/search", params)
+        answer: list[str] = await _discover(session, "tools/search", params)
+        # The kernel ends the answer with notes on servers still connecting or failed.
+        notes = [line for line in answer if line.startswith(_NOTE)]
+        lines = [line for line in answer if not line.startswith(_NOTE)]
         if not lines:
-            return "no tools yet" if listing else f"no tool matches {query!r}"
-        if len(lines) > limit:
+            lines = ["no tools yet" if listing else f"no tool matches {query!r}"]
+        elif len(lines) > limit:
             lines[limit:] = ["(more: give a query or a server, or raise the limit)"]
-        return "\n".join(lines)
+        return "\n".join([*lines, *notes])
 
     # Not listed (search_tools with an empty query lists tools, with signatures), but
     # still served: clients written against earlier bridges call it.
@@ -168,10 +172,9 @@ _DISCOVERY_TIMEOUT_S = 60.0
 
 
 async def _discover(session: KernelSession, method: str, params: dict[str, Any]) -> Any:
-    # On a fresh kernel, servers without a cached catalog are still connecting: wait for
-    # their first attempt (bounded; instant once settled) before answering.
+    # The kernel answers from what is connected or cached, after a short bounded wait for
+    # servers with no cached catalog, and notes which servers are connecting or failed.
     try:
-        await session.request("session/ready", {}, timeout=_DISCOVERY_TIMEOUT_S)
         return await session.request(method, params, timeout=_DISCOVERY_TIMEOUT_S)
     except BridgeError as exc:
         raise ToolError(str(exc)) from exc

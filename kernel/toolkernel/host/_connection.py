@@ -31,14 +31,14 @@ from toolkernel._version import __version__
 from toolkernel.config import HttpServer, InvalidServer, ServerConfig, StdioServer
 from toolkernel.errors import ToolkernelError
 from toolkernel.host._convert import spec_from_mcp
-from toolkernel.host._failures import ConnectFailed
+from toolkernel.host._failures import ConnectFailed, RequestNotSent
 from toolkernel.host._oauth import OAuthSignIn, SignInFailed
 from toolkernel.host._tasks import SendRaw, TaskProgress, call_as_task, runs_as_task
 
 if TYPE_CHECKING:
     from toolkernel._spec import ToolSpec
 
-__all__ = ["ConnectFailed", "ServerConnection"]
+__all__ = ["ConnectFailed", "RequestNotSent", "ServerConnection"]
 
 _CLIENT_INFO = types.Implementation(name="toolkernel", version=__version__)
 # As the SDK's own HTTP client: 30 s to connect, write and wait for the pool, 300 s to
@@ -58,6 +58,8 @@ _LEVELS = {
 
 LogSink = Callable[[str, int, str], None]
 """Receives server log messages: (server name, logging level, text)."""
+StateSink = Callable[["ServerConnection"], None]
+"""Hears that a connection's `state` changed on its own (the server went away)."""
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -78,6 +80,7 @@ class ServerConnection:
         on_tools: Callable[[str, list[ToolSpec]], None],
         on_log: LogSink,
         oauth_dir: Path | None = None,
+        on_state: StateSink | None = None,
     ) -> None:
         """Connect `config`'s server; nothing starts until a call or `ensure_connected`.
 
@@ -93,6 +96,7 @@ class ServerConnection:
         self._logs_dir = logs_dir
         self._on_tools = on_tools
         self._on_log = on_log
+        self._on_state = on_state
         self._session: ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
@@ -249,7 +253,10 @@ class ServerConnection:
             async with contextlib.AsyncExitStack() as stack:
                 transport = await self._open_transport(stack)
                 read, write = await stack.enter_async_context(transport)
-                dispatcher = JSONRPCDispatcher(read, write)
+                closed = self._closed
+                dispatcher = _WatchedDispatcher(
+                    read, _SendGuard(write), on_end=lambda: self._stream_ended(closed)
+                )
                 session = await stack.enter_async_context(
                     ClientSession(
                         dispatcher=dispatcher,
@@ -279,6 +286,19 @@ class ServerConnection:
             self._session = None
             if self.state == "connected":
                 self.mark_disconnected("the connection closed; it reconnects on the next call")
+
+    def _stream_ended(self, closed: asyncio.Event) -> None:
+        """The server's stream ended (its process exited, say) while it was connected."""
+        if closed is not self._closed or closed.is_set() or self.state != "connected":
+            return  # we closed it, or this connection was already replaced
+        tail = self.stderr_tail()
+        stderr = f"; stderr: {tail}" if tail else ""
+        self.mark_disconnected(
+            f"server {self.name!r} went away while connected (its process exited or "
+            f"closed the connection){stderr}. It restarts on the next call"
+        )
+        if self._on_state is not None:
+            self._on_state(self)
 
     async def _open_transport(self, stack: contextlib.AsyncExitStack) -> Transport:
         """Return the server's transport, still to be entered; what it uses closes with `stack`."""
@@ -433,6 +453,67 @@ def _raw_sender(dispatcher: JSONRPCDispatcher[Any], session: ClientSession) -> S
         return await dispatcher.send_raw_request(method, params, opts)
 
     return send
+
+
+class _WatchedDispatcher(JSONRPCDispatcher[Any]):
+    """The SDK's dispatcher, which says when its stream ends and what it never sent.
+
+    `on_end` runs when the receive loop stops (EOF: the server exited), so a server that
+    dies while idle is noticed at once. A request made after that, or whose write
+    failed, raises `RequestNotSent` rather than the SDK's ambiguous `CONNECTION_CLOSED`.
+    """
+
+    def __init__(self, read: Any, write: Any, *, on_end: Callable[[], None]) -> None:
+        super().__init__(read, write)
+        self._on_end = on_end
+
+    async def run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().run(*args, **kwargs)
+        finally:
+            self._on_end()
+
+    async def send_raw_request(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._closed:
+            msg = f"{method} was not sent: the connection had closed"
+            raise RequestNotSent(msg)
+        return await super().send_raw_request(method, *args, **kwargs)
+
+
+class _SendGuard:
+    """A write stream on which a request that cannot be written raises `RequestNotSent`.
+
+    Notifications and responses fail as before (the SDK handles those itself).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def send(self, item: Any) -> None:
+        try:
+            await self._stream.send(item)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            if not isinstance(getattr(item, "message", None), types.JSONRPCRequest):
+                raise
+            msg = "the request was not sent: the connection had closed"
+            raise RequestNotSent(msg) from exc
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def __aenter__(self) -> _SendGuard:
+        await self._stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool | None:
+        result: bool | None = await self._stream.__aexit__(*exc)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _safe_filename(name: str) -> str:

@@ -27,7 +27,7 @@ from toolkernel.errors import (
     UrlElicitationRequired,
 )
 from toolkernel.host._convert import result_from_mcp
-from toolkernel.host._failures import ConnectFailed
+from toolkernel.host._failures import ConnectFailed, RequestNotSent
 from toolkernel.host._local import CallHooks, LocalTools
 from toolkernel.host._resources import serve_resources
 from toolkernel.host._status import ServerStatus
@@ -301,6 +301,20 @@ class ToolHost:
             await self._on_host_loop(self._settle(chosen, settle))
         return [self._status(name) for name in chosen]
 
+    def set_servers(self, servers: Mapping[str, ServerConfig], timeout: float = 15.0) -> None:
+        """Follow a changed server list: stop removed and changed servers, start new ones.
+
+        A server whose entry is unchanged keeps its connection. A removed server's
+        tools leave the catalog (listeners are not told: the caller drops them). New
+        and changed servers connect in the background; `statuses(settle=...)` waits.
+        Safe from any thread but the host's; bounded by `timeout` (stopping servers).
+        """
+        work = self._reconcile(dict(servers))
+        if not self._thread.is_alive():
+            asyncio.run(work)
+            return
+        asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout)
+
     # -- internals -------------------------------------------------------------------------
 
     def _run_loop(self) -> None:
@@ -345,12 +359,7 @@ class ToolHost:
         from mcp.shared.exceptions import MCPError  # noqa: PLC0415 - imported on this thread
 
         connection, tool = self._resolve(name)
-        try:
-            session = await connection.ensure_connected()
-        except ConnectFailed as exc:
-            raise ServerUnavailable(str(exc), tool=name, server=connection.name) from exc
-        finally:
-            self._publish_status(connection)
+        session = await self._session_of(connection, name)
         spec = self._specs.get(connection.name, {}).get(tool)
         if spec is None:
             raise self._not_found(name, connection.name)
@@ -358,7 +367,21 @@ class ToolHost:
         progress = _progress_adapter(on_progress) if on_progress is not None else None
         try:
             with connection.relaying(relay):
-                result = await connection.call_tool(session, tool, args, progress)
+                try:
+                    result = await connection.call_tool(session, tool, args, progress)
+                except RequestNotSent as exc:
+                    # The server went away before the request was written (it died
+                    # while idle): it never saw the call, so sending it again is safe.
+                    self._went_away(connection, f"{exc}; sent again on a new connection")
+                    session = await self._session_of(connection, name)
+                    result = await connection.call_tool(session, tool, args, progress)
+        except RequestNotSent as exc:
+            self._went_away(connection, str(exc))
+            msg = (
+                f"{name} was not sent: server {connection.name!r} went away twice in a row "
+                f"({exc}). See `%tools` for its status and its stderr log, then retry"
+            )
+            raise ServerUnavailable(msg, tool=name, server=connection.name) from exc
         except MCPError as exc:
             raise self._call_failed(name, connection, exc) from exc
         except RuntimeError as exc:
@@ -366,6 +389,19 @@ class ToolHost:
             msg = f"{name}: the server's result is invalid: {exc}"
             raise ToolError(msg, tool=name) from exc
         return result_from_mcp(name, result)
+
+    async def _session_of(self, connection: ServerConnection, name: str) -> Any:
+        """The connection's live session, (re)connecting it; publishes its state."""
+        try:
+            return await connection.ensure_connected()
+        except ConnectFailed as exc:
+            raise ServerUnavailable(str(exc), tool=name, server=connection.name) from exc
+        finally:
+            self._publish_status(connection)
+
+    def _went_away(self, connection: ServerConnection, reason: str) -> None:
+        connection.mark_disconnected(f"server {connection.name!r}: {reason}")
+        self._publish_status(connection)
 
     async def _settle(self, servers: list[str], timeout: float) -> None:
         """Wait (at most `timeout` s) until each of `servers` made its first attempt."""
@@ -389,21 +425,49 @@ class ToolHost:
         specs = self._specs.get(name)
         return ServerStatus(name, state, detail, len(specs) if specs is not None else None)
 
-    def _build_connections(self) -> None:
-        if self._connections or not self._servers:
-            return
+    def _build_connections(self) -> list[ServerConnection]:
+        """Make the connections still missing (none connects yet); return the new ones."""
+        missing = [name for name in self._servers if name not in self._connections]
+        if not missing:
+            return []
         from toolkernel.host._connection import ServerConnection  # noqa: PLC0415 - see __init__
 
-        self._connections = {
-            name: ServerConnection(
-                config,
+        made = [
+            ServerConnection(
+                self._servers[name],
                 connect_timeout=self._connect_timeout,
                 logs_dir=self._logs_dir,
                 on_tools=self._tools_arrived,
                 on_log=self._on_log,
+                on_state=self._publish_status,
             )
-            for name, config in self._servers.items()
-        }
+            for name in missing
+        ]
+        self._connections = {**self._connections, **{conn.name: conn for conn in made}}
+        return made
+
+    async def _reconcile(self, servers: dict[str, ServerConfig]) -> None:
+        """Stop the servers that went or changed, then start the new and changed ones."""
+        old, self._servers = self._servers, servers
+        gone = [name for name in old if old[name] != servers.get(name)]
+        closing = [self._connections[name] for name in gone if name in self._connections]
+        self._connections = {n: c for n, c in self._connections.items() if n not in gone}
+        await asyncio.gather(*(conn.close() for conn in closing))
+        with self._catalog_lock:
+            dropped = [name for name in gone if name not in servers]
+            self._specs = {k: v for k, v in self._specs.items() if k not in dropped}
+            for name in dropped:
+                self._known_hashes.pop(name, None)
+                self._published.pop(name, None)
+                self._forget_status(name)
+            cached = self._registry.load_catalogs()
+            self._apply({n: cached[n] for n in servers if n not in old and n in cached})
+        self._refresh_local()
+        if not self._thread.is_alive() or self._watcher is None:
+            return  # not started: `start()` connects them all
+        for conn in self._build_connections():
+            self._publish_status(conn)
+            self._loop.create_task(self._start_one(conn), name=f"start-{conn.name}")
 
     async def _watch_registry(self) -> None:
         """Follow registry tool changes other processes make (polled, cheap)."""
@@ -474,7 +538,10 @@ class ToolHost:
             reason = f"server {conn.name!r} disconnected during the call to {name}{stderr}"
             conn.mark_disconnected(reason + "; it reconnects on the next call")
             self._publish_status(conn)
-            msg = f"{reason}. It is restarted on the next call; retry if the tool is safe to."
+            msg = (
+                f"{reason}. The call was not sent again, since the server may have run it; "
+                "retry if the tool is safe to repeat (the server restarts on the next call)."
+            )
             return ServerUnavailable(msg, tool=name, server=conn.name)
         if exc.code == REQUEST_TIMEOUT:
             return ToolCancelled(f"{name} timed out: {exc.error.message}", tool=name)
@@ -515,6 +582,14 @@ class ToolHost:
         self._validators.pop(source, None)
         self._specs = {**self._specs, source: {spec.name: spec for spec in specs}}
         self._known_hashes[source] = digest or catalog_hash(specs)
+
+    def _forget_status(self, name: str) -> None:
+        try:
+            self._registry.set_server_status(
+                name, "disabled", detail="removed from the server list (mcp.json or remove_server)"
+            )
+        except Exception:
+            log.exception("could not publish the removal of %r", name)
 
     def _publish_status(self, conn: ServerConnection) -> None:
         count = len(self._specs[conn.name]) if conn.name in self._specs else None

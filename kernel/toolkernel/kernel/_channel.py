@@ -10,7 +10,10 @@ one JSON-RPC message:
   (`{"request": id, "progress", "total", "message"}`); and `relay` requests, when a
   server asks the bridge's client something (sampling, elicitation) during a call.
 
-Every method maps onto the session (`Toolbox`); the names are `CHANNEL_METHODS`. Each
+Every method maps onto the session (`Toolbox`); the names are `CHANNEL_METHODS`. The
+discovery methods (`tools/names`, `tools/search`) end their list with notes on what it
+may miss (servers still connecting or failed, no mcp.json): `"note: ..."` strings, or
+`{"note": ...}` objects among rows. Each
 request runs as its own task, so a slow call never holds up discovery. An error in a
 method becomes a JSON-RPC error whose `message` is the exception's text and whose
 `data.type` is its class name.
@@ -54,6 +57,8 @@ _METHODS = {
     "tools/create": "_create",
     "memory": "_memory",
     "kernel/keep": "_keep",
+    "servers/add": "_add_server",
+    "servers/remove": "_remove_server",
 }
 
 
@@ -146,17 +151,25 @@ class Channel:
         return [{"name": s.name, "state": s.state, "detail": s.detail} for s in statuses]
 
     async def _names(self, params: JSONObject, _: Any) -> list[str]:
-        return self._toolbox.discovery.list_tool_names(params.get("server"))
+        await self._toolbox.discovery_notes()  # the bounded first wait, off this loop
+        names = self._toolbox.discovery.list_tool_names(params.get("server"))
+        return [*names, *(f"note: {note}" for note in names.notes)]
 
-    async def _search(self, params: JSONObject, _: Any) -> Any:
-        return self._toolbox.discovery.search_tools(
+    async def _search(self, params: JSONObject, _: Any) -> list[Any]:
+        await self._toolbox.discovery_notes()
+        detail = params.get("detail", "summary")
+        rows = self._toolbox.discovery.search_tools(
             str(params["query"]),
             limit=int(params.get("limit", 10)),
-            detail=params.get("detail", "summary"),
+            detail=detail,
             server=params.get("server"),
         )
+        if detail in ("name", "line"):
+            return [*rows, *(f"note: {note}" for note in rows.notes)]
+        return [*rows, *({"note": note} for note in rows.notes)]
 
     async def _details(self, params: JSONObject, _: Any) -> str:
+        await self._toolbox.discovery_notes()
         return repr(self._toolbox.get_tool_details(str(params["name"])))
 
     async def _catalog(self, params: JSONObject, _: Any) -> JSONObject:
@@ -235,6 +248,30 @@ class Channel:
         # Builds take minutes and block: a worker thread keeps the channel answering.
         created = await asyncio.to_thread(self._toolbox.create_tool, name, **arguments)
         return {"name": created.name, "version": created.version}
+
+    async def _add_server(self, params: JSONObject, _: Any) -> JSONObject:
+        config = params["config"]
+        if not isinstance(config, dict):
+            msg = "config must be an mcp.json entry object"
+            raise TypeError(msg)
+        # It waits for the server's first connection: a worker thread keeps the channel free.
+        status = await asyncio.to_thread(
+            self._toolbox.add_server,
+            str(params["name"]),
+            config,
+            replace=bool(params.get("replace", False)),
+            timeout=float(params.get("timeout_s", 30.0)),
+        )
+        return {
+            "name": status.name,
+            "state": status.state,
+            "detail": status.detail,
+            "tool_count": status.tool_count,
+        }
+
+    async def _remove_server(self, params: JSONObject, _: Any) -> bool:
+        await asyncio.to_thread(self._toolbox.remove_server, str(params["name"]))
+        return True
 
     async def _memory(self, params: JSONObject, _: Any) -> Any:
         memory = self._user_ns.get("memory")

@@ -33,7 +33,7 @@ _USAGE = """\
                        notebook keeps when it is next saved (the lock)
 %tools lock PATH       write that lock into the metadata of notebook PATH (one not open)
 %tools trust           approve this folder's mcp.json, as it is now, after reading it
-                       (its servers start when the kernel restarts)
+                       (the running kernel starts its servers within a second)
 %tools trust PATH      approve the mcp.json at PATH (or in folder PATH)"""
 
 
@@ -50,7 +50,8 @@ class ToolMagics(Magics):
         """Show status (`%tools`), search (`%tools search q`) or details (`%tools show n`)."""
         words = shlex.split(line)
         if not words or words[0] == "status":
-            print(format_status(self._toolbox.statuses(), self._toolbox.config_error))
+            toolbox = self._toolbox
+            print(format_status(toolbox.statuses(), toolbox.config_error, toolbox.config_looked_in))
             if self._toolbox.registry_error:
                 print(f"✗ registry: {self._toolbox.registry_error}")
             watcher = self._toolbox.watcher
@@ -99,11 +100,11 @@ class ToolMagics(Magics):
         runs = "".join(f"\n  {line}" for line in servers) or "\n  (no servers)"
         print(f"Approved {approval.subject} (sha256 {approval.digest[:12]}), which runs:{runs}")
         here = refused is not None and Path(refused.path).resolve() == Path(approval.subject)
-        print(
-            "Restart the kernel to start its servers."
-            if here
-            else "A kernel started in its folder uses it."
-        )
+        if here:
+            self._toolbox.reload_servers()
+            print("Its servers are starting; %tools shows them.")
+        else:
+            print("A kernel started in its folder uses it.")
 
     @cell_magic
     def tool(self, line: str, cell: str) -> Any:
@@ -249,12 +250,20 @@ def _json_option(text: str | None, option: str) -> Any:
         raise UsageError(msg) from exc
 
 
-def format_status(statuses: list[ServerStatus], config_error: str | None = None) -> str:
-    """Return one line per server: mark, name, state, tool count or what went wrong."""
+def format_status(
+    statuses: list[ServerStatus],
+    config_error: str | None = None,
+    looked_in: list[str] | None = None,
+) -> str:
+    """Return one line per server: mark, name, state, tool count or what went wrong.
+
+    `looked_in` names where mcp.json was looked for, when none was found.
+    """
     lines = [f"✗ mcp.json: {config_error}"] if config_error else []
     if not statuses and not config_error:
+        where = f"No mcp.json was found; looked in {', '.join(looked_in)}. " if looked_in else ""
         return (
-            "No MCP servers configured. Add them to mcp.json "
+            f"{where}No MCP servers configured. Add them to mcp.json "
             '({"mcpServers": {name: {"command": ..., "args": [...]}}}) in this folder, '
             "in the toolkernel home, or at $TOOLKERNEL_MCP_CONFIG, then restart the kernel."
         )

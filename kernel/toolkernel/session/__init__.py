@@ -6,8 +6,8 @@ call's progress, output, logs and client requests reach a person is the front en
 business (`FrontEnd`), which the kernel supplies.
 """
 
-from toolkernel.session._discovery import Discovery, ToolDetails
+from toolkernel.session._discovery import Discovery, Listing, ToolDetails
 from toolkernel.session._frontend import CallObservers, FrontEnd
 from toolkernel.session._toolbox import Toolbox
 
-__all__ = ["CallObservers", "Discovery", "FrontEnd", "ToolDetails", "Toolbox"]
+__all__ = ["CallObservers", "Discovery", "FrontEnd", "Listing", "ToolDetails", "Toolbox"]

@@ -21,13 +21,31 @@ from toolkernel.factory import SKILL_NAMESPACE
 if TYPE_CHECKING:
     from toolkernel._spec import ToolSpec
     from toolkernel.bindings import ToolsNamespace
+    from toolkernel.host import ServerStatus
     from toolkernel.registry import ToolRegistry
     from toolkernel.session._skills import SkillLibrary
 
-__all__ = ["Detail", "Discovery", "ToolDetails"]
+__all__ = ["Detail", "Discovery", "Listing", "ToolDetails", "server_notes"]
 
 Detail = Literal["name", "line", "summary", "full"]
 _DETAILS = ("name", "line", "summary", "full")
+
+
+class Listing(list[Any]):
+    """A discovery answer: a plain list, plus `notes` on what it may be missing.
+
+    The notes say which servers are still connecting (their tools may be absent), which
+    failed and why, or that no mcp.json was found and where it was looked for. They
+    show after the list when it is displayed; code iterates the list as usual.
+    """
+
+    def __init__(self, items: list[Any], notes: list[str]) -> None:
+        """Wrap `items` with the `notes` about what the answer covers."""
+        super().__init__(items)
+        self.notes = notes
+
+    def __repr__(self) -> str:
+        return super().__repr__() + "".join(f"\n# note: {note}" for note in self.notes)
 
 
 @dataclass(frozen=True)
@@ -100,12 +118,17 @@ class Discovery:
         namespace: ToolsNamespace,
         sources: list[str] | Callable[[], list[str]],
         skills: SkillLibrary | None = None,
+        *,
+        notes: Callable[[], list[str]] | None = None,
     ) -> None:
         """Discover the tools of `sources`: a list, or a function giving the current one.
 
         A function lets registry namespaces created after start (`create_tool`) appear.
         `skills` describes skills (`skills.<name>`), which have no binding under `tools`.
+        `notes` is called before each answer: it may wait (bounded) for servers making a
+        first connection, and returns what the answer may be missing (see `Listing`).
         """
+        self._notes = notes or list
         self._skills = skills
         self._registry = registry
         self._namespace = namespace
@@ -115,14 +138,16 @@ class Discovery:
     def _sources(self) -> list[str]:
         return self._get_sources()
 
-    def list_tool_names(self, server: str | None = None) -> list[str]:
+    def list_tool_names(self, server: str | None = None) -> Listing:
         """Return `server.tool` Python names of every tool, or of one server's tools.
 
         `server` is its name in mcp.json (`my-server`) or under `tools` (`my_server`).
+        The list's `notes` name servers still connecting or failed (see `Listing`).
         """
+        notes = self._notes()
         sources = self._sources_for(server)
         specs = self._registry.list_tools(sources=sources)
-        return [self._python_path(spec) for spec in specs]
+        return Listing([self._python_path(spec) for spec in specs], notes)
 
     def search_tools(
         self,
@@ -130,7 +155,7 @@ class Discovery:
         limit: int = 10,
         detail: Detail = "summary",
         server: str | None = None,
-    ) -> list[str] | list[dict[str, Any]]:
+    ) -> Listing:
         """Return the tools that best match `query` (BM25), best first.
 
         An empty `query` lists the tools instead, by server and name. `server` (its
@@ -139,7 +164,8 @@ class Discovery:
         `detail="name"` gives names; `"line"` one line per tool, its call and a sentence
         (`crm.get_record(*, record_id: str) -> GetRecordResult — Get one record.`);
         `"summary"` gives name, description and signature; `"full"` adds the docstring,
-        schemas and annotations.
+        schemas and annotations. The list's `notes` name servers still connecting or
+        failed (see `Listing`).
 
         Raises:
             ValueError: `detail` is not one of the four.
@@ -148,15 +174,16 @@ class Discovery:
         if detail not in _DETAILS:
             msg = f"detail must be one of {', '.join(_DETAILS)}, not {detail!r}"
             raise ValueError(msg)
+        notes = self._notes()
         sources, most = self._sources_for(server), max(0, int(limit))
         if query.strip():
             specs = [hit.spec for hit in self._registry.search(query, limit=most, sources=sources)]
         else:
             specs = self._registry.list_tools(sources=sources)[:most]
         if detail == "name":
-            return [self._python_path(spec) for spec in specs]
+            return Listing([self._python_path(spec) for spec in specs], notes)
         if detail == "line":
-            return [self._line(spec) for spec in specs]
+            return Listing([self._line(spec) for spec in specs], notes)
         rows: list[dict[str, Any]] = []
         for spec in specs:
             info = self.details_for(spec)
@@ -168,7 +195,7 @@ class Discovery:
             if detail == "full":
                 row |= info.to_json()
             rows.append(row)
-        return rows
+        return Listing(rows, notes)
 
     def _sources_for(self, server: str | None) -> list[str]:
         """The sources to search: all, or the one `server` names (either spelling)."""
@@ -199,7 +226,14 @@ class Discovery:
         `my_server.class_`, `my-server.class` and `tools.my_server.class_` all name the
         tool `class` of the server `my-server`.
         """
-        spec = self._registry.get_tool(self._original_name(name.removeprefix("tools.")))
+        notes = self._notes()
+        try:
+            spec = self._registry.get_tool(self._original_name(name.removeprefix("tools.")))
+        except ToolNotFound as exc:
+            if not notes:
+                raise
+            msg = f"{exc} (note: {'; '.join(notes)})"
+            raise ToolNotFound(msg, tool=name) from exc
         if spec.source not in self._sources:
             known = ", ".join(self._sources) or "none"
             msg = (
@@ -270,6 +304,27 @@ class Discovery:
             return f"{SKILL_NAMESPACE}.{spec.name}"
         source = self._namespace.python_source(spec.source)
         return f"{source}.{self._namespace.python_name(spec.source, spec.name)}"
+
+
+def server_notes(statuses: list[ServerStatus]) -> list[str]:
+    """Say which servers a discovery answer may be missing: still connecting, or failed."""
+    notes = []
+    waiting = [s.name for s in statuses if s.state == "connecting" and s.tool_count is None]
+    cached = [s.name for s in statuses if s.state == "connecting" and s.tool_count is not None]
+    if waiting:
+        names = ", ".join(waiting)
+        notes.append(
+            f"still connecting, tools not listed yet: {names}; ask again shortly "
+            "(or `await wait_for_servers()` in code)"
+        )
+    if cached:
+        notes.append(f"still connecting, tools listed from cache: {', '.join(cached)}")
+    notes += [
+        f"server {s.name!r} is unavailable: {_first_line(s.detail or 'it failed')}"
+        for s in statuses
+        if s.state == "failed"
+    ]
+    return notes
 
 
 def _first_line(text: str, limit: int = 200) -> str:

@@ -34,17 +34,18 @@ from toolkernel.bindings import (
     set_resource_reader,
     to_python,
 )
-from toolkernel.config import McpConfig, load_config
+from toolkernel.config import CONFIG_ENV_VAR, McpConfig, ServerConfig, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
 from toolkernel.host import ServerStatus, ToolHost
 from toolkernel.registry import ToolRegistry
-from toolkernel.session._discovery import Discovery, ToolDetails
+from toolkernel.session._discovery import Discovery, ToolDetails, server_notes
 from toolkernel.session._frontend import CallObservers
 from toolkernel.session._lifecycle import ToolLifecycle
 from toolkernel.session._lock import ToolLock, notebook_path, read_lock, schema_hash
 from toolkernel.session._memory import Memory
 from toolkernel.session._reload import ToolFolderWatcher
+from toolkernel.session._servers import ConfigFollower, ServerChanges
 from toolkernel.session._skills import SkillLibrary
 from toolkernel.session._sync import run_blocking
 
@@ -55,7 +56,7 @@ _UNOBSERVED = CallObservers()
 _SOURCE_REFERENCE = re.compile(r"\btools\s*\.\s*([A-Za-z_]\w*)")
 
 
-class Toolbox(ToolLifecycle, Configurable):
+class Toolbox(ToolLifecycle, ServerChanges, Configurable):
     """Registry, host, bindings and discovery for one kernel (or bridge) process.
 
     A traitlets `Configurable`: its options are traits (settable as `c.Toolbox.<name>`
@@ -75,6 +76,13 @@ class Toolbox(ToolLifecycle, Configurable):
     )
     connect_timeout = Float(
         30.0, help="Seconds each server gets to answer initialize; the longest a cell waits."
+    ).tag(config=True)
+    discovery_wait = Float(
+        5.0,
+        help=(
+            "Seconds discovery waits, once per server, for a server that has no cached "
+            "catalog to connect for the first time; a slower one is named as connecting."
+        ),
     ).tag(config=True)
     toolchain_path = Unicode(
         None, allow_none=True, help="Where create_tool looks for compilers (PATH style)."
@@ -114,8 +122,16 @@ class Toolbox(ToolLifecycle, Configurable):
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._waiters_lock = threading.Lock()
         self.config_error: str | None = None
+        self.config_looked_in: list[str] = []
+        """Where mcp.json was looked for, when none was found."""
+        self._first_waited: set[str] = set()
+        self._cwd = Path.cwd()
+        self._servers_lock = threading.RLock()
+        self._added: dict[str, ServerConfig] = {}
+        self._removed: set[str] = set()
         self.server_config: McpConfig = self._read_mcp_json(home, self.config_path)
         """The servers of mcp.json (none, and `config_error` says why, if it is unusable)."""
+        self._file_servers = dict(self.server_config.servers)
         self.registry_error: str | None = None
         self.registry: ToolRegistry = self._open_registry(home)
         self._specs: dict[str, dict[str, ToolSpec]] = {}
@@ -152,7 +168,13 @@ class Toolbox(ToolLifecycle, Configurable):
             record=lambda name, version: self.lock.record(name, {"version": version}),
         )
         """The `skills` module: `from skills import summarize`."""
-        self.discovery = Discovery(self.registry, self.namespace, self._sources, self.skills)
+        self.discovery = Discovery(
+            self.registry,
+            self.namespace,
+            self._sources,
+            self.skills,
+            notes=lambda: run_blocking(self.discovery_notes()),
+        )
         self.watcher = (
             ToolFolderWatcher(
                 self.factory,
@@ -164,6 +186,8 @@ class Toolbox(ToolLifecycle, Configurable):
             else None
         )
         """Hot reload of `tool_folders`, when there are any."""
+        self.follower = ConfigFollower(self._config_files, self.reload_servers)
+        """Follows edits to mcp.json (and approvals of it) while the kernel runs."""
 
     def start(self) -> None:
         """Install `tools` and the caller, and start connecting servers in the background."""
@@ -172,6 +196,7 @@ class Toolbox(ToolLifecycle, Configurable):
         set_caller(self.call)
         set_resource_reader(self.host.read_resource)
         self.host.start()
+        self.follower.start()
         if self.watcher is not None:
             self.watcher.start()
 
@@ -179,6 +204,7 @@ class Toolbox(ToolLifecycle, Configurable):
         """Disconnect every server and release the registry."""
         set_caller(None)
         set_resource_reader(None)
+        self.follower.stop()
         if self.watcher is not None:
             self.watcher.stop()
         if sys.modules.get(SKILL_NAMESPACE) is self.skills:
@@ -242,6 +268,8 @@ class Toolbox(ToolLifecycle, Configurable):
             "wait_for_servers": self.wait_for_servers,
             "list_resources": self.list_resources,
             "read_resource": self.read_resource,
+            "add_server": self.add_server,
+            "remove_server": self.remove_server,
             "create_tool": self.create_tool,
             "tool_versions": self.tool_versions,
             "diff_tool": self.diff_tool,
@@ -297,6 +325,39 @@ class Toolbox(ToolLifecycle, Configurable):
     async def wait_for_servers(self, timeout: float = 30.0) -> list[ServerStatus]:
         """Wait (at most `timeout` s) until every server has connected or failed."""
         return await self.host.statuses(settle=timeout)
+
+    async def discovery_notes(self) -> list[str]:
+        """Say what a discovery answer may miss, after a short wait for new servers.
+
+        A server with no cached catalog that is making its first connection is waited
+        for (at most `discovery_wait` s, once per server): a brand-new home then lists
+        its tools. A server with a cache, or one that failed, is never waited for.
+
+        Returns:
+            Notes naming servers still connecting, servers that failed and why, and
+            (with no mcp.json) where it was looked for.
+        """
+        pending = [
+            name
+            for name in self.server_config.servers
+            if name not in self._specs and name not in self._first_waited
+        ]
+        if pending:
+            self._first_waited.update(pending)
+            await self.host.statuses(pending, settle=self.discovery_wait)
+        notes = server_notes(await self.host.statuses())
+        if self.config_error is not None:
+            notes.insert(0, f"mcp.json: {self.config_error.split(chr(10), 1)[0]}")
+        elif self.config_looked_in:
+            notes.insert(0, self._no_config_note())
+        return notes
+
+    def _no_config_note(self) -> str:
+        return (
+            "no mcp.json was found, so no MCP server is configured; looked in "
+            f"{', '.join(self.config_looked_in)}. Create one with "
+            '{"mcpServers": {"name": {"command": ..., "args": [...]}}}'
+        )
 
     async def wait_for_sources_used_by(self, code: str) -> None:
         """Before a cell runs, wait for servers it names that are making a first connection.
@@ -457,7 +518,7 @@ class Toolbox(ToolLifecycle, Configurable):
         try:
             if config_path is not None:
                 return load_config(home, explicit=config_path)
-            config = load_config(home)
+            config = load_config(home, self._cwd)
         except ConfigError as exc:
             self.config_error = str(exc)
             log.error("%s", exc)
@@ -465,6 +526,12 @@ class Toolbox(ToolLifecycle, Configurable):
         if config.untrusted is not None:
             self.config_error = str(config.untrusted)
             log.warning("%s", config.untrusted)
+        elif config.path is None:
+            self.config_looked_in = [
+                f"${CONFIG_ENV_VAR} (unset)",
+                str(self._cwd / "mcp.json"),
+                str(home / "mcp.json"),
+            ]
         return config
 
 
