@@ -15,14 +15,16 @@ from toolkernel.bridge import KernelSession, build_server
 pytestmark = pytest.mark.timeout(180)
 
 
-def discover(base: Path, env: dict[str, str], calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+def discover(
+    base: Path, env: dict[str, str], calls: list[tuple[str, dict[str, Any]]], **options: Any
+) -> list[Any]:
     """Start a bridge on a fresh home, make `calls` in order, return each result."""
     loop = LoopThread()
     session = KernelSession(cwd=base, env=env)
     loop.run(session.start())
 
     async def run_all() -> list[Any]:
-        async with Client(build_server(session)) as client:
+        async with Client(build_server(session, **options)) as client:
             return [await client.call_tool(tool, args) for tool, args in calls]
 
     try:
@@ -49,7 +51,7 @@ def test_a_fresh_home_lists_tools_and_notes_connecting_and_failed_servers(
         [
             ("list_tool_names", {}),
             ("search_tools", {"query": "weather for a city", "limit": 2}),
-            ("search_tools", {"query": "weather", "limit": 1, "detail": "name"}),
+            ("search_tools", {"query": "weather", "limit": 1}),
         ],
     )
     listed = names.structured_content["result"]
@@ -57,11 +59,14 @@ def test_a_fresh_home_lists_tools_and_notes_connecting_and_failed_servers(
     notes = [n for n in listed if n.startswith("note: ")]
     assert any("still connecting" in n and "hangs" in n for n in notes), listed
     assert any("'crashes' is unavailable" in n and "CRASH_SERVER_TOKEN" in n for n in notes)
-    rows = found.structured_content["result"]
-    assert rows[0]["name"] == "echo.get_weather"
-    assert any("hangs" in row.get("note", "") for row in rows), rows
-    assert by_name.structured_content["result"][0] == "echo.get_weather"
-    assert any("note: " in n and "crashes" in n for n in by_name.structured_content["result"])
+    # search_tools answers text: one line per tool, then the notes.
+    lines = found.content[0].text.splitlines()
+    assert lines[0].startswith("echo.get_weather(")
+    assert any(line.startswith("note: ") and "hangs" in line for line in lines), lines
+    one = by_name.content[0].text.splitlines()
+    assert one[0].startswith("echo.get_weather(")
+    assert not one[1].startswith("echo.")  # the limit holds; what follows are notes
+    assert any(line.startswith("note: ") and "crashes" in line for line in one)
 
 
 def test_without_mcp_json_the_discovery_tools_say_where_they_looked(tmp_path: Path) -> None:
@@ -74,7 +79,7 @@ def test_without_mcp_json_the_discovery_tools_say_where_they_looked(tmp_path: Pa
     (note,) = names.structured_content["result"]
     assert note.startswith("note: no mcp.json was found")
     assert f"{home}/mcp.json" in note
-    assert found.structured_content["result"] == [{"note": note.removeprefix("note: ")}]
+    assert found.content[0].text.splitlines() == ["no tool matches 'anything'", note]
 
 
 def test_add_server_and_remove_server_change_the_kernels_servers(tmp_path: Path) -> None:
@@ -91,6 +96,7 @@ def test_add_server_and_remove_server_change_the_kernels_servers(tmp_path: Path)
             ("remove_server", {"name": "mortal"}),
             ("list_tool_names", {}),
         ],
+        lifecycle_tools=True,
     )
     assert added.structured_content["state"] == "connected"
     assert "hello di from" in greeted.content[0].text
