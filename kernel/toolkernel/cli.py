@@ -270,7 +270,11 @@ def _tools_export(args: argparse.Namespace) -> int:
 def _tools_import(args: argparse.Namespace) -> int:
     from toolkernel.bundles import import_tools  # noqa: PLC0415
     from toolkernel.config import load_config  # noqa: PLC0415
-    from toolkernel.factory import SANDBOX_BACKEND_VARIABLE, ToolFactory  # noqa: PLC0415
+    from toolkernel.factory import (  # noqa: PLC0415
+        CRATE_REGISTRY_VARIABLE,
+        SANDBOX_BACKEND_VARIABLE,
+        ToolFactory,
+    )
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
     home = _home(args)
@@ -284,6 +288,7 @@ def _tools_import(args: argparse.Namespace) -> int:
             cache_dir=home / "cache",
             author=_user(),
             sandbox_backend=backend,
+            crate_registry=os.environ.get(CRATE_REGISTRY_VARIABLE, "crates.io"),
         )
         imported = import_tools(
             factory,

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
     from toolkernel.kinds import LineSink, ToolKind
     from toolkernel.registry import ToolRegistry, ToolVersion
 
-__all__ = ["DEFAULT_NAMESPACE", "SANDBOX_BACKEND_VARIABLE", "LiveTools", "ToolFactory"]
+__all__ = [
+    "CRATE_REGISTRY_VARIABLE",
+    "DEFAULT_NAMESPACE",
+    "SANDBOX_BACKEND_VARIABLE",
+    "LiveTools",
+    "ToolFactory",
+]
 
 DEFAULT_NAMESPACE = "local"
 """Where a tool created without a namespace lives (`tools.local.<name>`)."""
@@ -35,6 +41,9 @@ DEFAULT_NAMESPACE = "local"
 SANDBOX_BACKEND_VARIABLE = "TOOLKERNEL_SANDBOX_BACKEND"
 """Names the process sandbox of script tools and compilers when nothing else does; a
 host where no sandbox can start (a Binder image) sets it to the opt-in `rlimits`."""
+
+CRATE_REGISTRY_VARIABLE = "TOOLKERNEL_CRATE_REGISTRY"
+"""Names where Rust builds fetch crates when nothing else does (`off`: no fetch)."""
 
 
 LiveTools = Callable[[], Collection[str]]
@@ -54,6 +63,7 @@ class ToolFactory:
         author: str = "",
         toolchain_path: str | None = None,
         sandbox_backend: str | None = None,
+        crate_registry: str = "crates.io",
     ) -> None:
         """Create tools in `registry`.
 
@@ -70,6 +80,10 @@ class ToolFactory:
             sandbox_backend: The process sandbox compilers and installers run in
                 (`bwrap`, `firejail`, `nsjail`, or the opt-in `rlimits`); by default
                 the best one available.
+            crate_registry: Where Rust builds fetch crates: `crates.io`, a registry
+                index URL, or an absolute folder (a local or vendored registry);
+                `off`: only the toolchain's vendored crates (Debian's). If a fetch
+                fails, the vendored crates are tried before giving up.
         """
         self._registry = registry
         self._live_tools = live_tools
@@ -81,6 +95,7 @@ class ToolFactory:
                 cache_dir=cache_dir,
                 sandbox_backend=sandbox_backend,
                 toolchain_path=toolchain_path,
+                crate_registry=crate_registry,
             )
         )
 

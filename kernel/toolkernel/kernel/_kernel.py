@@ -18,7 +18,7 @@ from toolkernel._spec import INPUT_REFUSED_MARK
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_settings
 from toolkernel.errors import ToolkernelError
-from toolkernel.factory import SANDBOX_BACKEND_VARIABLE
+from toolkernel.factory import CRATE_REGISTRY_VARIABLE, SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._channel import register_channel
 from toolkernel.kernel._magics import ToolMagics
@@ -55,6 +55,18 @@ class ToolKernel(IPythonKernel):
         "and the ziglang package.",
     ).tag(config=True)
 
+    crate_registry = Unicode(
+        help="Where Rust builds fetch crates, in a step that has the network and runs no "
+        "build script: crates.io, a registry index URL (sparse+https://... or a git "
+        "index), or an absolute folder (a local registry with an index/, or a vendored "
+        "folder); 'off': only Debian's vendored crates, offline. If a fetch fails, the "
+        "vendored crates are tried. Default: $TOOLKERNEL_CRATE_REGISTRY, else crates.io.",
+    ).tag(config=True)
+
+    @default("crate_registry")
+    def _crate_registry_default(self) -> str:
+        return os.environ.get(CRATE_REGISTRY_VARIABLE, "crates.io")
+
     sandbox_backend = Unicode(
         help="The process sandbox of script tools and compilers: bwrap, firejail, nsjail, "
         "or rlimits (limits without isolation; opt-in only, for hosts where no sandbox can "
@@ -90,6 +102,7 @@ class ToolKernel(IPythonKernel):
             ),
             on_log=self._server_log,
             toolchain_path=self.toolchain_path or None,
+            crate_registry=self.crate_registry,
             sandbox_backend=self.sandbox_backend or None,
             tool_folders=[Path(folder) for folder in self.tool_folders or _env_folders()],
         )

@@ -87,6 +87,14 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
     toolchain_path = Unicode(
         None, allow_none=True, help="Where create_tool looks for compilers (PATH style)."
     ).tag(config=True)
+    crate_registry = Unicode(
+        "crates.io",
+        help=(
+            "Where Rust builds fetch crates: crates.io, a registry index URL, or an "
+            "absolute folder (a local or vendored registry); 'off': Debian's vendored "
+            "crates only."
+        ),
+    ).tag(config=True)
     sandbox_backend = Unicode(
         None,
         allow_none=True,
@@ -151,6 +159,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             author=_user_name(),
             toolchain_path=self.toolchain_path,
             sandbox_backend=self.sandbox_backend,
+            crate_registry=self.crate_registry,
         )
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"), explain=self._unloaded)
         self.host.subscribe(self._set_source)  # the cached catalogs now, later each change
