@@ -138,7 +138,7 @@ def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
     )
     load.add_argument("source", help="a path or a git URL (optionally #branch)")
     load.add_argument("--overwrite", action="store_true", help="new versions of existing tools")
-    load.add_argument("--namespace", help="import every tool (but skills) under this namespace")
+    load.add_argument("--namespace", help="import every tool but skills under this namespace")
     load.add_argument("--no-history", action="store_true", help="skip a bundle's old versions")
     load.add_argument(
         "--trust",
@@ -298,8 +298,12 @@ def _tools_import(args: argparse.Namespace) -> int:
             history=not args.no_history,
             on_line=lambda line: print(line, file=sys.stderr),
             trust=args.trust,
+            taken_servers=set(servers),
         )
     for tool in imported:
+        if tool.kind == "mcp":
+            print(f"{tool.name}: MCP server in {home / 'mcp.json'} ({tool.status})")
+            continue
         replayed = f", {plural(tool.replayed, 'old version')} replayed" if tool.replayed else ""
         print(f"{tool.name} v{tool.version} ({tool.status}{replayed})")
     return 0

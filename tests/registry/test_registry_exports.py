@@ -9,6 +9,7 @@ def test_exported_members() -> None:
         "USER_NAMESPACE",
         "BlobStore",
         "CatalogSnapshot",
+        "NewVersion",
         "SearchHit",
         "ServerStatus",
         "ToolRegistry",

@@ -10,6 +10,7 @@ from toolkernel.factory._create import (
     DEFAULT_NAMESPACE,
     SANDBOX_BACKEND_VARIABLE,
     LiveTools,
+    PreparedTool,
     ToolFactory,
 )
 from toolkernel.kinds import ToolDraft
@@ -24,6 +25,7 @@ __all__ = [
     "SKILL_NAMESPACE",
     "WASM_LANGUAGES",
     "LiveTools",
+    "PreparedTool",
     "SkillDocument",
     "ToolDraft",
     "ToolFactory",

@@ -128,7 +128,11 @@ class ToolDraft:
         {"type": ["array", "null"], "items": {"type": "object"}},
     )
     output: Any = _field(  # noqa: RUF009 - `_field` makes a `Field`, like `field`
-        None, "A pipeline's result template (default: the last step's result).", {}
+        None,
+        "A pipeline's result template (default: the last step's result). WASM: `json` "
+        "(the default: stdout is one JSON value) or `text` (stdout is the result, a "
+        "string, as Skillz returns it).",
+        {},
     )
 
     def __post_init__(self) -> None:

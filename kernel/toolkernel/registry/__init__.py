@@ -10,7 +10,7 @@ from toolkernel.registry._blobs import BlobStore
 from toolkernel.registry._catalog import CatalogSnapshot
 from toolkernel.registry._memory import USER_NAMESPACE, tool_namespace
 from toolkernel.registry._query import STOP_WORDS
-from toolkernel.registry._registry import ToolRegistry
+from toolkernel.registry._registry import NewVersion, ToolRegistry
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import SERVER_STATES, ServerStatus
 from toolkernel.registry._versions import TOOL_KINDS, ToolVersion, check_tool_name
@@ -22,6 +22,7 @@ __all__ = [
     "USER_NAMESPACE",
     "BlobStore",
     "CatalogSnapshot",
+    "NewVersion",
     "SearchHit",
     "ServerStatus",
     "ToolRegistry",

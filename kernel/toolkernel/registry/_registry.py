@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,7 +23,26 @@ from toolkernel.registry._status import ServerStatus
 from toolkernel.registry._versions import ToolVersion
 from toolkernel.registry._watch import ChangeListeners, RegistryWatcher
 
-__all__ = ["ToolRegistry"]
+__all__ = ["NewVersion", "ToolRegistry"]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version to record with `ToolRegistry.add_versions` (the arguments of `add_version`).
+
+    Attributes:
+        name: The tool's qualified name.
+        kind: Its kind.
+        manifest: Its manifest; the blobs it names are stored already.
+        note: Why it was made.
+        author: Who made it.
+    """
+
+    name: str
+    kind: str
+    manifest: JSONObject
+    note: str = ""
+    author: str = ""
 
 
 class ToolRegistry:
@@ -144,6 +164,33 @@ class ToolRegistry:
             )
         self._tool_listeners.notify()
         return version
+
+    def add_versions(self, versions: Sequence[NewVersion]) -> list[ToolVersion]:
+        """Record several versions in one transaction: all of them, or none.
+
+        Each is recorded as `add_version` records it, in order (several versions of one
+        tool replay its history); the returned list holds each one's resulting current
+        version.
+
+        Raises:
+            RegistryError: One is refused (as by `add_version`); nothing was written.
+        """
+        recorded = []
+        with self._db.write() as conn:
+            for new in versions:
+                self._check_namespace_free(conn, new.name)
+                version, _ = _versions.append_version(
+                    conn,
+                    new.name,
+                    kind=new.kind,
+                    manifest=new.manifest,
+                    note=new.note,
+                    author=new.author,
+                )
+                recorded.append(version)
+        if recorded:
+            self._tool_listeners.notify()
+        return recorded
 
     def tool_versions(self, name: str) -> list[ToolVersion]:
         """Return every version of registry tool `name`, oldest first.

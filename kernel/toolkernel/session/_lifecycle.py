@@ -9,7 +9,7 @@ tells the host at once, so bindings follow before the change returns.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ class ToolLifecycle:
     skill_scope: dict[str, Any]
     server_config: McpConfig
     connect_timeout: float
+    adopt_servers: Callable[[Collection[str]], None]
     registry_error: str | None
     """Why the home's registry could not be opened (the kernel then runs without it)."""
 
@@ -83,7 +84,8 @@ class ToolLifecycle:
                 optional `#branch`) or a gist (`https://gist.github.com/<user>/<id>`).
             overwrite: Make a new version of tools that exist (default: refuse, and
                 import nothing).
-            namespace: Put every tool (but skills) in this namespace instead.
+            namespace: Put every tool in this namespace instead; skills stay in
+                `skills`, the namespace `from skills import name` reads.
             history: Replay a bundle's earlier versions for tools new here.
             trust: Only after a person read the tools: approve the grants they ask for
                 (network, host paths, secrets). Tools that ask for none need no approval.
@@ -91,8 +93,11 @@ class ToolLifecycle:
         Raises:
             TrustRequired: Tools ask for grants no person approved; the message lists
                 each tool's grants; nothing was written.
-            BundleError: Unsafe or unreadable source, or a name collision; nothing
-                was written.
+            BundleError: Unsafe or unreadable source, or a name collision.
+            RegistryError, ToolBuildError, DependencyError: A tool was refused or did
+                not build.
+
+        An import is all or nothing: whatever fails, nothing was written.
         """
         self._check_registry()
         from toolkernel.bundles import import_tools  # noqa: PLC0415 - off kernel start-up
@@ -105,9 +110,15 @@ class ToolLifecycle:
             history=history,
             on_line=_print_line,
             trust=trust,
+            # As create_tool does: a pipeline's servers finish connecting before its check.
+            prepare=lambda found: self._wait_for_step_servers(found.kwargs.get("steps")),
+            taken_servers=set(self.server_config.servers),
         )
         for tool in imported:
             self.lock.pins.pop(tool.name, None)
+        servers = [t.name for t in imported if t.kind == "mcp" and t.status != "unchanged"]
+        if servers:
+            self.adopt_servers(servers)  # written to the home's mcp.json: run them here too
         return imported
 
     def _wait_for_step_servers(self, steps: Sequence[Mapping[str, Any]] | None) -> None:
