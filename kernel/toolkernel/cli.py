@@ -36,6 +36,9 @@ from toolkernel.errors import ToolkernelError
 
 __all__ = ["main"]
 
+_SIGPIPE_EXIT = 128 + 13
+"""The status of a program stopped by SIGPIPE, as a shell reports it."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
@@ -45,10 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
     except ToolkernelError as exc:
         print(f"toolkernel: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`toolkernel tools list | head`): stop quietly, as Unix
+        # tools do. Python flushes stdout again at exit; it must not fail there too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _SIGPIPE_EXIT
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from toolkernel._spec import CHANNEL_TARGET, JSONObject
+from toolkernel._spec import CHANNEL_TARGET, ClientRelay, JSONObject, KnownRelay
 from toolkernel.session import CallObservers, Toolbox
 
 __all__ = ["CHANNEL_METHODS", "Channel", "register_channel"]
@@ -186,10 +186,19 @@ class Channel:
                 context,
             )
 
-        relay = functools.partial(self._relay, request_id) if params.get("relay") else None
-        observers = CallObservers(on_progress=progress, relay=relay)
+        observers = CallObservers(on_progress=progress, relay=self._relay_for(request_id, params))
         arguments = params.get("arguments") or {}
         return await self._toolbox.call_json(str(params["name"]), arguments, observers=observers)
+
+    def _relay_for(self, request_id: Any, params: JSONObject) -> ClientRelay | None:
+        """The relay of a call whose `relay` is what its client can answer (a list)."""
+        asked = params.get("relay")
+        if not asked:
+            return None
+        relay = functools.partial(self._relay, request_id)
+        if isinstance(asked, list):  # `true` (an older bridge) said only "there is one"
+            return KnownRelay(relay, frozenset(map(str, asked)))
+        return relay
 
     async def _relay(self, request_id: Any, method: str, params: JSONObject) -> JSONObject:
         """Ask the client behind request `request_id`.

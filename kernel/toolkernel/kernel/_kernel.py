@@ -177,8 +177,11 @@ class ToolKernel(IPythonKernel):
         finally:
             signal.signal(signal.SIGINT, saved)
 
-    def _server_log(self, server: str, level: int, text: str) -> None:
-        self.log.log(level, "[mcp %s] %s", server, text)
+    def _server_log(self, source: str, level: int, text: str) -> None:
+        """Log a server's or a registry tool's message, labelled by kind (`[mcp x]`)."""
+        host = getattr(getattr(self, "toolbox", None), "host", None)
+        kind = host.source_kind(source) if host is not None else "mcp"
+        self.log.log(level, "[%s %s] %s", kind, source, text)
 
 
 def _unless_refused(answer: str) -> str:

@@ -119,6 +119,14 @@ class ToolDraft:
         "their values are redacted from everything it returns.",
         _STRINGS,
     )
+    protocol: str | None = _field(
+        None,
+        "A script's reply shapes: `toolkernel` (default: `tools/call` answers MCP's "
+        '`{content, isError, structuredContent}`) or `skillz` (`{"output": ...}`, '
+        '`memory/set` `{"success": true}`, failures as `{"error": ...}` results), for '
+        "scripts written for Skillz.",
+        {"type": ["string", "null"], "enum": ["toolkernel", "skillz", None]},
+    )
     steps: Sequence[Mapping[str, Any]] | None = _field(
         None,
         'A pipeline\'s steps: `{"id": "a", "tool": "server.tool", "args": {...}, '

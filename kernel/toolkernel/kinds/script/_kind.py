@@ -52,6 +52,7 @@ class ScriptKind:
             secrets=draft.secrets,
             policy=draft.policy,
             limits=draft.limits,
+            protocol=draft.protocol,
         )
 
     def build(
@@ -91,6 +92,7 @@ class ScriptKind:
             on_progress=hooks.on_progress,
             on_output=hooks.on_output,
             on_log=hooks.on_log,
+            protocol=str(version.manifest.get("protocol") or "toolkernel"),
         )
         token = call_depth.set(call_depth.get() + 1)
         try:

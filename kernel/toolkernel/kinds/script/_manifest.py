@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCRIPT_KINDS",
     "SCRIPT_LANGUAGES",
+    "SCRIPT_PROTOCOLS",
     "check_script_limits",
     "check_script_policy",
     "policy_or_error",
@@ -31,6 +32,9 @@ SCRIPT_LANGUAGES = {
     "bash": ("bash", "main.sh"),
 }
 """Language -> (interpreter, entry file). Any other interpreter is given as `command`."""
+
+SCRIPT_PROTOCOLS = ("toolkernel", "skillz")
+"""A script's reply shapes (`protocol`): ours, or Skillz's (see `HostPeer`)."""
 
 SCRIPT_KINDS = (*SCRIPT_LANGUAGES, "command")
 """`language` values of a script tool; `command` runs the interpreter given as `command`."""
@@ -114,8 +118,12 @@ def script_fields(
     secrets: Sequence[str] | None,
     policy: Mapping[str, Any] | None,
     limits: Mapping[str, Any] | None,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Return the checked script fields of `name`'s manifest.
+
+    `protocol` `skillz` is kept (the script gets Skillz's reply shapes); our own,
+    the default, is not written, so manifests made before it are unchanged.
 
     Raises:
         RegistryError: Anything is malformed; the message says what to write instead.
@@ -138,7 +146,14 @@ def script_fields(
     if type(persistent) is not bool:
         msg = f"persistent must be True or False, not {persistent!r}"
         raise RegistryError(msg)
-    return {
+    if protocol not in (None, *SCRIPT_PROTOCOLS):
+        msg = (
+            f"unknown script protocol {protocol!r}; use 'skillz' for a script written for "
+            "Skillz, or leave it out for toolkernel's reply shapes"
+        )
+        raise RegistryError(msg)
+    skillz = {"protocol": "skillz"} if protocol == "skillz" else {}
+    return skillz | {
         "language": language,
         "entry": entry or (SCRIPT_LANGUAGES[language][1] if language != "command" else "main"),
         "command": _command(command) if command else None,
