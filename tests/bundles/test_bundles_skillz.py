@@ -145,6 +145,8 @@ def test_a_skillz_script_runs_its_entry_file_beside_a_helper_module(tmp_path: Pa
     assert result.structured == 4
     assert version.manifest["entry"] == "main.py"
     assert sorted(version.manifest["source"]) == ["helper.py", "main.py"]
+    # It speaks Skillz's shapes (`{"output": ...}` replies to its own tool calls).
+    assert version.manifest["protocol"] == "skillz"
 
 
 def test_skillz_pipeline_steps_map_to_steps_with_references(tmp_path: Path) -> None:

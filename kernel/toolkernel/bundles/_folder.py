@@ -62,6 +62,7 @@ TOOL_KEYS = (
     "packages",
     "persistent",
     "policy",
+    "protocol",
     "requirements",
     "secrets",
     "steps",

@@ -222,7 +222,8 @@ def _script(
     entry = _entry(folder, manifest, name, files)
     interpreter = str(manifest.get("interpreter") or "").strip()
     language = _INTERPRETERS.get(Path(interpreter).name) if interpreter else _by_suffix(entry)
-    kwargs: dict[str, Any] = {"kind": "script", "entry": entry}
+    # Skillz's own reply shapes (`{"output": ...}`, `{"success": true}`) for its scripts.
+    kwargs: dict[str, Any] = {"kind": "script", "entry": entry, "protocol": "skillz"}
     if language is None:
         kwargs |= {"language": "command", "command": interpreter.split()}
     else:
