@@ -54,6 +54,7 @@ _METHODS = {
     "tools/versions": "_versions",
     "tools/diff": "_diff",
     "tools/rollback": "_rollback",
+    "tools/history": "_history",
     "tools/create": "_create",
     "memory": "_memory",
     "kernel/keep": "_keep",
@@ -236,6 +237,14 @@ class Channel:
             }
             for v in self._toolbox.tool_versions(str(params["name"]))
         ]
+
+    async def _history(self, params: JSONObject, _: Any) -> list[dict[str, Any]]:
+        tool = params.get("tool")
+        return await asyncio.to_thread(
+            self._toolbox.call_history,
+            params.get("limit", 20),
+            tool=None if tool is None else str(tool),
+        )
 
     async def _diff(self, params: JSONObject, _: Any) -> str:
         b = params.get("b")

@@ -130,10 +130,23 @@ class ToolKernel(IPythonKernel):
         self.toolbox.start()
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:
-        """Run a cell once the servers it names have made their first connection attempt."""
+        """Run a cell once the servers it names have made their first connection attempt.
+
+        Its tool calls are capped by `c.Toolbox.max_tool_calls`, or by the cap the
+        request carries (the bridge's `--max-tool-calls`), and recorded in the call
+        history with its execution count.
+        """
         self._interrupted = False
-        await self.toolbox.wait_for_sources_used_by(code)
-        return await super().do_execute(code, *args, **kwargs)
+        with self.toolbox.execution(self.execution_count, self._requested_call_cap()):
+            await self.toolbox.wait_for_sources_used_by(code)
+            return await super().do_execute(code, *args, **kwargs)
+
+    def _requested_call_cap(self) -> int | None:
+        """The tool-call cap the running cell's request carries (the bridge's), if any."""
+        parent = self.get_parent("shell") or {}
+        marks = (parent.get("metadata") or {}).get("toolkernel")
+        cap = marks.get("max_tool_calls") if isinstance(marks, dict) else None
+        return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 0 else None
 
     def raw_input(self, prompt: str = "") -> str:
         """Ask the front end for a line, as `input()` does.

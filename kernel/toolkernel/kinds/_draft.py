@@ -130,9 +130,11 @@ class ToolDraft:
     steps: Sequence[Mapping[str, Any]] | None = _field(
         None,
         'A pipeline\'s steps: `{"id": "a", "tool": "server.tool", "args": {...}, '
-        '"when": "${input.flag}"}`. Args may hold `${input.x}` and '
-        "`${steps.a.result.items[0]}`; a string that is only a reference keeps the "
-        "value's type. Unknown tools, bad references and cycles are refused.",
+        '"when": "${input.flag}", "continue_on_error": false}`. Args may hold '
+        "`${input.x}` (or `$input.x`), `${prev}` (the last run step's result), "
+        "`${steps.a.result.items[0]}` and `${steps.a.error}`; a string that is only a "
+        "reference keeps the value's type. A failing `continue_on_error` step gives null "
+        "and its error. Unknown tools, bad references and cycles are refused.",
         {"type": ["array", "null"], "items": {"type": "object"}},
     )
     output: Any = _field(  # noqa: RUF009 - `_field` makes a `Field`, like `field`

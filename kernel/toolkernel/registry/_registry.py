@@ -12,11 +12,12 @@ from typing import Any
 
 from toolkernel._spec import JSONObject, ToolSpec
 from toolkernel.errors import RegistryError
-from toolkernel.registry import _catalog, _lookup, _memory, _search, _status, _versions
+from toolkernel.registry import _catalog, _history, _lookup, _memory, _search, _status, _versions
 from toolkernel.registry._blobs import BlobStore
 from toolkernel.registry._catalog import CatalogSnapshot
 from toolkernel.registry._db import Database
 from toolkernel.registry._diff import diff_versions
+from toolkernel.registry._history import HISTORY_KEEP, MAX_HISTORY_LIMIT, CallRecord
 from toolkernel.registry._index import replace_source
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import ServerStatus
@@ -407,6 +408,30 @@ class ToolRegistry:
         """
         with self._db.write() as conn:
             return _memory.purge_expired(conn)
+
+    # -- call history -------------------------------------------------------------------
+
+    def record_calls(self, records: list[CallRecord], *, keep: int = HISTORY_KEEP) -> None:
+        """Append tool calls to the call history, keeping only the newest `keep` rows."""
+        if records:
+            with self._db.write() as conn:
+                _history.record_calls(conn, records, keep=keep)
+
+    def call_history(self, limit: int = 20, *, tool: str | None = None) -> list[CallRecord]:
+        """Return the newest `limit` recorded tool calls (of `tool` only, if given).
+
+        Raises:
+            RegistryError: `limit` is not between 1 and `MAX_HISTORY_LIMIT`.
+        """
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not (1 <= limit <= MAX_HISTORY_LIMIT)
+        ):
+            msg = f"limit must be an int from 1 to {MAX_HISTORY_LIMIT}, not {limit!r}"
+            raise RegistryError(msg)
+        with self._db.read() as conn:
+            return _history.recent_calls(conn, limit, tool=tool)
 
     # -- lookups ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The REST handlers under `<base_url>toolkernel/api/`: tools, versions, diff, rollback, servers.
+"""REST handlers under `<base_url>toolkernel/api/`: tools, versions, rollback, servers, calls.
 
 Every handler is authenticated and authorized like Jupyter Server's own (token, cookie,
 XSRF for POST). toolkernel errors are translated to HTTP here, exactly once: a missing
@@ -210,6 +210,21 @@ class ServersHandler(_ToolkernelHandler):
         self.answer(self.service.servers)
 
 
+class HistoryHandler(_ToolkernelHandler):
+    """`GET history?limit=20&tool=server.tool`: the newest tool calls, newest first."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """List recorded tool calls: `{"calls": [...]}` (see `Toolbox.call_history`)."""
+        limit = self.int_argument("limit", minimum=1) or 20
+        if limit > MAX_LIMIT:
+            msg = f"query parameter 'limit' must be <= {MAX_LIMIT}, not {limit}"
+            raise bad_request(msg)
+        tool = self.get_query_argument("tool", None) or None
+        self.answer(lambda: self.service.history(limit, tool))
+
+
 class GenerationHandler(_ToolkernelHandler):
     """`GET generation`: a token that changes when tools or server statuses change."""
 
@@ -231,5 +246,6 @@ def handlers(service: PanelService) -> list[tuple[str, type[_ToolkernelHandler],
         (rf"{api}/tools/{_NAME}/rollback", RollbackHandler, kwargs),
         (rf"{api}/tools/{_NAME}", ToolHandler, kwargs),
         (rf"{api}/servers", ServersHandler, kwargs),
+        (rf"{api}/history", HistoryHandler, kwargs),
         (rf"{api}/generation", GenerationHandler, kwargs),
     ]

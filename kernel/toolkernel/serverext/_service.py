@@ -162,6 +162,17 @@ class PanelService:
         restored = self.registry.rollback_tool(qualified, version, note=note, author=author)
         return {"name": qualified, "version": version_record(restored)}
 
+    def history(self, limit: int, tool: str | None) -> JSONObject:
+        """Return the newest `limit` tool calls every process on this home made, newest first.
+
+        `tool` keeps only the calls of that tool (`server.tool`, as its server names it).
+
+        Raises:
+            RegistryError: `limit` is out of range.
+        """
+        calls = self.registry.call_history(limit, tool=tool)
+        return {"calls": [call.to_json() for call in calls]}
+
     def servers(self) -> JSONObject:
         """Return the published status of every server, plus configured ones without one.
 
