@@ -6,6 +6,8 @@
     toolkernel tools versions NAME [--json]
     toolkernel tools diff NAME A [B]
     toolkernel tools rollback NAME VERSION [--note TEXT]
+    toolkernel tools delete NAME [--note TEXT]
+    toolkernel tools restore NAME [--note TEXT]
     toolkernel tools export NAME... -o PATH [--history]
     toolkernel tools import SOURCE [--overwrite] [--namespace NS] [--no-history] [--trust]
     toolkernel trust PATH | --list [--json] | --revoke PATH_OR_TOOL
@@ -122,7 +124,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
-    """Add `tools versions|diff|rollback`; return the `versions` parser (it has --json)."""
+    """Add `tools versions|diff|rollback|delete|restore|export|import`.
+
+    Returns:
+        The `versions` parser (it has --json).
+    """
     versions: argparse.ArgumentParser = tools.add_parser(
         "versions", help="a registry tool's versions, oldest first"
     )
@@ -138,6 +144,14 @@ def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
     rollback.add_argument("version", type=int, help="the version to restore")
     rollback.add_argument("--note", help="why (default: 'rollback to version N')")
     rollback.set_defaults(run=_tools_rollback)
+    delete = tools.add_parser("delete", help="delete a registry tool (soft: restorable)")
+    delete.add_argument("name", help="namespace.tool")
+    delete.add_argument("--note", help="why (default: 'deleted')")
+    delete.set_defaults(run=_tools_delete)
+    restore = tools.add_parser("restore", help="bring back a deleted tool (as a new version)")
+    restore.add_argument("name", help="namespace.tool")
+    restore.add_argument("--note", help="why (default: 'restored (version N)')")
+    restore.set_defaults(run=_tools_restore)
     export = tools.add_parser("export", help="write tools as a bundle (folder or .tar.gz)")
     export.add_argument("names", nargs="+", help="namespace.tool, or a whole namespace")
     export.add_argument("-o", "--output", type=Path, required=True, help="folder or .tar.gz")
@@ -240,13 +254,14 @@ def _tools_versions(args: argparse.Namespace) -> int:
             "author": v.author,
             "note": v.note,
             "rollback_of": v.rollback_of,
+            "deleted": v.deleted,
             "content_hash": v.content_hash,
         }
         for v in history
     ]
     lines = [
         f"v{v.version}  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(v.created_at))}"
-        f"  {v.author or '-'}  {v.note}".rstrip()
+        f"  {v.author or '-'}  {'[deleted] ' if v.deleted else ''}{v.note}".rstrip()
         for v in history
     ]
     return _emit(args, data, "\n".join(lines))
@@ -265,6 +280,29 @@ def _tools_rollback(args: argparse.Namespace) -> int:
     print(
         f"{restored.name} is now version {restored.version} (the content of version "
         f"{args.version}); running kernels pick it up when they next reload tools"
+    )
+    return 0
+
+
+def _tools_delete(args: argparse.Namespace) -> int:
+    name = _qualified(args.name)
+    tombstone = _registry(args).delete_tool(name, note=args.note, author=_user())
+    print(
+        f"{name} is deleted (version {tombstone.version}; its history is kept); "
+        f"`toolkernel tools restore {name}` brings it back. Running kernels drop it when "
+        "they next reload tools"
+    )
+    return 0
+
+
+def _tools_restore(args: argparse.Namespace) -> int:
+    restored = _registry(args).restore_tool(_qualified(args.name), note=args.note, author=_user())
+    content = "as it was"
+    if restored.rollback_of is not None:
+        content = f"the content of version {restored.rollback_of}"
+    print(
+        f"{restored.name} is restored as version {restored.version} ({content}); running "
+        "kernels pick it up when they next reload tools"
     )
     return 0
 

@@ -79,8 +79,9 @@ class Bridge(Configurable):
     ).tag(config=True)
     lifecycle_tools = Bool(
         False,
-        help="Also offer create_tool, memory, tool_versions, diff_tool and rollback_tool as "
-        "MCP tools (each is callable inside execute_code without it).",
+        help="Also offer create_tool, memory, tool_versions, diff_tool, rollback_tool, "
+        "delete_tool, restore_tool, add_server and remove_server as MCP tools (each is "
+        "callable inside execute_code without it).",
     ).tag(config=True)
 
 

@@ -55,6 +55,8 @@ _METHODS = {
     "tools/diff": "_diff",
     "tools/rollback": "_rollback",
     "tools/history": "_history",
+    "tools/delete": "_delete",
+    "tools/restore": "_restore",
     "tools/create": "_create",
     "memory": "_memory",
     "kernel/keep": "_keep",
@@ -234,6 +236,7 @@ class Channel:
                 "author": v.author,
                 "note": v.note,
                 "rollback_of": v.rollback_of,
+                "deleted": v.deleted,
             }
             for v in self._toolbox.tool_versions(str(params["name"]))
         ]
@@ -259,6 +262,20 @@ class Channel:
             str(params["name"]), int(params["version"]), note=None if note is None else str(note)
         )
         return version.version
+
+    async def _delete(self, params: JSONObject, _: Any) -> int:
+        note = params.get("note")
+        tombstone = self._toolbox.delete_tool(
+            str(params["name"]), note=None if note is None else str(note)
+        )
+        return tombstone.version
+
+    async def _restore(self, params: JSONObject, _: Any) -> int:
+        note = params.get("note")
+        restored = self._toolbox.restore_tool(
+            str(params["name"]), note=None if note is None else str(note)
+        )
+        return restored.version
 
     async def _create(self, params: JSONObject, _: Any) -> JSONObject:
         arguments = dict(params.get("arguments") or {})

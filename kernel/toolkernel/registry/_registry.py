@@ -217,13 +217,22 @@ class ToolRegistry:
         """Make `version`'s content current again by appending a copy of it.
 
         History is never rewritten: the rollback is a new version whose `rollback_of`
-        names the version it restores.
+        names the version it restores. Rolling a deleted tool back restores it.
 
         Raises:
             ToolNotFound: No such tool or version.
+            RegistryError: `version` is a delete (a tombstone), which has no content
+                to restore; the message names the versions that do.
         """
         with self._db.write() as conn:
             old = _versions.find_version(conn, name, version)
+            if old.deleted:
+                msg = (
+                    f"version {version} of {name!r} is its delete, not content to roll back "
+                    f"to; choose an earlier version, or restore_tool({name!r}) for the one "
+                    "before the delete"
+                )
+                raise RegistryError(msg)
             restored, _ = _versions.append_version(
                 conn,
                 name,
@@ -249,32 +258,72 @@ class ToolRegistry:
             new = _versions.find_version(conn, name, b)
         return diff_versions(self.blobs, old, new)
 
-    def delete_tool(self, name: str) -> None:
-        """Soft-delete registry tool `name`: it leaves the catalog; its history stays.
+    def delete_tool(self, name: str, *, note: str | None = None, author: str = "") -> ToolVersion:
+        """Soft-delete registry tool `name` and return the delete, a new version.
+
+        The tool leaves the catalog, the search index and every host's bindings; its
+        history stays, ending in a tombstone version (`ToolVersion.deleted`) that copies
+        the deleted manifest. `restore_tool`, `rollback_tool` or a new `add_version` of
+        the same name brings it back, as a newer version.
 
         Raises:
             ToolNotFound: No registry tool has that name.
+            RegistryError: The tool is already deleted, or `name` is an MCP server's tool
+                (those come and go with their server). Nothing was written.
         """
         with self._db.write() as conn:
-            _versions.mark_deleted(conn, name, deleted=True)
+            self._check_registry_tool(conn, name, "delete")
+            tombstone = _versions.append_tombstone(
+                conn, name, note="deleted" if note is None else note, author=author
+            )
         self._tool_listeners.notify()
+        return tombstone
 
-    def restore_tool(self, name: str) -> ToolVersion:
-        """Bring back a deleted tool at its newest version, and return that version.
+    def restore_tool(self, name: str, *, note: str | None = None, author: str = "") -> ToolVersion:
+        """Bring back a deleted tool with the content it had when deleted.
+
+        The restore is a new version, a copy of the newest version before the delete
+        (`rollback_of` names it); `rollback_tool` restores an older one instead.
+
+        Returns:
+            The new current version.
 
         Raises:
             ToolNotFound: No registry tool has that name.
+            RegistryError: The tool is not deleted, or `name` is an MCP server's tool.
         """
         with self._db.write() as conn:
-            _versions.mark_deleted(conn, name, deleted=False)
-            restored = _versions.find_version(conn, name, None)
+            self._check_registry_tool(conn, name, "restore")
+            if not _versions.is_deleted(conn, name):
+                current = _versions.find_version(conn, name, None)
+                msg = f"tool {name!r} is not deleted: its version {current.version} is current"
+                raise RegistryError(msg)
+            live = _versions.live_version_before(conn, name)
+            if _versions.find_version(conn, name, None).version == live.version:
+                _versions.undelete(conn, name)  # deleted by a mark alone, before tombstones
+                restored = live
+            else:
+                restored, _ = _versions.append_version(
+                    conn,
+                    name,
+                    kind=live.kind,
+                    manifest=live.manifest,
+                    note=note if note is not None else f"restored (version {live.version})",
+                    author=author,
+                    rollback_of=live.version,
+                )
         self._tool_listeners.notify()
         return restored
 
     def registry_tools(
         self, namespace: str | None = None, *, include_deleted: bool = False
     ) -> list[ToolVersion]:
-        """Return the current version of every registry tool (of one namespace), by name."""
+        """Return the current version of every registry tool (of one namespace), by name.
+
+        Deleted tools are left out unless `include_deleted`; their current version is
+        then their delete (`ToolVersion.deleted`), or an older one for a tool deleted by
+        a version of toolkernel that wrote no tombstones.
+        """
         with self._db.read() as conn:
             return _versions.current_versions(conn, namespace, include_deleted=include_deleted)
 
@@ -322,6 +371,19 @@ class ToolRegistry:
         """Return every namespace that has held a registry tool, sorted."""
         with self._db.read() as conn:
             return _versions.namespaces(conn)
+
+    def _check_registry_tool(self, conn: sqlite3.Connection, name: str, action: str) -> None:
+        """Refuse to `action` an MCP server's tool with a message that says what to do."""
+        if not isinstance(name, str) or _versions.exists(conn, name):
+            return
+        spec = _lookup.find_tool(conn, name)
+        if spec is not None and spec.kind == "mcp":
+            msg = (
+                f"cannot {action} {name!r}: it is a tool of the MCP server {spec.source!r}, "
+                "not a registry tool; its tools come and go with the server (remove it with "
+                f"remove_server({spec.source!r}) or from mcp.json)"
+            )
+            raise RegistryError(msg)
 
     def _check_namespace_free(self, conn: sqlite3.Connection, name: str) -> None:
         namespace, _ = _versions.check_tool_name(name)

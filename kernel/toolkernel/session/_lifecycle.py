@@ -1,9 +1,10 @@
-"""The kernel's lifecycle API: create, version, diff and roll back tools; save and load skills.
+"""The kernel's lifecycle API: create, version, diff, roll back, delete and restore tools.
 
 `Toolbox` inherits it; these are the functions a kernel preloads for changing tools
-(`create_tool`, `tool_versions`, `diff_tool`, `rollback_tool`, `save_skill`,
-`load_skill`). Every change goes through the one `ToolFactory` and the registry, which
-tells the host at once, so bindings follow before the change returns.
+(`create_tool`, `tool_versions`, `diff_tool`, `rollback_tool`, `delete_tool`,
+`restore_tool`, `save_skill`, `load_skill`). Every change goes through the one
+`ToolFactory` and the registry, which tells the host at once, so bindings follow before
+the change returns.
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ class ToolLifecycle:
     def rollback_tool(self, name: str, version: int, *, note: str | None = None) -> ToolVersion:
         """Make version `version` of `name` current again, as a new version; bindings follow.
 
-        History is kept: the rollback is appended as a copy of the old version.
+        History is kept: the rollback is appended as a copy of the old version. Rolling
+        a deleted tool back restores it.
         """
         self._check_registry()
         qualified = self.factory.qualify(name, reserved_ok=True)
@@ -220,6 +222,51 @@ class ToolLifecycle:
         )
         self.lock.pins.pop(qualified, None)
         return restored
+
+    def delete_tool(self, name: str, *, note: str | None = None) -> ToolVersion:
+        """Delete registry tool `name`: it leaves `tools`, search and skills at once.
+
+        The delete is soft: it is a new version (its `deleted` is True) at the end of the
+        history, and `restore_tool(name)` brings the tool back. Creating a tool of the
+        same name makes a new version of it.
+
+        Returns:
+            The delete, as a version.
+
+        Raises:
+            ToolNotFound: No registry tool has that name.
+            RegistryError: It is already deleted, or it is an MCP server's tool.
+        """
+        self._check_registry()
+        qualified = self._registry_name(name)
+        tombstone = self.registry.delete_tool(qualified, note=note, author=self.factory.author)
+        self.lock.pins.pop(qualified, None)
+        return tombstone
+
+    def restore_tool(self, name: str, *, note: str | None = None) -> ToolVersion:
+        """Bring back a deleted tool as it was when deleted, as a new version; bindings follow.
+
+        `rollback_tool(name, version)` restores an older version instead.
+
+        Raises:
+            ToolNotFound: No registry tool has that name.
+            RegistryError: It is not deleted, or it is an MCP server's tool.
+        """
+        self._check_registry()
+        qualified = self._registry_name(name)
+        restored = self.registry.restore_tool(qualified, note=note, author=self.factory.author)
+        self.lock.pins.pop(qualified, None)
+        return restored
+
+    def _registry_name(self, name: str) -> str:
+        """Return `name` in the default namespace when it has none, else as given.
+
+        A qualified name is not checked here, so that the registry can say that an MCP
+        tool (`my-server.get-weather`) is not its own.
+        """
+        if isinstance(name, str) and "." in name:
+            return name
+        return self.factory.qualify(name, reserved_ok=True)
 
     def create_tool(self, draft: ToolDraft | str | None = None, /, **arguments: Any) -> ToolVersion:
         """Make a tool (from source, or from steps) and register it; it is callable at once.

@@ -350,6 +350,8 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             "tool_versions": self.tool_versions,
             "diff_tool": self.diff_tool,
             "rollback_tool": self.rollback_tool,
+            "delete_tool": self.delete_tool,
+            "restore_tool": self.restore_tool,
             "memory": Memory(self.registry),
             "skills": self.skills,
             "save_skill": self.save_skill,
