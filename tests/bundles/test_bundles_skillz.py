@@ -225,6 +225,49 @@ def test_a_skillz_pipeline_imports_with_its_tools_and_runs(tmp_path: Path) -> No
     assert result.structured == {"count": 3, "tool": "team.word_counter"}
 
 
+def test_a_skillz_pipeline_with_prev_and_continue_on_error_runs_to_its_end(
+    tmp_path: Path,
+) -> None:
+    skillz = tmp_path / "skillz"
+    (skillz / "word_counter").mkdir(parents=True)
+    shutil.copy(SCRIPTS / "skillz_word_count.py", skillz / "word_counter" / "word_counter.py")
+    manifest = {"name": "word_counter", "tool_type": "script", "interpreter": "python3"}
+    (skillz / "word_counter" / "manifest.json").write_text(json.dumps(manifest))
+    skillz_tool(
+        skillz,
+        "resilient",
+        {},
+        tool_type="pipeline",
+        pipeline_steps=[
+            {"name": "first", "tool": "word_counter", "args": {"text": "$input.text"}},
+            # Runs only if `$prev` is the first step's result (3 words).
+            {
+                "name": "second",
+                "tool": "word_counter",
+                "args": {"text": "$input.text"},
+                "condition": "$prev.count == 3",
+            },
+            # `5.split()` fails in the script: the pipeline goes on.
+            {
+                "name": "broken",
+                "tool": "word_counter",
+                "args": {"text": 5},
+                "continue_on_error": True,
+            },
+            {
+                "name": "last",
+                "tool": "word_counter",
+                "args": {"text": "$input.text"},
+                "condition": "$second.count == 3",
+            },
+        ],
+    )
+    with factory_at(tmp_path / "home") as factory:
+        import_tools(factory, skillz)
+        result = call(factory, "local.resilient", {"text": "one two three"})
+    assert result.structured == {"count": 3, "tool": "local.word_counter"}
+
+
 def test_a_skillz_mcp_entry_becomes_a_home_mcp_json_server_once_a_person_trusts_it(
     tmp_path: Path,
 ) -> None:
