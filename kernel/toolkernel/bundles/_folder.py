@@ -63,6 +63,7 @@ TOOL_KEYS = (
     "persistent",
     "policy",
     "requirements",
+    "resolved",
     "secrets",
     "steps",
 )

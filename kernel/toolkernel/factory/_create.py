@@ -140,7 +140,7 @@ class ToolFactory:
         tools = _Tools(self._registry, self._live_tools, self._reserved, self._kinds)
         manifest |= kind.check(name, draft, tools)
         manifest |= kind.build(name, draft, manifest, on_line)
-        kind.install(name, manifest, on_line)
+        manifest |= kind.install(name, manifest, on_line) or {}
         return self._registry.add_version(
             name, kind=draft.kind, manifest=manifest, note=draft.note, author=self.author
         )

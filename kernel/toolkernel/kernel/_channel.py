@@ -224,6 +224,7 @@ class Channel:
                 "author": v.author,
                 "note": v.note,
                 "rollback_of": v.rollback_of,
+                **({"dependencies": v.dependencies} if v.dependencies else {}),
             }
             for v in self._toolbox.tool_versions(str(params["name"]))
         ]
