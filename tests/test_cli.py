@@ -372,3 +372,26 @@ def test_tools_import_refuses_grants_until_trust_is_given(tmp_path: Path, home: 
     listed = run("trust", "--list", cwd=tmp_path, home=home).stdout
     assert "local.fetch" in listed
     assert "network on" in listed
+
+
+def test_a_reader_that_goes_away_ends_the_listing_quietly(project: Path, home: Path) -> None:
+    # `toolkernel tools list | head -0`: the pipe's reader is gone before anything is written.
+    reader, writer = os.pipe()
+    os.close(reader)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKERNEL_")}
+    argv = [str(TOOLKERNEL), "--home", str(home), "tools", "list"]
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=project,
+            env=env,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert done.stderr == ""
+    assert done.returncode == 141  # as a shell reports a program stopped by SIGPIPE

@@ -53,7 +53,7 @@ def test_export_then_import_into_another_home(
     other = tmp_path / "other"
     code, out, _ = run(capsys, "--home", str(other), "tools", "import", str(bundle))
     assert code == 0
-    assert out.strip() == "local.noop v2 (created, 1 old versions replayed)"
+    assert out.strip() == "local.noop v2 (created, 1 old version replayed)"
     code, _, err = run(capsys, "--home", str(other), "tools", "import", str(bundle))
     assert code == 1
     assert "local.noop already exists; nothing was imported. Pass overwrite=True" in err

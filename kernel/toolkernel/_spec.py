@@ -19,9 +19,11 @@ __all__ = [
     "RELAY_MARK",
     "ClientRelay",
     "JSONObject",
+    "KnownRelay",
     "ToolResult",
     "ToolSpec",
     "catalog_hash",
+    "relay_can",
 ]
 
 JSONObject = dict[str, Any]
@@ -32,6 +34,37 @@ CHANNEL_TARGET = "toolkernel.rpc"
 ClientRelay = Callable[[str, JSONObject], Awaitable[JSONObject]]
 """Answers a server's request to the client (`sampling/createMessage`,
 `elicitation/create`) during a call: `(method, params)` in, the MCP result as JSON out."""
+
+
+@dataclass(frozen=True)
+class KnownRelay:
+    """A `ClientRelay` that also says what the client behind it can answer.
+
+    Attributes:
+        ask: Answers one request, as a `ClientRelay`.
+        capabilities: What the client can do: `sampling`, `elicitation`,
+            `elicitation.url` (a notebook elicits through input prompts; it cannot sample).
+    """
+
+    ask: ClientRelay
+    capabilities: frozenset[str]
+
+    async def __call__(self, method: str, params: JSONObject) -> JSONObject:
+        """Ask the client (`method`, `params`); return its MCP result as JSON."""
+        return await self.ask(method, params)
+
+
+def relay_can(relay: ClientRelay | None, capability: str) -> bool:
+    """Whether `relay` can answer `capability` (`sampling`, `elicitation`) requests.
+
+    No relay can answer nothing; a `KnownRelay` says; any other relay is assumed able.
+    """
+    if relay is None:
+        return False
+    if isinstance(relay, KnownRelay):
+        return capability in relay.capabilities
+    return True
+
 
 RELAY_MARK = "\x00toolkernel-relay:"
 """Prefix of an `input_request` prompt that carries a relayed MCP request (JSON) from the

@@ -6,6 +6,8 @@
     toolkernel tools versions NAME [--json]
     toolkernel tools diff NAME A [B]
     toolkernel tools rollback NAME VERSION [--note TEXT]
+    toolkernel tools delete NAME [--note TEXT]
+    toolkernel tools restore NAME [--note TEXT]
     toolkernel tools export NAME... -o PATH [--history]
     toolkernel tools import SOURCE [--overwrite] [--namespace NS] [--no-history] [--trust]
     toolkernel trust PATH | --list [--json] | --revoke PATH_OR_TOOL
@@ -36,6 +38,9 @@ from toolkernel.errors import ToolkernelError
 
 __all__ = ["main"]
 
+_SIGPIPE_EXIT = 128 + 13
+"""The status of a program stopped by SIGPIPE, as a shell reports it."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
@@ -45,10 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
     except ToolkernelError as exc:
         print(f"toolkernel: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`toolkernel tools list | head`): stop quietly, as Unix
+        # tools do. Python flushes stdout again at exit; it must not fail there too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _SIGPIPE_EXIT
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,7 +124,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
-    """Add `tools versions|diff|rollback`; return the `versions` parser (it has --json)."""
+    """Add `tools versions|diff|rollback|delete|restore|export|import`.
+
+    Returns:
+        The `versions` parser (it has --json).
+    """
     versions: argparse.ArgumentParser = tools.add_parser(
         "versions", help="a registry tool's versions, oldest first"
     )
@@ -128,6 +144,14 @@ def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
     rollback.add_argument("version", type=int, help="the version to restore")
     rollback.add_argument("--note", help="why (default: 'rollback to version N')")
     rollback.set_defaults(run=_tools_rollback)
+    delete = tools.add_parser("delete", help="delete a registry tool (soft: restorable)")
+    delete.add_argument("name", help="namespace.tool")
+    delete.add_argument("--note", help="why (default: 'deleted')")
+    delete.set_defaults(run=_tools_delete)
+    restore = tools.add_parser("restore", help="bring back a deleted tool (as a new version)")
+    restore.add_argument("name", help="namespace.tool")
+    restore.add_argument("--note", help="why (default: 'restored (version N)')")
+    restore.set_defaults(run=_tools_restore)
     export = tools.add_parser("export", help="write tools as a bundle (folder or .tar.gz)")
     export.add_argument("names", nargs="+", help="namespace.tool, or a whole namespace")
     export.add_argument("-o", "--output", type=Path, required=True, help="folder or .tar.gz")
@@ -138,7 +162,7 @@ def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
     )
     load.add_argument("source", help="a path or a git URL (optionally #branch)")
     load.add_argument("--overwrite", action="store_true", help="new versions of existing tools")
-    load.add_argument("--namespace", help="import every tool (but skills) under this namespace")
+    load.add_argument("--namespace", help="import every tool but skills under this namespace")
     load.add_argument("--no-history", action="store_true", help="skip a bundle's old versions")
     load.add_argument(
         "--trust",
@@ -230,6 +254,7 @@ def _tools_versions(args: argparse.Namespace) -> int:
             "author": v.author,
             "note": v.note,
             "rollback_of": v.rollback_of,
+            "deleted": v.deleted,
             "content_hash": v.content_hash,
             **({"dependencies": v.dependencies} if v.dependencies else {}),
         }
@@ -237,7 +262,7 @@ def _tools_versions(args: argparse.Namespace) -> int:
     ]
     lines = [
         f"v{v.version}  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(v.created_at))}"
-        f"  {v.author or '-'}  {v.note}".rstrip()
+        f"  {v.author or '-'}  {'[deleted] ' if v.deleted else ''}{v.note}".rstrip()
         + (f"\n    installs {' '.join(v.dependencies)}" if v.dependencies else "")
         for v in history
     ]
@@ -261,6 +286,29 @@ def _tools_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tools_delete(args: argparse.Namespace) -> int:
+    name = _qualified(args.name)
+    tombstone = _registry(args).delete_tool(name, note=args.note, author=_user())
+    print(
+        f"{name} is deleted (version {tombstone.version}; its history is kept); "
+        f"`toolkernel tools restore {name}` brings it back. Running kernels drop it when "
+        "they next reload tools"
+    )
+    return 0
+
+
+def _tools_restore(args: argparse.Namespace) -> int:
+    restored = _registry(args).restore_tool(_qualified(args.name), note=args.note, author=_user())
+    content = "as it was"
+    if restored.rollback_of is not None:
+        content = f"the content of version {restored.rollback_of}"
+    print(
+        f"{restored.name} is restored as version {restored.version} ({content}); running "
+        "kernels pick it up when they next reload tools"
+    )
+    return 0
+
+
 def _tools_export(args: argparse.Namespace) -> int:
     from toolkernel.bundles import export_tools  # noqa: PLC0415
 
@@ -272,7 +320,11 @@ def _tools_export(args: argparse.Namespace) -> int:
 def _tools_import(args: argparse.Namespace) -> int:
     from toolkernel.bundles import import_tools  # noqa: PLC0415
     from toolkernel.config import load_config  # noqa: PLC0415
-    from toolkernel.factory import SANDBOX_BACKEND_VARIABLE, ToolFactory  # noqa: PLC0415
+    from toolkernel.factory import (  # noqa: PLC0415
+        CRATE_REGISTRY_VARIABLE,
+        SANDBOX_BACKEND_VARIABLE,
+        ToolFactory,
+    )
     from toolkernel.registry import ToolRegistry  # noqa: PLC0415
 
     home = _home(args)
@@ -286,6 +338,7 @@ def _tools_import(args: argparse.Namespace) -> int:
             cache_dir=home / "cache",
             author=_user(),
             sandbox_backend=backend,
+            crate_registry=os.environ.get(CRATE_REGISTRY_VARIABLE, "crates.io"),
         )
         imported = import_tools(
             factory,
@@ -295,8 +348,12 @@ def _tools_import(args: argparse.Namespace) -> int:
             history=not args.no_history,
             on_line=lambda line: print(line, file=sys.stderr),
             trust=args.trust,
+            taken_servers=set(servers),
         )
     for tool in imported:
+        if tool.kind == "mcp":
+            print(f"{tool.name}: MCP server in {home / 'mcp.json'} ({tool.status})")
+            continue
         replayed = f", {plural(tool.replayed, 'old version')} replayed" if tool.replayed else ""
         print(f"{tool.name} v{tool.version} ({tool.status}{replayed})")
     return 0

@@ -20,6 +20,8 @@ The tree::
     │   │                      nothing was sent
     │   ├── ServerUnavailable  the tool's server is not connected, or died mid-call
     │   ├── ToolCancelled      the call was cancelled before it finished
+    │   ├── ToolCallLimit      the cell already made the most tool calls one execution
+    │   │                      may make; nothing was sent (carries `limit`)
     │   ├── UrlElicitationRequired  the server needs the user to open a link first
     │   │                      (carries `elicitations`: each one's `url` and `message`)
     │   └── SandboxError       the sandbox stopped a WASM or script tool (carries `limit`)
@@ -50,6 +52,7 @@ __all__ = [
     "SandboxTimeout",
     "ServerUnavailable",
     "ToolBuildError",
+    "ToolCallLimit",
     "ToolCancelled",
     "ToolError",
     "ToolInputError",
@@ -201,6 +204,21 @@ class ServerUnavailable(ToolError):
 
 class ToolCancelled(ToolError):
     """The call was cancelled before the tool answered."""
+
+
+class ToolCallLimit(ToolError):
+    """The running cell already made `limit` tool calls, the most one execution may make.
+
+    Nothing was sent. The cap is `max_tool_calls` (`c.Toolbox.max_tool_calls` in a
+    kernel's config; `--max-tool-calls` for the kernel `toolkernel mcp` drives).
+
+    Attributes:
+        limit: The cap that was reached.
+    """
+
+    def __init__(self, message: str, *, tool: str, limit: int) -> None:
+        super().__init__(message, tool=tool)
+        self.limit = limit
 
 
 class UrlElicitationRequired(ToolError):

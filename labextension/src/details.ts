@@ -1,6 +1,7 @@
 /**
  * One tool in detail: its Python signature and docstring, schemas, annotation badges and
- * current version; and its versions, with a diff between any two and rollback.
+ * current version; and its versions, with a diff between any two and rollback. A
+ * registry tool can be deleted (softly) here, and a deleted one restored.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -16,7 +17,8 @@ const TABS: readonly Tab[] = ['details', 'versions'];
 
 /**
  * Shows the tool the list opened, under two tabs (a Lumino `TabBar`): Details and
- * Versions. Emits `insert` with a call snippet, `changed` after a rollback.
+ * Versions; or a deleted tool, with its versions and a Restore button. Emits `insert`
+ * with a call snippet, `changed` after a rollback, a delete or a restore.
  */
 export class ToolDetailsView extends Panel {
   constructor(trans: TranslationBundle) {
@@ -57,14 +59,14 @@ export class ToolDetailsView extends Panel {
     return this._insert;
   }
 
-  /** Emitted after a rollback changed the registry. */
+  /** Emitted after a rollback, a delete or a restore changed the registry. */
   get changed(): ISignal<this, void> {
     return this._changed;
   }
 
   /** The tool shown, if any. */
   get toolName(): string | null {
-    return this._details?.name ?? null;
+    return this._details?.name ?? this._deletedName;
   }
 
   /** Load and show `name`. */
@@ -72,12 +74,64 @@ export class ToolDetailsView extends Panel {
     this._details = await requestAPI<IToolDetails>(
       `tools/${encodeURIComponent(name)}`
     );
+    this._deletedName = null;
     this._render('details');
+  }
+
+  /**
+   * Show deleted tool `name`: its versions (the newest is the delete) and a Restore
+   * button. A tool restored meanwhile is shown as a live tool instead.
+   */
+  async showDeleted(name: string): Promise<void> {
+    const trans = this._trans;
+    const list = await requestAPI<IVersionList>(
+      `tools/${encodeURIComponent(name)}/versions`
+    );
+    if (!list.deleted) {
+      await this.showTool(name);
+      return;
+    }
+    this._details = null;
+    this._deletedName = name;
+    const title = document.createElement('h3');
+    title.textContent = name;
+    this._header.node.replaceChildren(
+      title,
+      badge(trans.__('deleted'), 'deleted')
+    );
+    this._header.show();
+    this._tabs.hide();
+    const restore = document.createElement('button');
+    restore.className = 'jp-mod-styled jp-mod-accept jp-toolkernel-restore';
+    restore.textContent = trans.__('Restore');
+    restore.title = trans.__(
+      'Bring %1 back as it was when deleted (as a new version)',
+      name
+    );
+    restore.addEventListener('click', () => void this._restore(name));
+    this._body.node.replaceChildren(
+      note(
+        trans.__(
+          'Deleted (version %1): it is gone from the list, search and notebooks. Its history is kept.',
+          list.current ?? 0
+        )
+      ),
+      restore
+    );
+    this._body.node.scrollTop = 0;
+    await this._renderVersions(name, this._body.node, list);
   }
 
   /** Reload the tool shown (the registry changed), keeping the open tab. */
   async refresh(): Promise<void> {
-    if (this._details !== null) {
+    if (this._deletedName !== null) {
+      try {
+        await this.showDeleted(this._deletedName);
+      } catch {
+        this._deletedName = null;
+        this._showPlaceholder();
+      }
+    } else if (this._details !== null) {
       const tab = this._tab;
       try {
         await this.showTool(this._details.name);
@@ -128,7 +182,7 @@ export class ToolDetailsView extends Panel {
     if (tab === 'details') {
       this._renderDetails(details, this._body.node);
     } else {
-      void this._renderVersions(details, this._body.node);
+      void this._renderVersions(details.name, this._body.node);
     }
   }
 
@@ -156,6 +210,20 @@ export class ToolDetailsView extends Panel {
       details.call
     );
     insert.addEventListener('click', () => this._insert.emit(details.call));
+    const actions = document.createElement('div');
+    actions.className = 'jp-toolkernel-details-actions';
+    actions.append(insert);
+    if (details.kind !== 'mcp') {
+      const remove = document.createElement('button');
+      remove.className = 'jp-mod-styled jp-mod-warn jp-toolkernel-delete';
+      remove.textContent = trans.__('Delete');
+      remove.title = trans.__(
+        'Delete %1 (its history is kept; it can be restored)',
+        details.name
+      );
+      remove.addEventListener('click', () => void this._delete(details.name));
+      actions.append(remove);
+    }
     body.append(
       badges,
       section(
@@ -163,7 +231,7 @@ export class ToolDetailsView extends Panel {
         code(`async def ${details.signature}`, 'jp-toolkernel-signature')
       ),
       section(trans.__('Call'), code(details.call, 'jp-toolkernel-call')),
-      insert,
+      actions,
       section(trans.__('Docstring'), code(details.doc || details.description)),
       section(
         trans.__('Input schema'),
@@ -181,13 +249,16 @@ export class ToolDetailsView extends Panel {
   }
 
   private async _renderVersions(
-    details: IToolDetails,
-    body: HTMLElement
+    name: string,
+    body: HTMLElement,
+    loaded?: IVersionList
   ): Promise<void> {
     const trans = this._trans;
-    const list = await requestAPI<IVersionList>(
-      `tools/${encodeURIComponent(details.name)}/versions`
-    );
+    const list =
+      loaded ??
+      (await requestAPI<IVersionList>(
+        `tools/${encodeURIComponent(name)}/versions`
+      ));
     if (list.versions.length === 0) {
       body.append(
         note(trans.__('An MCP tool: its server versions it, not the registry.'))
@@ -200,7 +271,7 @@ export class ToolDetailsView extends Panel {
     diffView.className = 'jp-toolkernel-diff';
     const showDiff = async (): Promise<void> => {
       const diff = await requestAPI<IDiff>(
-        `tools/${encodeURIComponent(details.name)}/diff?a=${pick.a}&b=${pick.b}`
+        `tools/${encodeURIComponent(name)}/diff?a=${pick.a}&b=${pick.b}`
       );
       renderDiff(diffView, diff.diff, trans.__('(no differences)'));
     };
@@ -211,7 +282,7 @@ export class ToolDetailsView extends Panel {
     versions.setAttribute('role', 'list');
     for (const record of [...list.versions].reverse()) {
       versions.append(
-        this._versionRow(details, record, list.current, pick, showDiff)
+        this._versionRow(name, record, list.current, pick, showDiff)
       );
     }
     const hint = note(
@@ -222,7 +293,7 @@ export class ToolDetailsView extends Panel {
   }
 
   private _versionRow(
-    details: IToolDetails,
+    name: string,
     record: IVersionRecord,
     current: number | null,
     pick: { a: number; b: number },
@@ -237,7 +308,9 @@ export class ToolDetailsView extends Panel {
     const label = document.createElement('strong');
     label.textContent = `v${record.version}`;
     head.append(label);
-    if (record.version === current) {
+    if (record.deleted) {
+      head.append(badge(trans.__('deleted'), 'deleted'));
+    } else if (record.version === current) {
       head.append(badge(trans.__('current'), 'current'));
     }
     const when = document.createElement('span');
@@ -275,7 +348,7 @@ export class ToolDetailsView extends Panel {
       choice.append(radio, side.toUpperCase());
       actions.append(choice);
     }
-    if (record.version !== current) {
+    if (record.version !== current && !record.deleted) {
       const button = document.createElement('button');
       button.className = 'jp-mod-styled jp-toolkernel-rollback';
       button.textContent = trans.__('Roll back');
@@ -285,7 +358,7 @@ export class ToolDetailsView extends Panel {
       );
       button.addEventListener(
         'click',
-        () => void this._rollback(details.name, record.version)
+        () => void this._rollback(name, record.version)
       );
       actions.append(button);
     }
@@ -318,11 +391,44 @@ export class ToolDetailsView extends Panel {
     this._changed.emit();
   }
 
+  private async _delete(name: string): Promise<void> {
+    const trans = this._trans;
+    const result = await showDialog({
+      title: trans.__('Delete %1?', name),
+      body: trans.__(
+        'It leaves the list, search and every notebook at once. Its history is kept, and Restore brings it back.'
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.warnButton({ label: trans.__('Delete') })
+      ]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    await requestAPI(`tools/${encodeURIComponent(name)}/delete`, {
+      method: 'POST',
+      body: JSON.stringify({})
+    });
+    await this.showDeleted(name);
+    this._changed.emit();
+  }
+
+  private async _restore(name: string): Promise<void> {
+    await requestAPI(`tools/${encodeURIComponent(name)}/restore`, {
+      method: 'POST',
+      body: JSON.stringify({})
+    });
+    await this.showTool(name);
+    this._changed.emit();
+  }
+
   private _trans: TranslationBundle;
   private _header = new Widget();
   private _tabs: TabBar<Widget>;
   private _body = new Widget();
   private _details: IToolDetails | null = null;
+  private _deletedName: string | null = null;
   private _tab: Tab = 'details';
   private _insert = new Signal<this, string>(this);
   private _changed = new Signal<this, void>(this);

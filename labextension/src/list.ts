@@ -1,21 +1,27 @@
 /**
  * The tool list: grouped by source, windowed (only visible rows are in the DOM), and
- * usable by keyboard (arrow keys move, Enter opens).
+ * usable by keyboard (arrow keys move, Enter opens). Deleted registry tools come last,
+ * in their own group, so they can be opened and restored.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
-import { LabIcon } from '@jupyterlab/ui-components';
+import { deleteIcon, LabIcon } from '@jupyterlab/ui-components';
 import { Signal, ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { compareGroups, groupOf, IGroup, kindIcon } from './kinds';
-import { IToolSummary } from './types';
+import { IDeletedTool, IToolSummary } from './types';
 
 const ROW_HEIGHT = 26;
 const OVERSCAN = 8;
 
 type Row =
   | { type: 'group'; label: string; count: number; icon: LabIcon }
-  | { type: 'tool'; tool: IToolSummary; showsNamespace: boolean };
+  | {
+      type: 'tool';
+      tool: IToolSummary;
+      showsNamespace: boolean;
+      deleted?: boolean;
+    };
 
 /** A windowed, grouped list of tools. Nothing is selected until a row is chosen. */
 export class ToolList extends Widget {
@@ -44,9 +50,13 @@ export class ToolList extends Widget {
   /**
    * Show `tools` (already ranked or sorted by the server), grouped as `compareGroups`
    * orders them; within a group the server's order is kept. The tool selected before
-   * stays selected if it is still listed.
+   * stays selected if it is still listed. `deleted` tools follow, in a group of their own.
    */
-  setTools(tools: IToolSummary[], emptyText: string): void {
+  setTools(
+    tools: IToolSummary[],
+    emptyText: string,
+    deleted: IDeletedTool[] = []
+  ): void {
     const selected = this._selectedName();
     const groups = new Map<
       string,
@@ -79,6 +89,33 @@ export class ToolList extends Widget {
         });
       }
     }
+    if (deleted.length > 0) {
+      this._rows.push({
+        type: 'group',
+        label: this._trans.__('Deleted'),
+        count: deleted.length,
+        icon: deleteIcon
+      });
+      for (const gone of deleted) {
+        const [source, ...rest] = gone.name.split('.');
+        const tool: IToolSummary = {
+          name: gone.name,
+          source,
+          tool: rest.join('.'),
+          kind: gone.kind,
+          title: null,
+          description: this._trans.__('deleted: open it to restore it'),
+          annotations: null,
+          version: null
+        };
+        this._rows.push({
+          type: 'tool',
+          tool,
+          showsNamespace: true,
+          deleted: true
+        });
+      }
+    }
     this._selected = this._rows.findIndex(
       row => row.type === 'tool' && row.tool.name === selected
     );
@@ -88,9 +125,9 @@ export class ToolList extends Widget {
     this._render();
   }
 
-  /** How many tool rows the list holds. */
+  /** How many tool rows the list holds (deleted tools not counted). */
   get toolCount(): number {
-    return this._rows.filter(row => row.type === 'tool').length;
+    return this._rows.filter(row => row.type === 'tool' && !row.deleted).length;
   }
 
   protected onResize(): void {
@@ -142,7 +179,9 @@ export class ToolList extends Widget {
       return node;
     }
     const tool = row.tool;
-    node.className = 'jp-toolkernel-row';
+    node.className = row.deleted
+      ? 'jp-toolkernel-row jp-toolkernel-row-deleted'
+      : 'jp-toolkernel-row';
     node.setAttribute('role', 'option');
     node.id = `jp-toolkernel-option-${index}`;
     node.setAttribute('aria-selected', String(index === this._selected));

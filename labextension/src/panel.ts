@@ -146,7 +146,10 @@ export class ToolsPanel extends SidePanel {
       const empty = query
         ? trans.__('No tool matches "%1".', query)
         : trans.__('No tools yet.');
-      this._list.setTools(found.tools, empty);
+      // A search finds live tools only; the plain list ends with the deleted ones.
+      const deleted = query ? [] : (found.deleted ?? []);
+      this._deleted = new Set(deleted.map(tool => tool.name));
+      this._list.setTools(found.tools, empty, deleted);
       this._list.node.dataset.query = query; // which search the list shows (for tests)
       this._summary.textContent = query
         ? trans.__('%1 of %2 tools match', found.tools.length, found.total)
@@ -251,7 +254,11 @@ export class ToolsPanel extends SidePanel {
   }
 
   private async _open(name: string): Promise<void> {
-    await this._details.showTool(name);
+    if (this._deleted.has(name)) {
+      await this._details.showDeleted(name);
+    } else {
+      await this._details.showTool(name);
+    }
     this._details.node.scrollIntoView({ block: 'nearest' });
   }
 
@@ -276,6 +283,7 @@ export class ToolsPanel extends SidePanel {
   private _timer = 0;
   private _ticket = 0;
   private _generation: string | null = null;
+  private _deleted = new Set<string>();
   private _refreshed = new Signal<this, number>(this);
 }
 

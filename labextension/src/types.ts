@@ -24,11 +24,21 @@ export interface IToolSummary {
   version: number | null;
 }
 
+/** A deleted registry tool: gone from the list and search, restorable. */
+export interface IDeletedTool {
+  name: string;
+  kind: ToolKind;
+  /** The delete's version number (its history stays). */
+  version: number;
+}
+
 export interface IToolList {
   query: string;
   /** How many tools there are in all, whatever the query. */
   total: number;
   tools: IToolSummary[];
+  /** The deleted registry tools, which a restore brings back. */
+  deleted: IDeletedTool[];
 }
 
 export interface IToolDetails extends IToolSummary {
@@ -47,12 +57,16 @@ export interface IVersionRecord {
   author: string;
   content_hash: string;
   rollback_of: number | null;
+  /** Whether this version is the tool's delete (a tombstone). */
+  deleted: boolean;
 }
 
 export interface IVersionList {
   name: string;
   current: number | null;
   versions: IVersionRecord[];
+  /** Whether the tool is deleted now (its current version is then the delete). */
+  deleted: boolean;
 }
 
 export interface IDiff {

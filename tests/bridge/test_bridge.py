@@ -378,3 +378,24 @@ def test_a_script_tools_log_messages_reach_the_bridge_client_as_mcp_logs(bridge:
     assert text_of(result).endswith("'done'")
     assert ("info", "local.script_logger", "hello log") in logged
     assert "[local.script_logger info] hello log" in text_of(result)
+
+
+def test_a_script_tools_context_says_what_the_bridge_client_can_do(bridge: Any) -> None:
+    source = (Path(__file__).parents[1] / "script_sources" / "skillz_features.py").read_text()
+    created = call(
+        bridge,
+        "create_tool",
+        {"name": "script_context", "kind": "script", "language": "python", "source": source},
+    )
+    assert not created.is_error, text_of(created)
+
+    async def sampling(context: Any, params: Any) -> types.CreateMessageResult:
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="pong"), model="m"
+        )
+
+    code = "(await tools.local.script_context({'test': 'context'}))['capabilities']"
+    with_sampling = relay_call(bridge, code, sampling_callback=sampling)
+    assert "'sampling': True, 'elicitation': False" in text_of(with_sampling)
+    without = relay_call(bridge, code)
+    assert "'sampling': False, 'elicitation': False" in text_of(without)

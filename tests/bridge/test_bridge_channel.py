@@ -179,3 +179,34 @@ def test_create_tool_takes_its_schema_and_its_checks_from_the_tool_draft(bridge:
     assert spec.input_schema["properties"]["kind"]["enum"] == ["wasm", "script", "pipeline"]
     assert refused.is_error
     assert "create_tool takes no argument 'colour'" in refused.content[0].text
+
+
+def test_an_exposed_script_tools_context_says_what_the_calling_client_can_do(
+    bridge: Any,
+) -> None:
+    loop, server, _ = bridge
+    source = (Path(__file__).parents[1] / "script_sources" / "skillz_features.py").read_text()
+    make = (
+        f"create_tool('exposed_context', kind='script', language='python', source={source!r}, "
+        "input_schema={'type': 'object', 'additionalProperties': True})"
+    )
+
+    async def elicit(context: Any, params: Any) -> types.ElicitResult:
+        return types.ElicitResult(action="decline")
+
+    async def scenario() -> tuple[Any, Any]:
+        async with Client(server) as client:
+            made = await client.call_tool("execute_code", {"code": make, "timeout_s": 120})
+            assert not made.is_error, made.content
+        async with Client(server, mode="legacy", elicitation_callback=elicit) as client:
+            eliciting = await client.call_tool("local.exposed_context", {"test": "context"})
+        async with Client(server, mode="legacy") as client:
+            bare = await client.call_tool("local.exposed_context", {"test": "context"})
+        return eliciting, bare
+
+    eliciting, bare = loop.run(scenario())
+    assert not eliciting.is_error, eliciting.content
+    capabilities = eliciting.structured_content["capabilities"]
+    assert (capabilities["elicitation"], capabilities["sampling"]) == (True, False)
+    capabilities = bare.structured_content["capabilities"]
+    assert (capabilities["elicitation"], capabilities["sampling"]) == (False, False)

@@ -27,6 +27,8 @@ LIFECYCLE_TOOLS = [
     "tool_versions",
     "diff_tool",
     "rollback_tool",
+    "delete_tool",
+    "restore_tool",
     "add_server",
     "remove_server",
 ]
@@ -83,9 +85,12 @@ def test_discovery_tools_are_read_only_and_execute_code_may_change_anything() ->
     run = hints["execute_code"]
     assert run is not None
     assert (run.read_only_hint, run.destructive_hint, run.open_world_hint) == (False, True, True)
-    for name in ("create_tool", "rollback_tool"):  # each adds a version, history is kept
+    for name in ("create_tool", "rollback_tool", "restore_tool"):  # each adds a version
         assert hints[name] is not None, name
         assert (hints[name].read_only_hint, hints[name].destructive_hint) == (False, False), name
+    deleting = hints["delete_tool"]  # restorable, but the tool stops working for everyone
+    assert deleting is not None
+    assert (deleting.read_only_hint, deleting.destructive_hint) == (False, True)
 
 
 def test_the_default_bridge_costs_at_most_600_tokens_up_front() -> None:

@@ -282,6 +282,10 @@ def test_a_folder_mcp_json_runs_nothing_until_a_person_trusts_it(
     assert kernel.value('await tools.folder.echo(text="trusted")') == "trusted"
     assert marker.exists()
 
+    # Running kernels follow approvals (the first one starts the server once trusted):
+    # stop them, so that only the next kernel could leave the marker.
+    while kernels:
+        kernels.pop().shutdown()
     marker.unlink()
     config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     kernel = start_in(folder, home, kernels)

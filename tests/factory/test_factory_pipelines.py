@@ -273,3 +273,58 @@ def test_pipelines_that_share_a_callee_without_a_cycle_are_accepted() -> None:
 def test_updating_a_pipeline_checks_its_new_steps_not_its_stored_ones() -> None:
     pipelines = {"local.a": [step("old", "local.b")], "local.b": [step("x")]}
     assert check([step("new", "local.b")], name="local.a", pipelines=pipelines)["steps"]
+
+
+# continue_on_error, prev, Skillz's `$input.x`
+
+
+def test_continue_on_error_is_kept_only_when_true() -> None:
+    steps = [step("a", continue_on_error=True), step("b", continue_on_error=False)]
+    checked = check(steps, output="${steps.a.error}")["steps"]
+    assert checked[0]["continue_on_error"] is True
+    assert "continue_on_error" not in checked[1]
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_continue_on_error_that_is_not_a_bool_is_refused(value: Any) -> None:
+    message = refusal([step("a", continue_on_error=value)])
+    assert message.startswith("pipeline local.report, step 1 ('a'): continue_on_error must be")
+
+
+@pytest.mark.parametrize("template", ["${prev}", "$prev.x", "text ${prev.a[0]}"])
+def test_prev_in_the_first_step_is_refused(template: str) -> None:
+    message = refusal([step("a", args={"v": template})])
+    assert "the first step has no previous step" in message
+
+
+def test_prev_in_a_first_steps_when_is_refused() -> None:
+    assert "the first step has no previous step" in refusal([step("a", when="$prev")])
+
+
+def test_prev_after_the_first_step_and_in_the_output_is_accepted() -> None:
+    steps = [step("a"), step("b", args={"v": "$prev.x", "w": "${prev}"}, when="${prev.ok}")]
+    assert check(steps, output="$prev")["output"] == "$prev"
+
+
+def test_the_error_of_a_step_that_never_continues_is_refused() -> None:
+    message = refusal([step("a"), step("b", args={"e": "${steps.a.error}"})])
+    assert "step 'a' stops the pipeline when it fails" in message
+    assert "continue_on_error: true" in message
+
+
+def test_a_path_into_a_steps_error_is_refused() -> None:
+    message = refusal(
+        [step("a", continue_on_error=True), step("b", args={"e": "${steps.a.error.x}"})]
+    )
+    assert "has no path" in message
+
+
+@pytest.mark.parametrize("template", ["$steps.later.result", "$steps.b.error"])
+def test_a_skillz_reference_to_a_step_that_is_not_earlier_is_refused(template: str) -> None:
+    message = refusal([step("a", args={"v": template}), step("b", continue_on_error=True)])
+    assert "which is not an earlier step" in message
+
+
+def test_skillz_input_references_are_accepted_and_stored_as_written() -> None:
+    steps = [step("a", args={"url": "$input.url", "all": "$input"}, when="$input.go == 'y'")]
+    assert check(steps)["steps"][0]["args"] == {"url": "$input.url", "all": "$input"}

@@ -18,12 +18,8 @@ from hypothesis import strategies as st
 
 from toolkernel._spec import ToolResult
 from toolkernel.errors import ToolError
-from toolkernel.kinds.pipeline._run import (
-    TemplateError,
-    UnresolvedReference,
-    resolve,
-    run_pipeline,
-)
+from toolkernel.kinds.pipeline._run import run_pipeline
+from toolkernel.kinds.pipeline._templates import TemplateError, UnresolvedReference, resolve
 
 Tool = Callable[[dict[str, Any]], Any]
 Call = Callable[[str, dict[str, Any]], Any]
@@ -350,3 +346,134 @@ def test_a_path_into_a_nested_value_finds_the_part_it_names(case: tuple[Any, str
 def test_an_index_past_the_end_is_unresolved(items: list[Any], extra: int) -> None:
     with pytest.raises(UnresolvedReference, match="out of range"):
         resolve(f"${{input.l[{len(items) + extra}]}}", {"input": {"l": items}})
+
+
+# continue_on_error, prev, Skillz's `$input.x`
+
+
+def fail(args: dict[str, Any]) -> ToolResult:
+    return ToolResult(tool="t.fail", content=[{"type": "text", "text": "boom"}], is_error=True)
+
+
+def test_a_failing_step_that_continues_has_a_null_result_and_its_error_for_later_steps() -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    steps = [
+        {"id": "risky", "tool": "t.fail", "args": {}, "continue_on_error": True},
+        echo("after", {"result": "${steps.risky.result}", "error": "${steps.risky.error}"}),
+    ]
+    result = run(steps, tools={"t.fail": fail}, calls=calls)
+    assert result == {"result": None, "error": "boom"}
+    assert [name for name, _ in calls] == ["t.fail", "t.echo"]
+
+
+def test_the_error_of_a_step_that_continued_is_in_the_output_and_null_when_it_did_not_fail() -> (
+    None
+):
+    steps = [
+        {"id": "bad", "tool": "t.fail", "args": {}, "continue_on_error": True},
+        echo("good", {"v": 1}, continue_on_error=True),
+    ]
+    output = {"bad": "${steps.bad.error}", "good": "${steps.good.error}", "v": "${prev.v}"}
+    assert run(steps, tools={"t.fail": fail}, output=output) == {
+        "bad": "boom",
+        "good": None,
+        "v": 1,
+    }
+
+
+def test_a_when_can_route_round_a_step_that_failed() -> None:
+    steps = [
+        {"id": "try", "tool": "t.fail", "args": {}, "continue_on_error": True},
+        echo("fallback", {"used": "fallback"}, when="${steps.try.error}"),
+    ]
+    assert run(steps, tools={"t.fail": fail}) == {"used": "fallback"}
+
+
+def test_an_exception_and_an_unresolved_argument_also_continue() -> None:
+    def explode(args: dict[str, Any]) -> Any:
+        message = "kaput"
+        raise RuntimeError(message)
+
+    steps = [
+        {"id": "a", "tool": "t.explode", "args": {}, "continue_on_error": True},
+        echo("b", {"x": "${input.missing.deep}"}, continue_on_error=True),
+    ]
+    output = {"a": "${steps.a.error}", "b": "${steps.b.error}"}
+    result = run(steps, tools={"t.explode": explode}, output=output)
+    assert result["a"] == "kaput"
+    assert "has no key 'missing'" in result["b"]
+
+
+def test_a_failing_step_without_continue_on_error_still_stops_the_pipeline() -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    steps = [{"id": "bad", "tool": "t.fail", "args": {}}, echo("after", {})]
+    with pytest.raises(ToolError, match=r"step 'bad' \(t.fail\) failed: boom"):
+        run(steps, tools={"t.fail": fail}, calls=calls)
+    assert [name for name, _ in calls] == ["t.fail"]
+
+
+def test_a_path_into_the_result_of_a_failed_step_names_its_error() -> None:
+    steps = [
+        {"id": "bad", "tool": "t.fail", "args": {}, "continue_on_error": True},
+        echo("use", {"x": "${steps.bad.result.items}"}),
+    ]
+    with pytest.raises(ToolError, match=r"step 'bad' failed and continued.*\(boom\)"):
+        run(steps, tools={"t.fail": fail})
+
+
+def test_prev_is_the_result_of_the_last_step_that_ran() -> None:
+    steps = [
+        echo("one", {"n": 1}),
+        echo("skipped", {"n": 2}, when="${input.never}"),
+        echo("three", {"from_prev": "${prev.n}", "whole": "$prev", "text": "n=${prev.n}"}),
+    ]
+    assert run(steps) == {"from_prev": 1, "whole": {"n": 1}, "text": "n=1"}
+
+
+def test_prev_after_a_failed_step_that_continued_is_null() -> None:
+    steps = [
+        echo("one", {"n": 1}),
+        {"id": "bad", "tool": "t.fail", "args": {}, "continue_on_error": True},
+        echo("three", {"prev": "${prev}"}),
+    ]
+    assert run(steps, tools={"t.fail": fail}) == {"prev": None}
+
+
+def test_skillz_dollar_references_are_whole_values_with_their_types() -> None:
+    inputs = {"n": 3, "d": {"a": [1, 2]}}
+    steps = [
+        echo("first", {"n": "$input.n", "a1": "$input.d.a[1]", "all": "$input"}),
+        echo("second", {"via_step": "$steps.first.result.n", "via_prev": "$prev.a1"}),
+    ]
+    assert run(steps, inputs) == {"via_step": 3, "via_prev": 2}
+
+
+@pytest.mark.parametrize("text", ["$5.00", "$HOME/x", "$input.n and more", "$inputs", "$prev-x"])
+def test_other_strings_with_a_dollar_stay_as_they_are(text: str) -> None:
+    assert run([echo("e", {"t": text})], {"n": 1}) == {"t": text}
+
+
+def test_a_skillz_reference_works_in_when() -> None:
+    steps = [echo("a", {"x": 1}, when="$input.go == 'yes'"), echo("b", {"y": 2}, when="not $prev")]
+    assert run(steps, {"go": "yes"}) == {"x": 1}
+
+
+def test_the_output_gives_null_for_a_skipped_step_instead_of_raising() -> None:
+    steps = [echo("a", {"x": 1}), echo("maybe", {"y": 2}, when="${input.flag}")]
+    output = {
+        "a": "${steps.a.result.x}",
+        "maybe": "${steps.maybe.result.y}",
+        "t": "y=${steps.maybe.result}",
+    }
+    assert run(steps, {}, output=output) == {"a": 1, "maybe": None, "t": "y=null"}
+
+
+def test_a_missing_key_in_a_step_that_ran_is_still_an_error_in_the_output() -> None:
+    with pytest.raises(ToolError, match=r"output.*has no key 'nope'"):
+        run([echo("a", {"x": 1})], output="${steps.a.result.nope}")
+
+
+def test_a_reference_to_a_skipped_step_in_args_is_still_an_error() -> None:
+    steps = [echo("a", {"x": 1}, when="${input.flag}"), echo("b", {"y": "${prev}"})]
+    with pytest.raises(ToolError, match=r"step 2 \('b'\).*no earlier step has run"):
+        run(steps)

@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
-from toolkernel.errors import SandboxLimitExceeded
+from crate_support import tool_files
+from toolkernel.errors import SandboxLimitExceeded, ToolBuildError
 from toolkernel.factory import ToolFactory
 from toolkernel.host import ToolHost
 from toolkernel.registry import ToolRegistry
+from toolkernel_sandbox import ToolchainMissing
+from toolkernel_sandbox.build import find_toolchain
 
 _WAIT_S = 30
 _WASI = "wasi_snapshot_preview1"
@@ -149,3 +152,20 @@ def test_calls_in_parallel_each_get_their_own_answer(host: ToolHost) -> None:
 
     done = [result.structured for result in asyncio.run(scenario())]
     assert [d["n"] for d in done] == list(range(100))
+
+
+def test_fetching_crates_can_be_turned_off(tmp_path: Path) -> None:
+    try:
+        find_toolchain("rust")
+    except ToolchainMissing as exc:
+        pytest.skip(f"no rust toolchain here: {exc.install}")
+    lines: list[str] = []
+    with ToolRegistry(tmp_path / "home") as registry:
+        factory = ToolFactory(
+            registry, reserved=(), cache_dir=tmp_path / "cache", crate_registry="off"
+        )
+        with pytest.raises(ToolBuildError, match="tkgreet") as failed:
+            factory.create("greeter", language="rust", source=tool_files(), on_line=lines.append)
+        assert registry.registry_tools() == []
+    assert not any(line.startswith("fetching crates") for line in lines)
+    assert "could not fetch" not in str(failed.value)

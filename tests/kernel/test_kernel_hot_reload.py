@@ -104,8 +104,9 @@ def test_a_new_script_folder_appears_and_a_removed_one_is_deleted(workspace: Any
     shutil.rmtree(tools_dir / "marked")
     kernel.execute(AWAIT)
     assert "local.marked" not in kernel.value("list_tool_names()")
-    versions = kernel.value("[v.version for v in tool_versions('local.marked')]")
-    assert versions == [1], "a removed folder deletes the tool softly: its history stays"
+    versions = kernel.value("[(v.version, v.deleted) for v in tool_versions('local.marked')]")
+    # A removed folder deletes the tool softly: its history stays, ending in the delete.
+    assert versions == [[1, False], [2, True]]
 
 
 def test_a_broken_edit_keeps_the_last_good_version_and_says_why(workspace: Any) -> None:

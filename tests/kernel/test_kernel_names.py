@@ -7,6 +7,7 @@ server-filesystem; `one` has a single tool; `broken` cannot start.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,6 +132,18 @@ def test_a_failed_server_under_tools_says_that_it_failed_and_why(kernel: Any) ->
         "tools.broken is unavailable: its server failed to connect. "
     )
     assert "no-such-server" in out.error["evalue"]
+    # The namespace's message is the whole story: no toolkernel frames are shown.
+    assert "_namespace.py" not in out.traceback
+
+
+def test_an_attribute_error_of_the_users_own_keeps_its_full_traceback(kernel: Any) -> None:
+    code = "import json.decoder as d\ndef f():\n    return d.JSONDecoder().nope\nf()"
+    out = kernel.execute(code, allow_error=True)
+    assert out.error is not None
+    assert out.error["ename"] == "AttributeError"
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", out.traceback)
+    assert shown.count("Cell In[") == 2, shown  # the call, then the line in f()
+    assert "return d.JSONDecoder().nope" in shown
 
 
 def test_an_unknown_tool_suggests_the_close_one_and_search(kernel: Any) -> None:
@@ -139,6 +152,7 @@ def test_an_unknown_tool_suggests_the_close_one_and_search(kernel: Any) -> None:
     message = out.error["evalue"]
     assert "tools.my_names has no tool 'get_weathr'; did you mean 'get_weather'" in message
     assert "search_tools('get weathr')" in message
+    assert "_namespace.py" not in out.traceback
 
 
 def test_percent_tools_counts_tools_in_the_singular_and_the_plural(kernel: Any) -> None:

@@ -96,3 +96,36 @@ def test_an_update_that_makes_a_cycle_is_refused(kernel: Any) -> None:
     assert out.error is not None
     assert "local.loop_a -> local.loop_b -> local.loop_a" in out.error["evalue"]
     assert kernel.value("len(tool_versions('local.loop_a'))") == 1
+
+
+def test_a_step_that_continues_on_error_gives_null_and_its_error_to_prev_and_the_output(
+    kernel: Any,
+) -> None:
+    kernel.execute(
+        "create_tool('resilient', kind='pipeline', input_schema=" + repr(SUM_SCHEMA) + ", steps=["
+        "{'id': 'first', 'tool': 'echo.add', 'args': {'a': '$input.x', 'b': 1}},"
+        "{'id': 'risky', 'tool': 'echo.fail', 'args': {'message': 'flaky'},"
+        " 'continue_on_error': True},"
+        "{'id': 'fallback', 'tool': 'echo.echo',"
+        " 'args': {'text': 'fell back after ${steps.risky.error}'}, 'when': '$steps.risky.error'},"
+        "{'id': 'skipped', 'tool': 'echo.echo', 'args': {'text': 'never'}, 'when': 'not $prev'},"
+        "], output={'first': '${steps.first.result.result}', 'risky': '${steps.risky.result}',"
+        " 'error': '${steps.risky.error}', 'prev': '$prev', 'skipped': '${steps.skipped.result}'})"
+    )
+    assert kernel.value("await tools.local.resilient(x=2, y=0)") == {
+        "first": 3,
+        "risky": None,
+        "error": "flaky",
+        "prev": "fell back after flaky",
+        "skipped": None,
+    }
+
+
+def test_prev_in_the_first_step_is_refused_at_creation(kernel: Any) -> None:
+    out = kernel.execute(
+        "create_tool('no_prev', kind='pipeline', steps=["
+        "{'id': 'a', 'tool': 'echo.echo', 'args': {'text': '$prev'}}])",
+        allow_error=True,
+    )
+    assert out.error is not None
+    assert "the first step has no previous step" in out.error["evalue"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from crate_support import local_registry, tkgreet, tool_files
 from tk_support import TESTS, python_server, start_kernel
 
 pytestmark = pytest.mark.timeout(300)
@@ -29,6 +31,19 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     driver.execute("await wait_for_servers(30)")
     yield driver
     driver.shutdown()
+
+
+def toolchain_cargo() -> Path:
+    """The cargo of the Rust toolchain builds use, or a skip saying what to install."""
+    from toolkernel_sandbox import ToolchainMissing
+    from toolkernel_sandbox.build import find_toolchain
+
+    try:
+        compiler = find_toolchain("rust").compiler
+    except ToolchainMissing as exc:
+        pytest.skip(f"no rust toolchain here: {exc.install}")
+    assert compiler is not None
+    return compiler
 
 
 def create(kernel: Any, name: str, source_file: str, *, comment: str = "", **options: Any) -> Any:
@@ -284,6 +299,36 @@ def test_a_missing_toolchain_names_the_install_command(tmp_path: Path) -> None:
         assert driver.value("1 + 1") == 2
     finally:
         driver.shutdown()
+
+
+def test_a_rust_tool_uses_a_crate_from_the_configured_registry(tmp_path: Path) -> None:
+    cargo = toolchain_cargo()
+    sentinel = tmp_path / "sentinel"
+    sentinel.write_text("original")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        registry = local_registry(
+            cargo, tmp_path / "made", {"tkgreet": tkgreet(listener, sentinel)}
+        )
+        base = tmp_path / "kernel"
+        base.mkdir()
+        argument = f"--ToolKernel.crate_registry={registry}"
+        driver = start_kernel(base, {}, extra_arguments=[argument])
+        try:
+            out = driver.execute(
+                f"create_tool('greeter', language='rust', source={tool_files()!r})",
+                timeout=240,
+            )
+            assert f"fetching crates from {registry}" in out.stdout
+            assert driver.value("await tools.local.greeter()") == {
+                "greeting": "hello, wasm",
+                "build": "phoned=false wrote=false",
+            }
+        finally:
+            driver.shutdown()
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert sentinel.read_text() == "original"
 
 
 def test_a_rollback_from_the_cli_reaches_the_live_kernel(kernel: Any, tmp_path: Path) -> None:

@@ -3,12 +3,16 @@ import toolkernel.registry
 
 def test_exported_members() -> None:
     assert toolkernel.registry.__all__ == [
+        "CALL_OUTCOMES",
+        "HISTORY_KEEP",
         "SERVER_STATES",
         "STOP_WORDS",
         "TOOL_KINDS",
         "USER_NAMESPACE",
         "BlobStore",
+        "CallRecord",
         "CatalogSnapshot",
+        "NewVersion",
         "SearchHit",
         "ServerStatus",
         "ToolRegistry",

@@ -96,8 +96,8 @@ def test_delete_is_soft_and_restore_brings_the_tool_back(registry: ToolRegistry)
     registry.delete_tool("local.t")
     assert registry.registry_tools() == []
     assert registry.search("count words") == []
-    assert len(registry.tool_versions("local.t")) == 1
-    assert registry.restore_tool("local.t").version == 1
+    assert [v.deleted for v in registry.tool_versions("local.t")] == [False, True]
+    assert registry.restore_tool("local.t").version == 3
     assert [hit.spec.name for hit in registry.search("count words")] == ["t"]
 
 

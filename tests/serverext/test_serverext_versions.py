@@ -26,14 +26,21 @@ async def test_versions_list_the_history_oldest_first(
             "author": "tester",
             "content_hash": v.content_hash,
             "rollback_of": None,
+            "deleted": False,
         }
         for v in history
     ]
+    assert answer["deleted"] is False
 
 
 async def test_an_mcp_tool_has_no_versions(jp_fetch: Any) -> None:
     answer = await get_json(jp_fetch, "tools", "filesystem.read_file", "versions")
-    assert answer == {"name": "filesystem.read_file", "current": None, "versions": []}
+    assert answer == {
+        "name": "filesystem.read_file",
+        "current": None,
+        "versions": [],
+        "deleted": False,
+    }
 
 
 async def test_diff_defaults_to_the_current_version(jp_fetch: Any, registry: ToolRegistry) -> None:

@@ -247,3 +247,39 @@ def test_the_list_follows_a_change_made_elsewhere(page: Any, lab: Lab) -> None:
 
 def test_artifacts_land_where_ci_keeps_them() -> None:
     assert Path(ARTIFACTS).parts[-3:] == ("tests", "artifacts", "ui")
+
+
+def test_deleting_a_tool_lists_it_as_deleted_and_restore_brings_it_back(
+    page: Any, lab: Lab
+) -> None:
+    open_tool(page, "local.noop")
+    page.click(".jp-toolkernel-delete")
+    page.click(".jp-Dialog button.jp-mod-warn")
+    page.wait_for_selector(".jp-toolkernel-restore")
+    with ToolRegistry(lab.home) as registry:
+        tombstone = registry.tool_version("local.noop")
+    assert tombstone.deleted
+    assert page.inner_text(".jp-toolkernel-details-header .jp-toolkernel-badge") == "deleted"
+    deleted_row = page.locator(".jp-toolkernel-version-row", has_text="deleted")
+    assert deleted_row.locator("strong").inner_text() == f"v{tombstone.version}"
+    assert deleted_row.locator(".jp-toolkernel-rollback").count() == 0
+    # The list follows: noop leaves the WASM group and is listed under Deleted.
+    page.wait_for_selector(".jp-toolkernel-group-label:text-is('Deleted')")
+    assert page.locator(".jp-toolkernel-row-deleted").get_attribute("aria-label") == "local.noop"
+    live = ".jp-toolkernel-row:not(.jp-toolkernel-row-deleted)[aria-label='local.noop']"
+    assert page.locator(live).count() == 0
+    assert overflowing(page, ".jp-toolkernel-details") == []
+    shot(page, "panel-deleted")
+
+    page.click(".jp-toolkernel-restore")
+    page.wait_for_selector(".jp-toolkernel-signature")
+    page.wait_for_function("() => !document.querySelector('.jp-toolkernel-row-deleted')")
+    restored_badge = f"v{tombstone.version + 1}"
+    assert page.inner_text(".jp-toolkernel-details-header .jp-toolkernel-badge") == restored_badge
+    with ToolRegistry(lab.home) as registry:
+        restored = registry.tool_version("local.noop")
+    assert (restored.version, restored.rollback_of) == (
+        tombstone.version + 1,
+        tombstone.version - 1,
+    )
+    assert not restored.deleted

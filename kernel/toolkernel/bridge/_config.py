@@ -69,13 +69,19 @@ class Bridge(Configurable):
         help="Host headers allowed over HTTP besides the bound address's, as name:port "
         "(name:* for any port); for a proxy's name or a wildcard bind's addresses.",
     ).tag(config=True)
+    max_tool_calls = Int(
+        0,
+        help="The most tool calls one execute_code may make; one more raises ToolCallLimit "
+        "in the cell. 0: the kernel's own cap (c.Toolbox.max_tool_calls; none by default).",
+    ).tag(config=True)
     expose_tools = Bool(
         False, help="Also publish every tool as an MCP tool, with list_changed updates."
     ).tag(config=True)
     lifecycle_tools = Bool(
         False,
-        help="Also offer create_tool, memory, tool_versions, diff_tool and rollback_tool as "
-        "MCP tools (each is callable inside execute_code without it).",
+        help="Also offer create_tool, memory, tool_versions, diff_tool, rollback_tool, "
+        "delete_tool, restore_tool, add_server and remove_server as MCP tools (each is "
+        "callable inside execute_code without it).",
     ).tag(config=True)
 
 

@@ -261,7 +261,9 @@ class BridgeServer(MCPServer):
         relay = McpClientRelay(ctx) if ctx is not None else None
         progress = _progress_to(ctx) if ctx is not None else None
         original = self._originals.get(name, name)
-        params = {"name": original, "arguments": arguments, "relay": relay is not None}
+        # What the client can answer, so a script tool's context tells the truth.
+        can = sorted(relay.capabilities) if relay is not None else []
+        params = {"name": original, "arguments": arguments, "relay": can}
         try:
             result = await self._session.request(
                 "tools/call",

@@ -1,7 +1,7 @@
-"""The bridge's version tools: list, diff and roll back registry tools in the live kernel.
+"""The bridge's version tools: list, diff, roll back, delete and restore registry tools.
 
 They run in the kernel's session (over the typed channel) so its bindings follow a
-rollback at once, exactly as when a person calls `rollback_tool` in a cell.
+rollback or a delete at once, exactly as when a person calls `rollback_tool` in a cell.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ LIFECYCLE_TOOLS = frozenset(
         "tool_versions",
         "diff_tool",
         "rollback_tool",
+        "delete_tool",
+        "restore_tool",
         "add_server",
         "remove_server",
     }
@@ -47,7 +49,7 @@ _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.p
 
 
 def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
-    """Add `tool_versions`, `diff_tool`, `rollback_tool`, `memory` and the server tools.
+    """Add the version, delete, memory and server tools (`LIFECYCLE_TOOLS` but one).
 
     `create_tool` is the server's own (`BridgeServer`), its schema made from `ToolDraft`.
     """
@@ -113,7 +115,49 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
         await server.notify_if_changed(ctx)
         return f"{name} is now version {new}, with the content of version {version}"
 
+    _add_delete_tools(server, session)
     _add_server_tools(server, session)
+
+
+def _add_delete_tools(server: BridgeServer, session: KernelSession) -> None:
+    @server.tool(
+        description=(
+            "Delete a registry tool: it leaves tools.<namespace> and search at once. The "
+            "delete is soft: tool_versions shows it, and restore_tool brings the tool back. "
+            "MCP servers' tools cannot be deleted."
+        ),
+        # The tool stops working for every caller (though history is kept): destructive.
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=False,
+        ),
+    )
+    async def delete_tool(
+        ctx: Context,
+        name: Annotated[str, _NAME],
+        note: Annotated[str | None, Field(description="Why.")] = None,
+    ) -> str:
+        version: int = await _ask(session, "tools/delete", {"name": name, "note": note})
+        await server.notify_if_changed(ctx)
+        return f"{name} is deleted (version {version}); restore_tool brings it back"
+
+    @server.tool(
+        description=(
+            "Bring back a deleted registry tool as it was when deleted, as a new version "
+            "(rollback_tool restores an older version instead)."
+        ),
+        annotations=_ADDS,
+    )
+    async def restore_tool(
+        ctx: Context,
+        name: Annotated[str, _NAME],
+        note: Annotated[str | None, Field(description="Why.")] = None,
+    ) -> str:
+        version: int = await _ask(session, "tools/restore", {"name": name, "note": note})
+        await server.notify_if_changed(ctx)
+        return f"{name} is restored as version {version}"
 
 
 def _add_server_tools(server: BridgeServer, session: KernelSession) -> None:

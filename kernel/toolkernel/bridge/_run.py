@@ -97,7 +97,10 @@ async def _serve(
     http: _Http | None,
 ) -> None:
     session = KernelSession(
-        kernel_name=bridge.kernel_name, connection_file=connection_file, gateway=gateway
+        kernel_name=bridge.kernel_name,
+        connection_file=connection_file,
+        gateway=gateway,
+        max_tool_calls=bridge.max_tool_calls,
     )
     server = build_server(
         session,

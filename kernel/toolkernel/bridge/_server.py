@@ -44,8 +44,9 @@ Code mode: every tool is an async Python function in a persistent Jupyter kernel
 search_tools finds tools, get_tool_details shows one's docstring, and execute_code runs
 Python that calls them: `await tools.<server>.<tool>(arg=...)`. Do a whole task in one
 execute_code (loops, asyncio.gather) and print only what you need; variables persist.
-Also callable in code: create_tool, tool_versions, diff_tool, rollback_tool, memory,
-list_tool_names, add_server, remove_server, read_resource."""
+Also callable in code: create_tool, tool_versions, diff_tool, rollback_tool, delete_tool,
+restore_tool, memory, list_tool_names, add_server, remove_server, read_resource,
+call_history."""
 
 _PREVIEW = 500
 _NOTE = "note: "
@@ -66,8 +67,9 @@ def build_server(
     """Return the bridge's MCP server, driving `session` (which the caller starts).
 
     It offers `search_tools`, `get_tool_details` and `execute_code`. With
-    `lifecycle_tools`, also `create_tool`, `memory`, `tool_versions`, `diff_tool` and
-    `rollback_tool`; with `expose_tools`, every tool of the kernel's catalog too.
+    `lifecycle_tools`, also `create_tool`, `memory`, `tool_versions`, `diff_tool`,
+    `rollback_tool`, `delete_tool` and `restore_tool`; with `expose_tools`, every tool
+    of the kernel's catalog too.
     """
     caps = limits or ReplyLimits()
     server = BridgeServer(

@@ -75,7 +75,7 @@ _RESTART_WAIT_S = 60.0
 # Channel methods that change nothing, so a kernel that died under them is asked again.
 _RETRIED = frozenset(
     {"session/ready", "tools/names", "tools/search", "tools/details", "tools/catalog"}
-    | {"tools/versions", "tools/diff"}
+    | {"tools/versions", "tools/diff", "tools/history"}
 )
 _RESTARTED = "the kernel restarted (its state is gone); retry the request"
 
@@ -116,6 +116,7 @@ class KernelSession:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         gateway: GatewayTarget | None = None,
+        max_tool_calls: int = 0,
     ) -> None:
         """Describe the kernel; nothing starts until `start()`.
 
@@ -126,6 +127,8 @@ class KernelSession:
             env: Environment of a started kernel (default: this process's).
             gateway: Start the kernel on this Jupyter Server or gateway instead (`cwd` and
                 `env` are then the server's).
+            max_tool_calls: The most tool calls each cell may make, sent with the cell;
+                0 sends none, so the kernel's own `c.Toolbox.max_tool_calls` applies.
         """
         self.kernel_name = kernel_name
         self.connection_file = connection_file
@@ -136,6 +139,7 @@ class KernelSession:
         self._lock = asyncio.Lock()
         self._sockets_dir: Path | None = None
         self.gateway = gateway
+        self.max_tool_calls = max_tool_calls
         self._remote: GatewayKernel | None = None
         self._pumps: list[asyncio.Task[None]] = []
         self._iopub_routes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
@@ -252,7 +256,10 @@ class KernelSession:
             "allow_stdin": bool(capabilities),
             "stop_on_error": True,
         }
-        metadata = {"toolkernel": {"relay": capabilities}}
+        marks: dict[str, Any] = {"relay": capabilities}
+        if self.max_tool_calls > 0:
+            marks["max_tool_calls"] = self.max_tool_calls
+        metadata = {"toolkernel": marks}
         msg = client.session.msg("execute_request", content, metadata=metadata)
         client.shell_channel.send(msg)
         msg_id: str = msg["header"]["msg_id"]

@@ -62,6 +62,7 @@ TOOL_KEYS = (
     "packages",
     "persistent",
     "policy",
+    "protocol",
     "requirements",
     "resolved",
     "secrets",
@@ -220,7 +221,8 @@ def read_files(folder: Path, limits: BundleLimits, *, exclude: set[str]) -> dict
         if total > limits.total_bytes:
             msg = f"refused {path}: the tool's files are over the size limit ({limits})"
             raise BundleError(msg, path=str(path))
-        files[relative] = _text_or_bytes(data)
+        # A module is bytes even when it happens to be valid UTF-8.
+        files[relative] = data if relative.endswith(".wasm") else _text_or_bytes(data)
     return files
 
 

@@ -1,5 +1,6 @@
 """Configuration: the toolkernel home, the `mcp.json` server list, and what a person trusts."""
 
+from toolkernel.config._edit import check_server, persist_server
 from toolkernel.config._home import toolkernel_home
 from toolkernel.config._mcpjson import (
     CONFIG_ENV_VAR,
@@ -43,11 +44,13 @@ __all__ = [
     "ToolGrants",
     "Toolkernel",
     "TrustStore",
+    "check_server",
     "config_summary",
     "content_digest",
     "find_config",
     "load_config",
     "parse_config",
+    "persist_server",
     "read_config_files",
     "toolkernel_home",
     "toolkernel_settings",

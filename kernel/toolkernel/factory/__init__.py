@@ -6,9 +6,11 @@ here for the modules that still import them from the factory.
 """
 
 from toolkernel.factory._create import (
+    CRATE_REGISTRY_VARIABLE,
     DEFAULT_NAMESPACE,
     SANDBOX_BACKEND_VARIABLE,
     LiveTools,
+    PreparedTool,
     ToolFactory,
 )
 from toolkernel.kinds import ToolDraft
@@ -16,12 +18,14 @@ from toolkernel.kinds.skill import SKILL_LANGUAGES, SKILL_NAMESPACE, SkillDocume
 from toolkernel.kinds.wasm import WASM_LANGUAGES
 
 __all__ = [
+    "CRATE_REGISTRY_VARIABLE",
     "DEFAULT_NAMESPACE",
     "SANDBOX_BACKEND_VARIABLE",
     "SKILL_LANGUAGES",
     "SKILL_NAMESPACE",
     "WASM_LANGUAGES",
     "LiveTools",
+    "PreparedTool",
     "SkillDocument",
     "ToolDraft",
     "ToolFactory",

@@ -15,19 +15,27 @@ follow the registry on their own).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.errors import RegistryError, ToolNotFound
 from toolkernel.kinds import KindContext, Kinds, ToolDraft
-from toolkernel.registry import check_tool_name
+from toolkernel.registry import NewVersion, ToolVersion, check_tool_name
 
 if TYPE_CHECKING:
     from toolkernel.kinds import LineSink, ToolKind
-    from toolkernel.registry import ToolRegistry, ToolVersion
+    from toolkernel.registry import ToolRegistry
 
-__all__ = ["DEFAULT_NAMESPACE", "SANDBOX_BACKEND_VARIABLE", "LiveTools", "ToolFactory"]
+__all__ = [
+    "CRATE_REGISTRY_VARIABLE",
+    "DEFAULT_NAMESPACE",
+    "SANDBOX_BACKEND_VARIABLE",
+    "LiveTools",
+    "PreparedTool",
+    "ToolFactory",
+]
 
 DEFAULT_NAMESPACE = "local"
 """Where a tool created without a namespace lives (`tools.local.<name>`)."""
@@ -35,6 +43,9 @@ DEFAULT_NAMESPACE = "local"
 SANDBOX_BACKEND_VARIABLE = "TOOLKERNEL_SANDBOX_BACKEND"
 """Names the process sandbox of script tools and compilers when nothing else does; a
 host where no sandbox can start (a Binder image) sets it to the opt-in `rlimits`."""
+
+CRATE_REGISTRY_VARIABLE = "TOOLKERNEL_CRATE_REGISTRY"
+"""Names where Rust builds fetch crates when nothing else does (`off`: no fetch)."""
 
 
 LiveTools = Callable[[], Collection[str]]
@@ -54,6 +65,7 @@ class ToolFactory:
         author: str = "",
         toolchain_path: str | None = None,
         sandbox_backend: str | None = None,
+        crate_registry: str = "crates.io",
     ) -> None:
         """Create tools in `registry`.
 
@@ -70,6 +82,10 @@ class ToolFactory:
             sandbox_backend: The process sandbox compilers and installers run in
                 (`bwrap`, `firejail`, `nsjail`, or the opt-in `rlimits`); by default
                 the best one available.
+            crate_registry: Where Rust builds fetch crates: `crates.io`, a registry
+                index URL, or an absolute folder (a local or vendored registry);
+                `off`: only the toolchain's vendored crates (Debian's). If a fetch
+                fails, the vendored crates are tried before giving up.
         """
         self._registry = registry
         self._live_tools = live_tools
@@ -81,6 +97,7 @@ class ToolFactory:
                 cache_dir=cache_dir,
                 sandbox_backend=sandbox_backend,
                 toolchain_path=toolchain_path,
+                crate_registry=crate_registry,
             )
         )
 
@@ -128,6 +145,53 @@ class ToolFactory:
             ToolchainMissing: The language's compiler is not installed here.
             DependencyError: A script's requirements or packages did not install.
         """
+        built = self.prepare(draft, on_line=on_line, **arguments)
+        return self._registry.add_version(
+            built.name,
+            kind=built.kind,
+            manifest=built.manifest,
+            note=built.note,
+            author=self.author,
+        )
+
+    def store(self, prepared: Sequence[PreparedTool]) -> list[ToolVersion]:
+        """Store prepared tools in one registry transaction: all of them, or none.
+
+        Returns:
+            Each one's current version after the write, in order.
+
+        Raises:
+            RegistryError: One was refused; nothing was stored.
+        """
+        return self._registry.add_versions(
+            [NewVersion(p.name, p.kind, p.manifest, p.note, self.author) for p in prepared]
+        )
+
+    def prepare(
+        self,
+        draft: ToolDraft | str | None = None,
+        *,
+        on_line: LineSink | None = None,
+        pending: Mapping[str, PreparedTool] | None = None,
+        **arguments: Any,
+    ) -> PreparedTool:
+        """Check, build and install a tool as `create` does, but store nothing.
+
+        `ToolRegistry.add_versions` then stores several prepared tools in one
+        transaction (an import: all or nothing). Builds and installs land in caches
+        keyed by content, which nothing lists, so a tool prepared and never stored
+        leaves nothing a person sees.
+
+        Args:
+            draft: As for `create`.
+            on_line: As for `create`.
+            pending: Tools prepared earlier and stored with this one, by qualified
+                name; a pipeline's steps may call them.
+            **arguments: As for `create`.
+
+        Raises:
+            The errors of `create`.
+        """
         draft = ToolDraft.of(draft, **arguments)
         kind = self._kinds.get(draft.kind)
         name = self._name(kind, draft.name, draft.source)
@@ -137,13 +201,11 @@ class ToolFactory:
             "output_schema": draft.output_schema,
             "annotations": dict(draft.annotations) if draft.annotations else None,
         }
-        tools = _Tools(self._registry, self._live_tools, self._reserved, self._kinds)
+        tools = _Tools(self._registry, self._live_tools, self._reserved, self._kinds, pending)
         manifest |= kind.check(name, draft, tools)
         manifest |= kind.build(name, draft, manifest, on_line)
         manifest |= kind.install(name, manifest, on_line) or {}
-        return self._registry.add_version(
-            name, kind=draft.kind, manifest=manifest, note=draft.note, author=self.author
-        )
+        return PreparedTool(name, draft.kind, manifest, draft.note)
 
     def name_for(self, name: str | None, *, kind: str, source: object = None) -> str:
         """Return the qualified name `create` stores a tool under, without storing anything.
@@ -191,8 +253,28 @@ class ToolFactory:
         return qualified
 
 
+@dataclass(frozen=True)
+class PreparedTool:
+    """A checked and built tool version, not stored yet (`ToolFactory.prepare`).
+
+    Attributes:
+        name: Its qualified name.
+        kind: Its kind.
+        manifest: What `ToolRegistry.add_version` stores.
+        note: Why it was made.
+    """
+
+    name: str
+    kind: str
+    manifest: dict[str, Any]
+    note: str = ""
+
+
 class _Tools:
-    """What a kind sees of the other tools: the host's catalog, else the registry's."""
+    """What a kind sees of the other tools: the host's catalog, else the registry's.
+
+    Tools prepared to be stored with the one being checked (`pending`) count as there.
+    """
 
     def __init__(
         self,
@@ -200,13 +282,18 @@ class _Tools:
         live_tools: LiveTools | None,
         reserved: frozenset[str],
         kinds: Kinds,
+        pending: Mapping[str, PreparedTool] | None = None,
     ) -> None:
         self._registry = registry
         self._live_tools = live_tools
         self._reserved = reserved
         self._kinds = kinds
+        self._pending = dict(pending or {})
 
     def names(self) -> set[str]:
+        return self._stored_names() | set(self._pending)
+
+    def _stored_names(self) -> set[str]:
         if self._live_tools is not None:
             return set(self._live_tools())
         # No host (the CLI): what an unstarted host would serve, from the registry alone.
@@ -220,6 +307,9 @@ class _Tools:
         return names
 
     def current(self, name: str) -> ToolVersion | None:
+        prepared = self._pending.get(name)
+        if prepared is not None:
+            return ToolVersion(name, 0, prepared.kind, prepared.manifest, "", 0.0, prepared.note)
         if name.partition(".")[0] in self._reserved:
             return None  # an MCP server's namespace: registry tools there are not served
         try:

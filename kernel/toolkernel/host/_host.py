@@ -220,6 +220,17 @@ class ToolHost:
             work = self._call_server(name, args, on_progress, relay)
         return await self._on_host_loop(work)
 
+    def source_kind(self, source: str) -> str:
+        """What the `source` of a log message is, for its label.
+
+        `mcp` for a configured server's name; else the kind of the registry tool it
+        names (`script`), or `tool` when there is no such tool now.
+        """
+        if source in self._servers:
+            return "mcp"
+        version = self._local.current(source)
+        return version.kind if version is not None else "tool"
+
     async def list_resources(self, server: str | None = None) -> list[dict[str, Any]]:
         """Return the resources of `server`, or of every connected server (`resources/list`).
 

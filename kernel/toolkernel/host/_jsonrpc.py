@@ -3,14 +3,17 @@
 The host sends `{"jsonrpc": "2.0", "method": "execute", "params": {"arguments": ...,
 "context": ...}, "id": N}` as one line. While the script runs it may send:
 
-- notifications: `log`, `progress` (or `progress/update`), `stream/chunk`;
+- notifications: `log` (or `logging/message`), `progress` (or `progress/update`,
+  `notifications/progress`), `stream/chunk` (or `stream`);
 - requests: `tools/call`, `memory/get|set|list|delete`, `elicitation/create`,
   `sampling/createMessage`, `resources/list`, `resources/read`, which the `ScriptPeer`
   answers on the script's stdin.
 
-The answer is the line holding `result` or `error` for our id (for a one-shot script,
-the last such line before it exits). Lines that are not JSON are kept as noise and
-shown if the script never answers.
+A persistent script's answer is the line holding `result` or `error` for our id. A
+one-shot script has one conversation per process, so any such line answers, whatever
+its id (Skillz scripts answer with a fixed `"id": 1`), and the last one counts; its
+stdin is closed at the first, so a script that keeps reading sees end of file. Lines that are not
+JSON are kept as noise and shown if the script never answers.
 """
 
 from __future__ import annotations
@@ -56,10 +59,14 @@ class ScriptPeer(Protocol):
     async def request(self, method: str, params: dict[str, Any]) -> Any:
         """Answer a request; raise `RpcFailure` (or `ToolkernelError`) to refuse it."""
 
+    def capabilities(self) -> dict[str, bool]:
+        """What it can do for the script (`sampling`, `elicitation`, ...), truthfully."""
+
 
 class _Worker(Protocol):
     def write(self, data: bytes) -> None: ...
     async def drain(self) -> None: ...
+    def close_stdin(self) -> None: ...
     async def readline(self) -> bytes: ...
 
 
@@ -81,8 +88,9 @@ async def converse(
         params: `{"arguments": ..., "context": ...}`.
         peer: Serves the script's requests and notifications.
         name: The tool's name, for messages.
-        until_eof: Keep reading until the script exits and take the last answer (a
-            one-shot script); otherwise return at the first answer (a persistent one).
+        until_eof: A one-shot script: take its last answer whatever its id, close
+            its stdin at the first, and keep reading until it exits. Otherwise
+            (a persistent one) return at the answer that carries `request_id`.
         secrets: Values redacted from every line kept, logged or raised, before any cut.
 
     Returns:
@@ -103,18 +111,28 @@ async def converse(
                 continue
             if "method" in message:
                 _dispatch(worker, message, peer, pending, secrets=secrets)
-            elif message.get("id") == request_id and ("result" in message or "error" in message):
-                answer = message
+            elif _answers(message, None if until_eof else request_id):
                 if not until_eof:
+                    answer = message
                     break
+                if answer is None:
+                    worker.close_stdin()  # nothing more to say: a script still reading ends
+                answer = message
             else:
                 noise.append(line.decode("utf-8", "replace").strip())
     finally:
         for task in pending:
             task.cancel()
     if answer is None:
-        return NoAnswer(list(noise.lines))
+        return NoAnswer(list(noise.lines), noise.first)
     return _outcome(name, answer, secrets)
+
+
+def _answers(message: dict[str, Any], request_id: int | None) -> bool:
+    """Whether `message` is an answer (to `request_id`, or to any id when None)."""
+    if "result" not in message and "error" not in message:
+        return False
+    return request_id is None or message.get("id") == request_id
 
 
 class _Noise:
@@ -122,9 +140,12 @@ class _Noise:
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self.lines: deque[str] = deque(maxlen=_NOISE_LINES)
+        self.first: str | None = None
         self._secrets = secrets
 
     def append(self, text: str) -> None:
+        if self.first is None:
+            self.first = redact(text, self._secrets)
         self.lines.append(clip(text, 200, self._secrets))
 
 
@@ -132,11 +153,13 @@ class NoAnswer:
     """The script closed its stdout without answering.
 
     Attributes:
-        noise: The last lines it printed that were not JSON-RPC.
+        noise: The last lines it printed that were not JSON-RPC (redacted, cut).
+        first: The first such line, whole (redacted); None when there was none.
     """
 
-    def __init__(self, noise: list[str]) -> None:
+    def __init__(self, noise: list[str], first: str | None = None) -> None:
         self.noise = noise
+        self.first = first
 
     def describe(self) -> str:
         """`; it printed: a | b` (empty when it printed nothing else)."""

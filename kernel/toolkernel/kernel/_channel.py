@@ -32,7 +32,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from toolkernel._spec import CHANNEL_TARGET, JSONObject
+from toolkernel._spec import CHANNEL_TARGET, ClientRelay, JSONObject, KnownRelay
 from toolkernel.session import CallObservers, Toolbox
 
 __all__ = ["CHANNEL_METHODS", "Channel", "register_channel"]
@@ -54,6 +54,9 @@ _METHODS = {
     "tools/versions": "_versions",
     "tools/diff": "_diff",
     "tools/rollback": "_rollback",
+    "tools/history": "_history",
+    "tools/delete": "_delete",
+    "tools/restore": "_restore",
     "tools/create": "_create",
     "memory": "_memory",
     "kernel/keep": "_keep",
@@ -186,10 +189,19 @@ class Channel:
                 context,
             )
 
-        relay = functools.partial(self._relay, request_id) if params.get("relay") else None
-        observers = CallObservers(on_progress=progress, relay=relay)
+        observers = CallObservers(on_progress=progress, relay=self._relay_for(request_id, params))
         arguments = params.get("arguments") or {}
         return await self._toolbox.call_json(str(params["name"]), arguments, observers=observers)
+
+    def _relay_for(self, request_id: Any, params: JSONObject) -> ClientRelay | None:
+        """The relay of a call whose `relay` is what its client can answer (a list)."""
+        asked = params.get("relay")
+        if not asked:
+            return None
+        relay = functools.partial(self._relay, request_id)
+        if isinstance(asked, list):  # `true` (an older bridge) said only "there is one"
+            return KnownRelay(relay, frozenset(map(str, asked)))
+        return relay
 
     async def _relay(self, request_id: Any, method: str, params: JSONObject) -> JSONObject:
         """Ask the client behind request `request_id`.
@@ -224,10 +236,19 @@ class Channel:
                 "author": v.author,
                 "note": v.note,
                 "rollback_of": v.rollback_of,
+                "deleted": v.deleted,
                 **({"dependencies": v.dependencies} if v.dependencies else {}),
             }
             for v in self._toolbox.tool_versions(str(params["name"]))
         ]
+
+    async def _history(self, params: JSONObject, _: Any) -> list[dict[str, Any]]:
+        tool = params.get("tool")
+        return await asyncio.to_thread(
+            self._toolbox.call_history,
+            params.get("limit", 20),
+            tool=None if tool is None else str(tool),
+        )
 
     async def _diff(self, params: JSONObject, _: Any) -> str:
         b = params.get("b")
@@ -242,6 +263,20 @@ class Channel:
             str(params["name"]), int(params["version"]), note=None if note is None else str(note)
         )
         return version.version
+
+    async def _delete(self, params: JSONObject, _: Any) -> int:
+        note = params.get("note")
+        tombstone = self._toolbox.delete_tool(
+            str(params["name"]), note=None if note is None else str(note)
+        )
+        return tombstone.version
+
+    async def _restore(self, params: JSONObject, _: Any) -> int:
+        note = params.get("note")
+        restored = self._toolbox.restore_tool(
+            str(params["name"]), note=None if note is None else str(note)
+        )
+        return restored.version
 
     async def _create(self, params: JSONObject, _: Any) -> JSONObject:
         arguments = dict(params.get("arguments") or {})

@@ -18,7 +18,7 @@ from toolkernel._spec import INPUT_REFUSED_MARK
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_settings
 from toolkernel.errors import ToolkernelError
-from toolkernel.factory import SANDBOX_BACKEND_VARIABLE
+from toolkernel.factory import CRATE_REGISTRY_VARIABLE, SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._channel import register_channel
 from toolkernel.kernel._magics import ToolMagics
@@ -55,6 +55,18 @@ class ToolKernel(IPythonKernel):
         "and the ziglang package.",
     ).tag(config=True)
 
+    crate_registry = Unicode(
+        help="Where Rust builds fetch crates, in a step that has the network and runs no "
+        "build script: crates.io, a registry index URL (sparse+https://... or a git "
+        "index), or an absolute folder (a local registry with an index/, or a vendored "
+        "folder); 'off': only Debian's vendored crates, offline. If a fetch fails, the "
+        "vendored crates are tried. Default: $TOOLKERNEL_CRATE_REGISTRY, else crates.io.",
+    ).tag(config=True)
+
+    @default("crate_registry")
+    def _crate_registry_default(self) -> str:
+        return os.environ.get(CRATE_REGISTRY_VARIABLE, "crates.io")
+
     sandbox_backend = Unicode(
         help="The process sandbox of script tools and compilers: bwrap, firejail, nsjail, "
         "or rlimits (limits without isolation; opt-in only, for hosts where no sandbox can "
@@ -90,6 +102,7 @@ class ToolKernel(IPythonKernel):
             ),
             on_log=self._server_log,
             toolchain_path=self.toolchain_path or None,
+            crate_registry=self.crate_registry,
             sandbox_backend=self.sandbox_backend or None,
             tool_folders=[Path(folder) for folder in self.tool_folders or _env_folders()],
         )
@@ -117,10 +130,23 @@ class ToolKernel(IPythonKernel):
         self.toolbox.start()
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:
-        """Run a cell once the servers it names have made their first connection attempt."""
+        """Run a cell once the servers it names have made their first connection attempt.
+
+        Its tool calls are capped by `c.Toolbox.max_tool_calls`, or by the cap the
+        request carries (the bridge's `--max-tool-calls`), and recorded in the call
+        history with its execution count.
+        """
         self._interrupted = False
-        await self.toolbox.wait_for_sources_used_by(code)
-        return await super().do_execute(code, *args, **kwargs)
+        with self.toolbox.execution(self.execution_count, self._requested_call_cap()):
+            await self.toolbox.wait_for_sources_used_by(code)
+            return await super().do_execute(code, *args, **kwargs)
+
+    def _requested_call_cap(self) -> int | None:
+        """The tool-call cap the running cell's request carries (the bridge's), if any."""
+        parent = self.get_parent("shell") or {}
+        marks = (parent.get("metadata") or {}).get("toolkernel")
+        cap = marks.get("max_tool_calls") if isinstance(marks, dict) else None
+        return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 0 else None
 
     def raw_input(self, prompt: str = "") -> str:
         """Ask the front end for a line, as `input()` does.
@@ -164,8 +190,11 @@ class ToolKernel(IPythonKernel):
         finally:
             signal.signal(signal.SIGINT, saved)
 
-    def _server_log(self, server: str, level: int, text: str) -> None:
-        self.log.log(level, "[mcp %s] %s", server, text)
+    def _server_log(self, source: str, level: int, text: str) -> None:
+        """Log a server's or a registry tool's message, labelled by kind (`[mcp x]`)."""
+        host = getattr(getattr(self, "toolbox", None), "host", None)
+        kind = host.source_kind(source) if host is not None else "mcp"
+        self.log.log(level, "[%s %s] %s", kind, source, text)
 
 
 def _unless_refused(answer: str) -> str:

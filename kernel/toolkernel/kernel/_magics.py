@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +21,18 @@ from toolkernel.session._lock import lock_bundle, write_lock
 
 if TYPE_CHECKING:
     from toolkernel.host import ServerStatus
+    from toolkernel.registry import ToolVersion
     from toolkernel.session._toolbox import Toolbox
 
-__all__ = ["ToolMagics", "format_status", "params_schema"]
+__all__ = ["ToolMagics", "format_status", "format_versions", "params_schema"]
 
 _MARKS = {"connected": "✓", "connecting": "…", "failed": "✗"}
 _USAGE = """\
 %tools                 each server's status, and how many tools it offers
 %tools search QUERY    the best matching tools (BM25)
 %tools show NAME       the signature and docstring of one tool (server.tool)
+%tools versions NAME   a registry tool's versions, oldest first; a delete shows as
+                       [deleted] (restore_tool(NAME) brings the tool back)
 %tools lock            show the tool versions (and the exact pip/npm versions they
                        install) this session used as an output that the notebook keeps
                        when it is next saved (the lock)
@@ -65,6 +69,8 @@ class ToolMagics(Magics):
                     print(f"{row['name']}  {row['description']}")
         elif words[0] == "show" and len(words) == 2:
             print(self._toolbox.get_tool_details(words[1]))
+        elif words[0] == "versions" and len(words) == 2:
+            print(format_versions(self._toolbox.tool_versions(words[1])))
         elif words[0] == "lock" and len(words) <= 2:
             self._lock(words[1] if len(words) == 2 else None)
         elif words[0] == "trust" and len(words) <= 2:
@@ -278,4 +284,20 @@ def format_status(
         if status.state == "failed" and status.detail:
             line += f"\n    {status.detail}"
         lines.append(line)
+    return "\n".join(lines)
+
+
+def format_versions(history: list[ToolVersion]) -> str:
+    """One line per version: number, time, author, then `[deleted]` or the restored one."""
+    lines = []
+    for version in history:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created_at))
+        mark = " [deleted]" if version.deleted else ""
+        if version.rollback_of is not None:
+            mark += f" (content of v{version.rollback_of})"
+        note = f"  {version.note}" if version.note else ""
+        lines.append(f"v{version.version}  {when}  {version.author or '-'}{mark}{note}")
+    if history and history[-1].deleted:
+        name = history[-1].name
+        lines.append(f"{name} is deleted; restore_tool({name!r}) brings it back")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from toolkernel._spec import RELAY_MARK
+from toolkernel._spec import RELAY_MARK, KnownRelay
 from toolkernel.errors import BridgeError
 from toolkernel.host import ClientRelay
 from toolkernel.kernel._progress import show_link
@@ -93,9 +93,19 @@ def make_relay_factory(kernel: Any) -> RelayFactory:
             ask = context.copy().run
             return await loop.run_in_executor(None, ask, relay_request, kernel, method, params)
 
-        return relay
+        return KnownRelay(relay, _cell_capabilities(kernel))
 
     return factory
+
+
+def _cell_capabilities(kernel: Any) -> frozenset[str]:
+    """What the running cell's relay can answer: the bridge client's, or a notebook's."""
+    capabilities = relay_capabilities(kernel)
+    if capabilities is not None:
+        return frozenset(capabilities)
+    if getattr(kernel, "_allow_stdin", False):  # input prompts; a notebook has no model
+        return frozenset({"elicitation", "elicitation.url"})
+    return frozenset({"elicitation.url"})  # the link is shown; nobody can confirm it
 
 
 def make_sample(kernel: Any) -> Any:

@@ -5,6 +5,9 @@ through the runtime, the host and the generated binding. Frames from the toolker
 package and from generated bindings are dropped from what is shown (the exception
 itself keeps its full traceback and cause, for debugging).
 
+An `AttributeError` raised by the `tools` namespace (an unknown tool, a server that
+failed) is shown the same way; any other `AttributeError` keeps its full traceback.
+
 An interrupted cell that was awaiting a tool ends in the `CancelledError` that stopped
 the call; it is shown as Python shows an interrupt, a `KeyboardInterrupt` at the
 user's line. A timeout (`asyncio.wait_for`, `asyncio.timeout`) around a tool call is
@@ -69,10 +72,22 @@ def install_short_tracebacks(
             _show_alone(self, etype, value, user_frames(tb, hidden), tb_offset)
         elif isinstance(value, TimeoutError) and _from_cancellation(value):
             _show_alone(self, etype, value, user_frames(tb, (*hidden, _ASYNCIO)), tb_offset)
+        elif isinstance(value, AttributeError) and _raised_under(tb, hidden):
+            # `tools.<typo>` or a failed server: the namespace's own message says it all.
+            _show_alone(self, etype, value, user_frames(tb, hidden), tb_offset)
         else:
             self.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
-    shell.set_custom_exc((error_type, asyncio.CancelledError, TimeoutError), show)
+    handled = (error_type, asyncio.CancelledError, TimeoutError, AttributeError)
+    shell.set_custom_exc(handled, show)
+
+
+def _raised_under(tb: types.TracebackType | None, folders: tuple[str, ...]) -> bool:
+    """Whether the innermost frame of `tb` (where it was raised) lies under `folders`."""
+    last = None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    return last is not None and last.tb_frame.f_code.co_filename.startswith(folders)
 
 
 def _from_cancellation(exc: BaseException) -> bool:

@@ -126,16 +126,30 @@ class ToolDraft:
         "their values are redacted from everything it returns.",
         _STRINGS,
     )
+    protocol: str | None = _field(
+        None,
+        "A script's reply shapes: `toolkernel` (default: `tools/call` answers MCP's "
+        '`{content, isError, structuredContent}`) or `skillz` (`{"output": ...}`, '
+        '`memory/set` `{"success": true}`, failures as `{"error": ...}` results), for '
+        "scripts written for Skillz.",
+        {"type": ["string", "null"], "enum": ["toolkernel", "skillz", None]},
+    )
     steps: Sequence[Mapping[str, Any]] | None = _field(
         None,
         'A pipeline\'s steps: `{"id": "a", "tool": "server.tool", "args": {...}, '
-        '"when": "${input.flag}"}`. Args may hold `${input.x}` and '
-        "`${steps.a.result.items[0]}`; a string that is only a reference keeps the "
-        "value's type. Unknown tools, bad references and cycles are refused.",
+        '"when": "${input.flag}", "continue_on_error": false}`. Args may hold '
+        "`${input.x}` (or `$input.x`), `${prev}` (the last run step's result), "
+        "`${steps.a.result.items[0]}` and `${steps.a.error}`; a string that is only a "
+        "reference keeps the value's type. A failing `continue_on_error` step gives null "
+        "and its error. Unknown tools, bad references and cycles are refused.",
         {"type": ["array", "null"], "items": {"type": "object"}},
     )
     output: Any = _field(  # noqa: RUF009 - `_field` makes a `Field`, like `field`
-        None, "A pipeline's result template (default: the last step's result).", {}
+        None,
+        "A pipeline's result template (default: the last step's result). WASM: `json` "
+        "(the default: stdout is one JSON value) or `text` (stdout is the result, a "
+        "string, as Skillz returns it).",
+        {},
     )
 
     def __post_init__(self) -> None:

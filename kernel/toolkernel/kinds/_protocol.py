@@ -76,6 +76,9 @@ class KindContext:
             opt-in `rlimits`); None: the best one available.
         toolchain_path: Where to look for compilers (a `PATH`-style string); None: the
             default places.
+        crate_registry: Where Rust builds fetch crates (`crates.io`, an index URL, or
+            an absolute folder holding a local or vendored registry); `off`: no
+            fetch, only the toolchain's vendored crates (Debian's), as offline.
         environ: The environment secrets are read from.
     """
 
@@ -83,6 +86,7 @@ class KindContext:
     cache_dir: Path
     sandbox_backend: str | None = None
     toolchain_path: str | None = None
+    crate_registry: str = "crates.io"
     environ: Callable[[], Mapping[str, str]] = field(default=_os_environ, repr=False)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from toolkernel._spec import ToolResult
 from toolkernel.errors import SandboxError, SandboxLimitExceeded, SandboxTimeout, ToolError
 
-__all__ = ["json_result", "result_from_output", "sandbox_failure"]
+__all__ = ["json_result", "result_from_output", "sandbox_failure", "text_result"]
 
 _STDERR_SHOWN = 2000
 _STDOUT_SHOWN = 200
@@ -38,6 +38,18 @@ def json_result(name: str, value: Any) -> ToolResult:
         return ToolResult(name)
     text = json.dumps(value, ensure_ascii=False)
     return ToolResult(name, content=[{"type": "text", "text": text}], structured=value)
+
+
+def text_result(name: str, exit_code: int, stdout: bytes, stderr: bytes) -> ToolResult:
+    """Turn a text tool's output into a result: stdout, as it was printed, is a string.
+
+    Undecodable bytes become U+FFFD, as Skillz does. A non-zero exit is an error result
+    with stderr, as for a JSON tool.
+    """
+    if exit_code != 0:
+        return result_from_output(name, exit_code, stdout, stderr)
+    text = stdout.decode("utf-8", "replace")
+    return ToolResult(name, content=[{"type": "text", "text": text}])
 
 
 def result_from_output(name: str, exit_code: int, stdout: bytes, stderr: bytes) -> ToolResult:

@@ -154,6 +154,26 @@ _V2_TOOL_VERSIONS = (
 # rows written before are given it, which SQL alone cannot compute.
 _V3_BINDING_IDENTIFIERS: tuple[Callable[[sqlite3.Connection], None]] = (reindex_identifiers,)
 
+_V4_CALL_HISTORY = (
+    # One row per tool call made through a session (`registry/_history.py`); only the
+    # newest are kept, so rows are deleted from the oldest end.
+    """
+    CREATE TABLE IF NOT EXISTS call_history (
+        id INTEGER PRIMARY KEY,
+        tool TEXT NOT NULL,
+        arguments_bytes INTEGER NOT NULL,
+        duration_s REAL NOT NULL,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('ok', 'error', 'failed', 'cancelled', 'refused')),
+        started_at REAL NOT NULL,
+        error TEXT,
+        execution_count INTEGER,
+        pid INTEGER
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS call_history_by_tool ON call_history (tool, id)",
+)
+
 MigrationStep = tuple[str | Callable[[sqlite3.Connection], None], ...]
 """Single SQL statements, or functions that change the data through the connection."""
 
@@ -161,13 +181,14 @@ MIGRATIONS: list[MigrationStep] = [
     _V1_CATALOG_AND_SEARCH,
     _V2_TOOL_VERSIONS,
     _V3_BINDING_IDENTIFIERS,
+    _V4_CALL_HISTORY,
 ]
 """Schema steps in order; step `i` takes the schema from version `i` to `i + 1`.
 
 Each step is a tuple of single statements (not a script: `executescript` would commit
 the surrounding transaction) or of functions that run inside the migration's
 transaction. Step 2 adds the versioned registry tools and the memory store; step 3
-gives every indexed tool its binding's name as identifier.
+gives every indexed tool its binding's name as identifier; step 4 adds the call history.
 """
 
 

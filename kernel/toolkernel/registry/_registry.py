@@ -4,25 +4,46 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from toolkernel._spec import JSONObject, ToolSpec
 from toolkernel.errors import RegistryError
-from toolkernel.registry import _catalog, _lookup, _memory, _search, _status, _versions
+from toolkernel.registry import _catalog, _history, _lookup, _memory, _search, _status, _versions
 from toolkernel.registry._blobs import BlobStore
 from toolkernel.registry._catalog import CatalogSnapshot
 from toolkernel.registry._db import Database
 from toolkernel.registry._diff import diff_versions
+from toolkernel.registry._history import HISTORY_KEEP, MAX_HISTORY_LIMIT, CallRecord
 from toolkernel.registry._index import replace_source
 from toolkernel.registry._search import SearchHit
 from toolkernel.registry._status import ServerStatus
 from toolkernel.registry._versions import ToolVersion
 from toolkernel.registry._watch import ChangeListeners, RegistryWatcher
 
-__all__ = ["ToolRegistry"]
+__all__ = ["NewVersion", "ToolRegistry"]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version to record with `ToolRegistry.add_versions` (the arguments of `add_version`).
+
+    Attributes:
+        name: The tool's qualified name.
+        kind: Its kind.
+        manifest: Its manifest; the blobs it names are stored already.
+        note: Why it was made.
+        author: Who made it.
+    """
+
+    name: str
+    kind: str
+    manifest: JSONObject
+    note: str = ""
+    author: str = ""
 
 
 class ToolRegistry:
@@ -145,6 +166,33 @@ class ToolRegistry:
         self._tool_listeners.notify()
         return version
 
+    def add_versions(self, versions: Sequence[NewVersion]) -> list[ToolVersion]:
+        """Record several versions in one transaction: all of them, or none.
+
+        Each is recorded as `add_version` records it, in order (several versions of one
+        tool replay its history); the returned list holds each one's resulting current
+        version.
+
+        Raises:
+            RegistryError: One is refused (as by `add_version`); nothing was written.
+        """
+        recorded = []
+        with self._db.write() as conn:
+            for new in versions:
+                self._check_namespace_free(conn, new.name)
+                version, _ = _versions.append_version(
+                    conn,
+                    new.name,
+                    kind=new.kind,
+                    manifest=new.manifest,
+                    note=new.note,
+                    author=new.author,
+                )
+                recorded.append(version)
+        if recorded:
+            self._tool_listeners.notify()
+        return recorded
+
     def tool_versions(self, name: str) -> list[ToolVersion]:
         """Return every version of registry tool `name`, oldest first.
 
@@ -169,13 +217,22 @@ class ToolRegistry:
         """Make `version`'s content current again by appending a copy of it.
 
         History is never rewritten: the rollback is a new version whose `rollback_of`
-        names the version it restores.
+        names the version it restores. Rolling a deleted tool back restores it.
 
         Raises:
             ToolNotFound: No such tool or version.
+            RegistryError: `version` is a delete (a tombstone), which has no content
+                to restore; the message names the versions that do.
         """
         with self._db.write() as conn:
             old = _versions.find_version(conn, name, version)
+            if old.deleted:
+                msg = (
+                    f"version {version} of {name!r} is its delete, not content to roll back "
+                    f"to; choose an earlier version, or restore_tool({name!r}) for the one "
+                    "before the delete"
+                )
+                raise RegistryError(msg)
             restored, _ = _versions.append_version(
                 conn,
                 name,
@@ -201,32 +258,72 @@ class ToolRegistry:
             new = _versions.find_version(conn, name, b)
         return diff_versions(self.blobs, old, new)
 
-    def delete_tool(self, name: str) -> None:
-        """Soft-delete registry tool `name`: it leaves the catalog; its history stays.
+    def delete_tool(self, name: str, *, note: str | None = None, author: str = "") -> ToolVersion:
+        """Soft-delete registry tool `name` and return the delete, a new version.
+
+        The tool leaves the catalog, the search index and every host's bindings; its
+        history stays, ending in a tombstone version (`ToolVersion.deleted`) that copies
+        the deleted manifest. `restore_tool`, `rollback_tool` or a new `add_version` of
+        the same name brings it back, as a newer version.
 
         Raises:
             ToolNotFound: No registry tool has that name.
+            RegistryError: The tool is already deleted, or `name` is an MCP server's tool
+                (those come and go with their server). Nothing was written.
         """
         with self._db.write() as conn:
-            _versions.mark_deleted(conn, name, deleted=True)
+            self._check_registry_tool(conn, name, "delete")
+            tombstone = _versions.append_tombstone(
+                conn, name, note="deleted" if note is None else note, author=author
+            )
         self._tool_listeners.notify()
+        return tombstone
 
-    def restore_tool(self, name: str) -> ToolVersion:
-        """Bring back a deleted tool at its newest version, and return that version.
+    def restore_tool(self, name: str, *, note: str | None = None, author: str = "") -> ToolVersion:
+        """Bring back a deleted tool with the content it had when deleted.
+
+        The restore is a new version, a copy of the newest version before the delete
+        (`rollback_of` names it); `rollback_tool` restores an older one instead.
+
+        Returns:
+            The new current version.
 
         Raises:
             ToolNotFound: No registry tool has that name.
+            RegistryError: The tool is not deleted, or `name` is an MCP server's tool.
         """
         with self._db.write() as conn:
-            _versions.mark_deleted(conn, name, deleted=False)
-            restored = _versions.find_version(conn, name, None)
+            self._check_registry_tool(conn, name, "restore")
+            if not _versions.is_deleted(conn, name):
+                current = _versions.find_version(conn, name, None)
+                msg = f"tool {name!r} is not deleted: its version {current.version} is current"
+                raise RegistryError(msg)
+            live = _versions.live_version_before(conn, name)
+            if _versions.find_version(conn, name, None).version == live.version:
+                _versions.undelete(conn, name)  # deleted by a mark alone, before tombstones
+                restored = live
+            else:
+                restored, _ = _versions.append_version(
+                    conn,
+                    name,
+                    kind=live.kind,
+                    manifest=live.manifest,
+                    note=note if note is not None else f"restored (version {live.version})",
+                    author=author,
+                    rollback_of=live.version,
+                )
         self._tool_listeners.notify()
         return restored
 
     def registry_tools(
         self, namespace: str | None = None, *, include_deleted: bool = False
     ) -> list[ToolVersion]:
-        """Return the current version of every registry tool (of one namespace), by name."""
+        """Return the current version of every registry tool (of one namespace), by name.
+
+        Deleted tools are left out unless `include_deleted`; their current version is
+        then their delete (`ToolVersion.deleted`), or an older one for a tool deleted by
+        a version of toolkernel that wrote no tombstones.
+        """
         with self._db.read() as conn:
             return _versions.current_versions(conn, namespace, include_deleted=include_deleted)
 
@@ -274,6 +371,19 @@ class ToolRegistry:
         """Return every namespace that has held a registry tool, sorted."""
         with self._db.read() as conn:
             return _versions.namespaces(conn)
+
+    def _check_registry_tool(self, conn: sqlite3.Connection, name: str, action: str) -> None:
+        """Refuse to `action` an MCP server's tool with a message that says what to do."""
+        if not isinstance(name, str) or _versions.exists(conn, name):
+            return
+        spec = _lookup.find_tool(conn, name)
+        if spec is not None and spec.kind == "mcp":
+            msg = (
+                f"cannot {action} {name!r}: it is a tool of the MCP server {spec.source!r}, "
+                "not a registry tool; its tools come and go with the server (remove it with "
+                f"remove_server({spec.source!r}) or from mcp.json)"
+            )
+            raise RegistryError(msg)
 
     def _check_namespace_free(self, conn: sqlite3.Connection, name: str) -> None:
         namespace, _ = _versions.check_tool_name(name)
@@ -360,6 +470,30 @@ class ToolRegistry:
         """
         with self._db.write() as conn:
             return _memory.purge_expired(conn)
+
+    # -- call history -------------------------------------------------------------------
+
+    def record_calls(self, records: list[CallRecord], *, keep: int = HISTORY_KEEP) -> None:
+        """Append tool calls to the call history, keeping only the newest `keep` rows."""
+        if records:
+            with self._db.write() as conn:
+                _history.record_calls(conn, records, keep=keep)
+
+    def call_history(self, limit: int = 20, *, tool: str | None = None) -> list[CallRecord]:
+        """Return the newest `limit` recorded tool calls (of `tool` only, if given).
+
+        Raises:
+            RegistryError: `limit` is not between 1 and `MAX_HISTORY_LIMIT`.
+        """
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not (1 <= limit <= MAX_HISTORY_LIMIT)
+        ):
+            msg = f"limit must be an int from 1 to {MAX_HISTORY_LIMIT}, not {limit!r}"
+            raise RegistryError(msg)
+        with self._db.read() as conn:
+            return _history.recent_calls(conn, limit, tool=tool)
 
     # -- lookups ------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 A tool is named `namespace.tool` (`local.primes`). Each create or update appends a
 version holding a manifest: a JSON object with the tool's description, schemas, limits,
 policy and the sha256 of every blob it needs (sources, the built `.wasm`). Versions are
-never edited or removed: a rollback appends a copy of an old manifest, and a delete only
-marks the tool, so history survives anything. The newest version is the current one.
+never edited or removed: a rollback appends a copy of an old manifest, and a delete
+appends a tombstone (a copy of the deleted manifest marked `"deleted": true`), so
+history survives anything and shows when a tool was deleted. The newest version is the
+current one; `tools.deleted_at` says, without reading versions, whether it is a delete.
 
 Every write also replaces the namespace's rows in the search index (and appends a
 catalog snapshot), so `search_tools` finds registry tools as it finds MCP tools.
@@ -27,19 +29,27 @@ from toolkernel.registry import _catalog
 from toolkernel.registry._index import replace_source
 
 __all__ = [
+    "DELETED_KEY",
     "TOOL_KINDS",
     "ToolVersion",
+    "append_tombstone",
     "append_version",
     "check_tool_name",
     "current_versions",
+    "exists",
     "find_version",
-    "mark_deleted",
+    "is_deleted",
+    "live_version_before",
     "namespaces",
+    "undelete",
     "version_history",
 ]
 
 TOOL_KINDS = ("wasm", "script", "pipeline", "skill")
 """The kinds of tool the registry stores (MCP tools live in the catalog cache)."""
+
+DELETED_KEY = "deleted"
+"""The manifest key (`true`) that marks a version as a tombstone: the tool's delete."""
 
 _PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SPEC_KEYS = ("description", "input_schema", "output_schema", "annotations", "title")
@@ -60,7 +70,8 @@ class ToolVersion:
         created_at: When it was written, as Unix time.
         note: Why it was made (free text; rollbacks say which version they restore).
         author: Who made it (a user name, or an agent's).
-        rollback_of: The version whose content this one restores, for a rollback.
+        rollback_of: The version whose content this one restores, for a rollback or
+            a restore.
     """
 
     name: str
@@ -76,6 +87,7 @@ class ToolVersion:
     def __repr__(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.created_at))
         extra = f", rollback_of={self.rollback_of}" if self.rollback_of else ""
+        extra += ", deleted" if self.deleted else ""
         note = f", note={self.note!r}" if self.note else ""
         pins = f", installs {' '.join(self.dependencies)}" if self.dependencies else ""
         return f"<ToolVersion {self.name} v{self.version} ({self.kind}, {when}{note}{extra}{pins})>"
@@ -88,6 +100,15 @@ class ToolVersion:
         """
         pins = self.manifest.get("resolved")
         return [str(pin) for pin in pins] if isinstance(pins, list) else []
+
+    @property
+    def deleted(self) -> bool:
+        """Whether this version is the tool's delete (a tombstone).
+
+        A tombstone's manifest copies the deleted version's, so it still says what was
+        deleted.
+        """
+        return self.manifest.get(DELETED_KEY) is True
 
     @property
     def namespace(self) -> str:
@@ -171,6 +192,12 @@ def append_version(
         msg = f"unknown tool kind {kind!r}; use one of {', '.join(TOOL_KINDS)}"
         raise RegistryError(msg)
     _check_manifest(name, manifest)
+    if DELETED_KEY in manifest:
+        msg = (
+            f"the manifest of {name!r} may not hold {DELETED_KEY!r}: it marks a delete; "
+            "use delete_tool to delete a tool"
+        )
+        raise RegistryError(msg)
     digest = canonical_hash(kind, manifest)
     row = conn.execute("SELECT deleted_at FROM tools WHERE name = ?", (name,)).fetchone()
     current = _latest(conn, name)
@@ -196,14 +223,68 @@ def append_version(
     return version, True
 
 
-def mark_deleted(conn: sqlite3.Connection, name: str, *, deleted: bool) -> None:
-    """Soft-delete (or restore) `name`; its versions stay. The caller holds a write."""
+def append_tombstone(conn: sqlite3.Connection, name: str, *, note: str, author: str) -> ToolVersion:
+    """Delete `name` by appending a tombstone version; the caller holds a write.
+
+    Raises:
+        ToolNotFound: No registry tool has that name.
+        RegistryError: The tool is already deleted (nothing is written).
+    """
     namespace, _ = check_tool_name(name)
-    stamp = time.time() if deleted else None
-    if conn.execute("UPDATE tools SET deleted_at = ? WHERE name = ?", (stamp, name)).rowcount:
-        reindex_namespace(conn, namespace)
-        return
+    current = _latest(conn, name)
+    if current is None:
+        raise _unknown_tool(conn, name)
+    if _is_deleted(conn, name):
+        msg = (
+            f"tool {name!r} is already deleted (version {current.version}); "
+            f"restore_tool({name!r}) brings it back"
+        )
+        raise RegistryError(msg)
+    manifest = {**current.manifest, DELETED_KEY: True}
+    digest = canonical_hash(current.kind, manifest)
+    number, now = current.version + 1, time.time()
+    conn.execute("UPDATE tools SET deleted_at = ? WHERE name = ?", (now, name))
+    conn.execute(
+        "INSERT INTO tool_versions (name, version, kind, manifest_json, content_hash,"
+        " created_at, note, author, rollback_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        (name, number, current.kind, _dump(manifest), digest, now, note, author),
+    )
+    reindex_namespace(conn, namespace)
+    return ToolVersion(name, number, current.kind, manifest, digest, now, note, author)
+
+
+def live_version_before(conn: sqlite3.Connection, name: str) -> ToolVersion:
+    """Return the newest version of `name` that is not a delete (what a restore brings back).
+
+    Raises:
+        ToolNotFound: No registry tool has that name.
+    """
+    check_tool_name(name)
+    for row in conn.execute(_SELECT + " WHERE name = ? ORDER BY version DESC", (name,)):
+        version = _version(row)
+        if not version.deleted:
+            return version
     raise _unknown_tool(conn, name)
+
+
+def undelete(conn: sqlite3.Connection, name: str) -> None:
+    """Clear the deleted mark of `name`, whose newest version is live; the caller holds a write.
+
+    Only a delete from before tombstones (a mark with no tombstone version) needs this.
+    """
+    namespace, _ = check_tool_name(name)
+    conn.execute("UPDATE tools SET deleted_at = NULL WHERE name = ?", (name,))
+    reindex_namespace(conn, namespace)
+
+
+def is_deleted(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether registry tool `name` exists and is deleted."""
+    return _is_deleted(conn, name)
+
+
+def _is_deleted(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT deleted_at FROM tools WHERE name = ?", (name,)).fetchone()
+    return row is not None and row[0] is not None
 
 
 def version_history(conn: sqlite3.Connection, name: str) -> list[ToolVersion]:
@@ -251,6 +332,11 @@ def current_versions(
     """Return the current version of every tool (of one namespace), sorted by name."""
     rows = conn.execute(_SELECT_CURRENT, (namespace, namespace, include_deleted))
     return [_version(row) for row in rows]
+
+
+def exists(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether a registry tool `name` has ever been made (deleted ones count)."""
+    return conn.execute("SELECT 1 FROM tools WHERE name = ?", (name,)).fetchone() is not None
 
 
 def namespaces(conn: sqlite3.Connection) -> list[str]:

@@ -1,4 +1,6 @@
-"""The REST handlers under `<base_url>toolkernel/api/`: tools, versions, diff, rollback, servers.
+"""REST handlers under `<base_url>toolkernel/api/`: tools, versions, changes, servers, calls.
+
+The changes are rollback, delete and restore.
 
 Every handler is authenticated and authorized like Jupyter Server's own (token, cookie,
 XSRF for POST). toolkernel errors are translated to HTTP here, exactly once: a missing
@@ -165,39 +167,72 @@ class DiffHandler(_ToolkernelHandler):
         self.answer(lambda: self.service.diff(name, a, b))
 
 
-class RollbackHandler(_ToolkernelHandler):
+class _ChangeHandler(_ToolkernelHandler):
+    """A POST that changes a tool, with a JSON body whose `note` (optional) says why."""
+
+    _expected = 'expected a JSON object {"note": <str, optional>}'
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object posted (an empty body is `{}`), with `note` checked."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            msg = f"the body is not JSON ({exc}); {self._expected}"
+            raise bad_request(msg) from None
+        if not isinstance(body, dict):
+            msg = f"{self._expected}, not {type(body).__name__}"
+            raise bad_request(msg)
+        note = body.get("note")
+        if note is not None and not isinstance(note, str):
+            msg = f"'note' must be a string, not {type(note).__name__}; {self._expected}"
+            raise bad_request(msg)
+        return body
+
+    def author(self) -> str:
+        """The signed-in user's name, recorded as the new version's author."""
+        user = self.current_user
+        name = getattr(user, "display_name", "") or getattr(user, "username", "")
+        return str(name or "")
+
+
+class RollbackHandler(_ChangeHandler):
     """`POST tools/{name}/rollback` with `{"version": int, "note": str}`."""
+
+    _expected = 'expected a JSON object {"version": <int >= 1>, "note": <str, optional>}'
 
     @web.authenticated
     @authorized
     def post(self, name: str) -> None:
         """Make an old version current again, as a new version."""
-        version, note = self._body()
-        self.answer(lambda: self.service.rollback(name, version, note, self._author()))
-
-    def _body(self) -> tuple[int, str | None]:
-        expected = 'expected a JSON object {"version": <int >= 1>, "note": <str, optional>}'
-        try:
-            body = json.loads(self.request.body or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            msg = f"the body is not JSON ({exc}); {expected}"
-            raise bad_request(msg) from None
-        if not isinstance(body, dict):
-            msg = f"{expected}, not {type(body).__name__}"
-            raise bad_request(msg)
-        version, note = body.get("version"), body.get("note")
+        body = self.body()
+        version = body.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            msg = f"'version' must be an integer >= 1, not {version!r}; {expected}"
+            msg = f"'version' must be an integer >= 1, not {version!r}; {self._expected}"
             raise bad_request(msg)
-        if note is not None and not isinstance(note, str):
-            msg = f"'note' must be a string, not {type(note).__name__}; {expected}"
-            raise bad_request(msg)
-        return version, note
+        note = body.get("note")
+        self.answer(lambda: self.service.rollback(name, version, note, self.author()))
 
-    def _author(self) -> str:
-        user = self.current_user
-        name = getattr(user, "display_name", "") or getattr(user, "username", "")
-        return str(name or "")
+
+class DeleteHandler(_ChangeHandler):
+    """`POST tools/{name}/delete` with `{"note": str}` (optional): a soft delete."""
+
+    @web.authenticated
+    @authorized
+    def post(self, name: str) -> None:
+        """Delete a registry tool; its history stays and a restore brings it back."""
+        note = self.body().get("note")
+        self.answer(lambda: self.service.delete(name, note, self.author()))
+
+
+class RestoreHandler(_ChangeHandler):
+    """`POST tools/{name}/restore` with `{"note": str}` (optional)."""
+
+    @web.authenticated
+    @authorized
+    def post(self, name: str) -> None:
+        """Bring back a deleted tool as it was when deleted, as a new version."""
+        note = self.body().get("note")
+        self.answer(lambda: self.service.restore(name, note, self.author()))
 
 
 class ServersHandler(_ToolkernelHandler):
@@ -208,6 +243,21 @@ class ServersHandler(_ToolkernelHandler):
     def get(self) -> None:
         """List servers."""
         self.answer(self.service.servers)
+
+
+class HistoryHandler(_ToolkernelHandler):
+    """`GET history?limit=20&tool=server.tool`: the newest tool calls, newest first."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """List recorded tool calls: `{"calls": [...]}` (see `Toolbox.call_history`)."""
+        limit = self.int_argument("limit", minimum=1) or 20
+        if limit > MAX_LIMIT:
+            msg = f"query parameter 'limit' must be <= {MAX_LIMIT}, not {limit}"
+            raise bad_request(msg)
+        tool = self.get_query_argument("tool", None) or None
+        self.answer(lambda: self.service.history(limit, tool))
 
 
 class GenerationHandler(_ToolkernelHandler):
@@ -229,7 +279,10 @@ def handlers(service: PanelService) -> list[tuple[str, type[_ToolkernelHandler],
         (rf"{api}/tools/{_NAME}/versions", VersionsHandler, kwargs),
         (rf"{api}/tools/{_NAME}/diff", DiffHandler, kwargs),
         (rf"{api}/tools/{_NAME}/rollback", RollbackHandler, kwargs),
+        (rf"{api}/tools/{_NAME}/delete", DeleteHandler, kwargs),
+        (rf"{api}/tools/{_NAME}/restore", RestoreHandler, kwargs),
         (rf"{api}/tools/{_NAME}", ToolHandler, kwargs),
         (rf"{api}/servers", ServersHandler, kwargs),
+        (rf"{api}/history", HistoryHandler, kwargs),
         (rf"{api}/generation", GenerationHandler, kwargs),
     ]

@@ -42,6 +42,7 @@ class _Snapshot:
 
     generation: str
     versions: dict[str, int]
+    deleted: list[JSONObject]
     summaries: list[JSONObject] | None = None
     encoded: bytes | None = None
 
@@ -74,12 +75,13 @@ class PanelService:
         return self._changes.token()
 
     def tools(self, query: str | None, limit: int | None) -> JSONObject:
-        """Return `{"query", "total", "tools"}`: every tool, or the best matches of `query`.
+        """Return `{"query", "total", "tools", "deleted"}`: every tool, or the best matches.
 
         Without a query, tools are sorted by source then name and `limit` (None: all)
         cuts the list; with one, they are ranked as `ToolRegistry.search` ranks them.
         `total` is how many tools there are in all, whatever the query or limit, so
-        that "4 of 22 tools match" can be said.
+        that "4 of 22 tools match" can be said. `deleted` lists the deleted registry
+        tools (`name`, `kind`, `version`: the delete's), which a restore brings back.
         """
         snapshot = self._current()
         summaries = self._summaries(snapshot)
@@ -90,7 +92,12 @@ class PanelService:
             tools = [
                 summary(hit.spec, snapshot.versions.get(hit.spec.qualified_name)) for hit in hits
             ]
-        return {"query": query or "", "total": len(summaries), "tools": tools}
+        return {
+            "query": query or "",
+            "total": len(summaries),
+            "tools": tools,
+            "deleted": snapshot.deleted,
+        }
 
     def tools_json(self, limit: int | None) -> bytes:
         """Return `tools(None, limit)` encoded, reusing the encoding while nothing changed."""
@@ -126,19 +133,22 @@ class PanelService:
     def versions(self, name: str) -> JSONObject:
         """Return the version history of `name`, oldest first (empty for an MCP tool).
 
+        `deleted` says whether the tool is deleted now (its current version is then the
+        delete).
+
         Raises:
             ToolNotFound: No such tool.
         """
         spec = self._registry_spec(name)
         if spec is not None and spec.kind == "mcp":
-            return {"name": spec.qualified_name, "current": None, "versions": []}
+            return {"name": spec.qualified_name, "current": None, "versions": [], "deleted": False}
         qualified = name if spec is None else spec.qualified_name
         history = self.registry.tool_versions(qualified)
-        current = self.registry.tool_version(qualified).version
         return {
             "name": qualified,
-            "current": current,
+            "current": history[-1].version,
             "versions": [version_record(version) for version in history],
+            "deleted": spec is None,
         }
 
     def diff(self, name: str, a: int, b: int | None) -> JSONObject:
@@ -161,6 +171,37 @@ class PanelService:
         qualified = self._qualified(name)
         restored = self.registry.rollback_tool(qualified, version, note=note, author=author)
         return {"name": qualified, "version": version_record(restored)}
+
+    def history(self, limit: int, tool: str | None) -> JSONObject:
+        """Return the newest `limit` tool calls every process on this home made, newest first.
+
+        `tool` keeps only the calls of that tool (`server.tool`, as its server names it).
+
+        Raises:
+            RegistryError: `limit` is out of range.
+        """
+        calls = self.registry.call_history(limit, tool=tool)
+        return {"calls": [call.to_json() for call in calls]}
+
+    def delete(self, name: str, note: str | None, author: str) -> JSONObject:
+        """Soft-delete registry tool `name`; return the delete as a version record.
+
+        Raises:
+            ToolNotFound: No such registry tool.
+            RegistryError: Already deleted, or an MCP server's tool (the message says so).
+        """
+        tombstone = self.registry.delete_tool(name, note=note, author=author)
+        return {"name": tombstone.name, "version": version_record(tombstone)}
+
+    def restore(self, name: str, note: str | None, author: str) -> JSONObject:
+        """Bring back deleted tool `name` as a new version; return that version's record.
+
+        Raises:
+            ToolNotFound: No such registry tool.
+            RegistryError: Not deleted, or an MCP server's tool.
+        """
+        restored = self.registry.restore_tool(name, note=note, author=author)
+        return {"name": restored.name, "version": version_record(restored)}
 
     def servers(self) -> JSONObject:
         """Return the published status of every server, plus configured ones without one.
@@ -205,8 +246,15 @@ class PanelService:
     def _current(self) -> _Snapshot:
         generation = self._changes.tools_token()
         if self._snapshot is None or self._snapshot.generation != generation:
-            versions = {v.name: v.version for v in self.registry.registry_tools()}
-            self._snapshot = _Snapshot(generation, versions)
+            every = self.registry.registry_tools(include_deleted=True)
+            live = {v.name for v in self.registry.registry_tools()}
+            versions = {v.name: v.version for v in every if v.name in live}
+            deleted: list[JSONObject] = [
+                {"name": v.name, "kind": v.kind, "version": v.version}
+                for v in every
+                if v.name not in live
+            ]
+            self._snapshot = _Snapshot(generation, versions, deleted)
         return self._snapshot
 
     def _summaries(self, snapshot: _Snapshot) -> list[JSONObject]:

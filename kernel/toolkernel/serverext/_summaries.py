@@ -47,6 +47,7 @@ def version_record(version: ToolVersion) -> JSONObject:
         "author": version.author,
         "content_hash": version.content_hash,
         "rollback_of": version.rollback_of,
+        "deleted": version.deleted,
         **({"dependencies": version.dependencies} if version.dependencies else {}),
     }
 

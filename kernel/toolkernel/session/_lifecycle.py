@@ -1,16 +1,17 @@
-"""The kernel's lifecycle API: create, version, diff and roll back tools; save and load skills.
+"""The kernel's lifecycle API: create, version, diff, roll back, delete and restore tools.
 
 `Toolbox` inherits it; these are the functions a kernel preloads for changing tools
-(`create_tool`, `tool_versions`, `diff_tool`, `rollback_tool`, `save_skill`,
-`load_skill`). Every change goes through the one `ToolFactory` and the registry, which
-tells the host at once, so bindings follow before the change returns.
+(`create_tool`, `tool_versions`, `diff_tool`, `rollback_tool`, `delete_tool`,
+`restore_tool`, `save_skill`, `load_skill`). Every change goes through the one
+`ToolFactory` and the registry, which tells the host at once, so bindings follow before
+the change returns.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ class ToolLifecycle:
     skill_scope: dict[str, Any]
     server_config: McpConfig
     connect_timeout: float
+    adopt_servers: Callable[[Collection[str]], None]
     registry_error: str | None
     """Why the home's registry could not be opened (the kernel then runs without it)."""
 
@@ -84,7 +86,8 @@ class ToolLifecycle:
                 optional `#branch`) or a gist (`https://gist.github.com/<user>/<id>`).
             overwrite: Make a new version of tools that exist (default: refuse, and
                 import nothing).
-            namespace: Put every tool (but skills) in this namespace instead.
+            namespace: Put every tool in this namespace instead; skills stay in
+                `skills`, the namespace `from skills import name` reads.
             history: Replay a bundle's earlier versions for tools new here.
             trust: Only after a person read the tools: approve the grants they ask for
                 (network, host paths, secrets). Tools that ask for none need no approval.
@@ -92,8 +95,11 @@ class ToolLifecycle:
         Raises:
             TrustRequired: Tools ask for grants no person approved; the message lists
                 each tool's grants; nothing was written.
-            BundleError: Unsafe or unreadable source, or a name collision; nothing
-                was written.
+            BundleError: Unsafe or unreadable source, or a name collision.
+            RegistryError, ToolBuildError, DependencyError: A tool was refused or did
+                not build.
+
+        An import is all or nothing: whatever fails, nothing was written.
         """
         self._check_registry()
         from toolkernel.bundles import import_tools  # noqa: PLC0415 - off kernel start-up
@@ -106,9 +112,15 @@ class ToolLifecycle:
             history=history,
             on_line=_print_line,
             trust=trust,
+            # As create_tool does: a pipeline's servers finish connecting before its check.
+            prepare=lambda found: self._wait_for_step_servers(found.kwargs.get("steps")),
+            taken_servers=set(self.server_config.servers),
         )
         for tool in imported:
             self.lock.pins.pop(tool.name, None)
+        servers = [t.name for t in imported if t.kind == "mcp" and t.status != "unchanged"]
+        if servers:
+            self.adopt_servers(servers)  # written to the home's mcp.json: run them here too
         return imported
 
     def _wait_for_step_servers(self, steps: Sequence[Mapping[str, Any]] | None) -> None:
@@ -201,7 +213,8 @@ class ToolLifecycle:
     def rollback_tool(self, name: str, version: int, *, note: str | None = None) -> ToolVersion:
         """Make version `version` of `name` current again, as a new version; bindings follow.
 
-        History is kept: the rollback is appended as a copy of the old version.
+        History is kept: the rollback is appended as a copy of the old version. Rolling
+        a deleted tool back restores it.
         """
         self._check_registry()
         qualified = self.factory.qualify(name, reserved_ok=True)
@@ -210,6 +223,51 @@ class ToolLifecycle:
         )
         self.lock.pins.pop(qualified, None)
         return restored
+
+    def delete_tool(self, name: str, *, note: str | None = None) -> ToolVersion:
+        """Delete registry tool `name`: it leaves `tools`, search and skills at once.
+
+        The delete is soft: it is a new version (its `deleted` is True) at the end of the
+        history, and `restore_tool(name)` brings the tool back. Creating a tool of the
+        same name makes a new version of it.
+
+        Returns:
+            The delete, as a version.
+
+        Raises:
+            ToolNotFound: No registry tool has that name.
+            RegistryError: It is already deleted, or it is an MCP server's tool.
+        """
+        self._check_registry()
+        qualified = self._registry_name(name)
+        tombstone = self.registry.delete_tool(qualified, note=note, author=self.factory.author)
+        self.lock.pins.pop(qualified, None)
+        return tombstone
+
+    def restore_tool(self, name: str, *, note: str | None = None) -> ToolVersion:
+        """Bring back a deleted tool as it was when deleted, as a new version; bindings follow.
+
+        `rollback_tool(name, version)` restores an older version instead.
+
+        Raises:
+            ToolNotFound: No registry tool has that name.
+            RegistryError: It is not deleted, or it is an MCP server's tool.
+        """
+        self._check_registry()
+        qualified = self._registry_name(name)
+        restored = self.registry.restore_tool(qualified, note=note, author=self.factory.author)
+        self.lock.pins.pop(qualified, None)
+        return restored
+
+    def _registry_name(self, name: str) -> str:
+        """Return `name` in the default namespace when it has none, else as given.
+
+        A qualified name is not checked here, so that the registry can say that an MCP
+        tool (`my-server.get-weather`) is not its own.
+        """
+        if isinstance(name, str) and "." in name:
+            return name
+        return self.factory.qualify(name, reserved_ok=True)
 
     def create_tool(self, draft: ToolDraft | str | None = None, /, **arguments: Any) -> ToolVersion:
         """Make a tool (from source, or from steps) and register it; it is callable at once.

@@ -9,23 +9,21 @@ which costs microseconds a second and works for files that do not exist yet.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import tempfile
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.config import (
     CONFIG_ENV_VAR,
     TRUST_FILE,
-    InvalidServer,
     McpConfig,
     ServerConfig,
-    parse_config,
+    check_server,
+    load_config,
+    persist_server,
 )
 from toolkernel.errors import ConfigError
 from toolkernel.factory import SKILL_NAMESPACE
@@ -42,77 +40,8 @@ log = logging.getLogger("toolkernel.kernel")
 
 FOLLOW_POLL_S = 1.0
 """How often the files a kernel's server list comes from are checked for changes."""
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _RESERVED = frozenset({"local", SKILL_NAMESPACE})
 """Registry namespaces a server may not take even before they hold a tool."""
-
-
-def check_server(name: str, entry: Any, taken: Collection[str]) -> ServerConfig:
-    """Return the server `entry` describes, checked as an mcp.json entry is.
-
-    Args:
-        name: The server's name: a letter, then up to 63 letters, digits, `_` or `-`
-            (it becomes `tools.<name>` and a log file name, so no dots or slashes).
-        entry: What mcp.json holds for it: `{"command", "args", "env", "cwd"}` or
-            `{"url", "headers"}`.
-        taken: Names that are not free for a server (registry namespaces).
-
-    Raises:
-        ConfigError: The name is unsafe or taken, or the entry is unusable; nothing changed.
-    """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        msg = (
-            f"server name {name!r} is not allowed: use a letter, then up to 63 letters, "
-            "digits, '_' or '-' (it becomes tools.<name>)"
-        )
-        raise ConfigError(msg, server=str(name))
-    if name in taken:
-        msg = f"{name!r} is a tool namespace of the registry; give the server another name"
-        raise ConfigError(msg, server=name)
-    if not isinstance(entry, Mapping):
-        msg = f"server {name!r}: expected an object with 'command' or 'url', not {entry!r}"
-        raise ConfigError(msg, server=name)
-    try:
-        json.dumps(entry)
-    except (TypeError, ValueError) as exc:
-        msg = f"server {name!r}: the entry must be JSON (as in mcp.json): {exc}"
-        raise ConfigError(msg, server=name) from exc
-    config = parse_config({"mcpServers": {name: dict(entry)}}, origin="add_server")[name]
-    if isinstance(config, InvalidServer):
-        raise ConfigError(config.reason, server=name)
-    return config
-
-
-def persist_server(path: Path, name: str, entry: Mapping[str, Any] | None) -> None:
-    """Set (or with `entry=None`, delete) one server of the mcp.json at `path`.
-
-    Other keys and servers are kept; the file is replaced atomically.
-
-    Raises:
-        ConfigError: The file exists but is not an mcp.json object.
-    """
-    document: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            msg = f"cannot update {path}: {exc}; fix or move it first"
-            raise ConfigError(msg) from exc
-    servers = document.get("mcpServers", {}) if isinstance(document, dict) else None
-    if not isinstance(servers, dict):
-        msg = f'cannot update {path}: expected {{"mcpServers": {{...}}}}; fix it first'
-        raise ConfigError(msg)
-    if entry is None:
-        servers.pop(name, None)
-    else:
-        servers[name] = dict(entry)
-    document["mcpServers"] = servers
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".mcp.json.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(document, fh, indent=2)
-        fh.write("\n")
-    Path(temp).replace(path)
 
 
 class ConfigFollower:
@@ -231,6 +160,24 @@ class ServerChanges:
             self._first_waited.discard(name)
             self._apply_servers()
         return run_blocking(self.host.statuses([name], settle=timeout))[0]
+
+    def adopt_servers(self, names: Collection[str]) -> None:
+        """Start servers just written to the home's mcp.json (by an import) here too.
+
+        Like `add_server`, this kernel runs them even when it reads another mcp.json.
+
+        Raises:
+            ConfigError: The home's mcp.json cannot be read.
+        """
+        written = load_config(self.home, explicit=self.home / "mcp.json").servers
+        with self._servers_lock:
+            self.follower.seen()
+            for name in names:
+                if name in written:
+                    self._added[name] = written[name]
+                    self._removed.discard(name)
+                    self._first_waited.discard(name)
+            self._apply_servers()
 
     def remove_server(self, name: str) -> None:
         """Stop an MCP server, drop its bindings, and remove it from the home's mcp.json.

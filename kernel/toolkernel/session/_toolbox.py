@@ -15,11 +15,13 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from traitlets import Any as TraitAny
-from traitlets import Float, List, Type, Unicode
+from traitlets import Float, Int, List, Type, Unicode
 from traitlets import Instance as TraitInstance
 from traitlets.config import Configurable
 
@@ -38,7 +40,14 @@ from toolkernel.config import CONFIG_ENV_VAR, McpConfig, ServerConfig, load_conf
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
 from toolkernel.host import ServerStatus, ToolHost
-from toolkernel.registry import ToolRegistry
+from toolkernel.registry import HISTORY_KEEP, ToolRegistry
+from toolkernel.session._calls import (
+    CallNote,
+    CallRecorder,
+    Execution,
+    current_execution,
+    execution,
+)
 from toolkernel.session._discovery import Discovery, ToolDetails, server_notes
 from toolkernel.session._frontend import CallObservers
 from toolkernel.session._lifecycle import ToolLifecycle
@@ -87,6 +96,14 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
     toolchain_path = Unicode(
         None, allow_none=True, help="Where create_tool looks for compilers (PATH style)."
     ).tag(config=True)
+    crate_registry = Unicode(
+        "crates.io",
+        help=(
+            "Where Rust builds fetch crates: crates.io, a registry index URL, or an "
+            "absolute folder (a local or vendored registry); 'off': Debian's vendored "
+            "crates only."
+        ),
+    ).tag(config=True)
     sandbox_backend = Unicode(
         None,
         allow_none=True,
@@ -95,6 +112,21 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
     tool_folders = List(
         TraitInstance(Path), help="Tool folders (or folders of them) to register and hot-reload."
     )
+    max_tool_calls = Int(
+        0,
+        help=(
+            "The most tool calls one cell execution may make (calls from tasks it starts "
+            "included); one more raises ToolCallLimit. 0: no cap. The bridge's cells may "
+            "set their own (toolkernel mcp --max-tool-calls)."
+        ),
+    ).tag(config=True)
+    call_history_size = Int(
+        HISTORY_KEEP,
+        help=(
+            "How many of the newest tool calls the registry's call history keeps (shared "
+            "by every process on this home); 0: this process records none."
+        ),
+    ).tag(config=True)
     front_end = TraitAny(
         None, allow_none=True, help="A FrontEnd: makes each call's observers; None: none."
     )
@@ -135,6 +167,8 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         self.registry_error: str | None = None
         self.registry: ToolRegistry = self._open_registry(home)
         self._specs: dict[str, dict[str, ToolSpec]] = {}
+        self.history = CallRecorder(self.registry, keep=self.call_history_size)
+        """Writes each call through `call_result` to the registry's call history."""
         self.host: ToolHost = cast("type[ToolHost]", self.host_class)(
             self.server_config.servers,
             registry=self.registry,
@@ -151,6 +185,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             author=_user_name(),
             toolchain_path=self.toolchain_path,
             sandbox_backend=self.sandbox_backend,
+            crate_registry=self.crate_registry,
         )
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"), explain=self._unloaded)
         self.host.subscribe(self._set_source)  # the cached catalogs now, later each change
@@ -210,6 +245,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         if sys.modules.get(SKILL_NAMESPACE) is self.skills:
             del sys.modules[SKILL_NAMESPACE]
         self.host.stop()
+        self.history.close()
         self.registry.close()
         if self.registry_error is not None:  # the scratch registry is ours alone
             shutil.rmtree(self.registry.home, ignore_errors=True)
@@ -235,28 +271,68 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
     ) -> ToolResult:
         """The one call path of every front door: a cell, the bridge, the panel.
 
-        It applies the `%tools lock` pins (`version` overrides), records the use for the
-        lock, and gives the call its observers: `observers`, else the front end's for
-        `name` (qualified, `server.tool`). Returns the tool's raw result.
+        It counts the call against the running cell's cap (`execution`), applies the
+        `%tools lock` pins (`version` overrides), records the use for the lock, gives the
+        call its observers (`observers`, else the front end's for `name`, qualified as
+        `server.tool`), and records it in the call history. Returns the tool's raw result.
 
         Raises:
+            ToolCallLimit: The running cell already made its `max_tool_calls` calls.
             ToolkernelError: The call failed before the tool answered (unknown tool, bad
                 arguments, server down), or the tool raised.
         """
-        if version is None:
-            version = self.lock.pins.get(name)
-        self._record_use(name, version)
-        if observers is None:
-            observers = self.front_end.observers(name) if self.front_end else _UNOBSERVED
-        return await self.host.call(
-            name,
-            arguments,
-            on_progress=observers.on_progress,
-            relay=observers.relay,
-            version=version,
-            on_output=observers.on_output,
-            on_log=observers.on_log,
-        )
+        cell = current_execution()
+        record = CallNote(name, arguments, cell)
+        try:
+            if cell is not None:
+                cell.admit(name)
+            if version is None:
+                version = self.lock.pins.get(name)
+            self._record_use(name, version)
+            if observers is None:
+                observers = self.front_end.observers(name) if self.front_end else _UNOBSERVED
+            result = await self.host.call(
+                name,
+                arguments,
+                on_progress=observers.on_progress,
+                relay=observers.relay,
+                version=version,
+                on_output=observers.on_output,
+                on_log=observers.on_log,
+            )
+        except BaseException as exc:
+            self.history.add(record.failed(exc))
+            raise
+        self.history.add(record.answered(result))
+        return result
+
+    @contextmanager
+    def execution(
+        self, count: int | None, max_tool_calls: int | None = None
+    ) -> Iterator[Execution]:
+        """Run one cell inside this block: its calls are capped and recorded with `count`.
+
+        Args:
+            count: The cell's execution count.
+            max_tool_calls: The cell's cap; None: `max_tool_calls` (the trait), 0: none.
+        """
+        cap = self.max_tool_calls if max_tool_calls is None else max_tool_calls
+        with execution(count, cap) as scope:
+            yield scope
+
+    def call_history(self, limit: int = 20, *, tool: str | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` tool calls on this home (of `tool` only, if given), newest first.
+
+        Each is a dict: `tool`, `arguments_bytes`, `duration_s`, `outcome` (`ok`,
+        `error`, `failed`, `cancelled` or `refused` by the cap), `started_at` (Unix
+        time), `error`, `execution_count` (the calling cell's) and `pid` (the calling
+        process: kernels, bridges and the panel share the history of their home).
+
+        Raises:
+            RegistryError: `limit` is not between 1 and 10,000.
+        """
+        self.history.flush()
+        return [call.to_json() for call in self.registry.call_history(limit, tool=tool)]
 
     def preloads(self) -> dict[str, Any]:
         """Return the names a kernel puts into the user namespace (skills see them too)."""
@@ -274,12 +350,15 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             "tool_versions": self.tool_versions,
             "diff_tool": self.diff_tool,
             "rollback_tool": self.rollback_tool,
+            "delete_tool": self.delete_tool,
+            "restore_tool": self.restore_tool,
             "memory": Memory(self.registry),
             "skills": self.skills,
             "save_skill": self.save_skill,
             "load_skill": self.load_skill,
             "export_tools": self.export_tools,
             "import_tools": self.import_tools,
+            "call_history": self.call_history,
         }
         return dict(self.skill_scope)
 

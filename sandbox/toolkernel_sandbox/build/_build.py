@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import math
 import os
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import wasmtime
 
-from toolkernel_sandbox._errors import BuildError
+from toolkernel_sandbox._errors import BuildError, TimeLimitExceeded
 from toolkernel_sandbox.build._compilers import Invocation, prepare_invocation
+from toolkernel_sandbox.build._crates import crate_source
 from toolkernel_sandbox.build._diagnostics import LineCleaner, summarize
 from toolkernel_sandbox.build._toolchain import LANGUAGES, Toolchain, find_toolchain
 from toolkernel_sandbox.process import ProcessPolicy, run, share_writable
@@ -20,6 +22,7 @@ from toolkernel_sandbox.process import ProcessPolicy, run, share_writable
 __all__ = ["build", "build_policy"]
 
 _WASM_MAGIC = b"\0asm\x01\0\0\0"
+_FETCH_TIMEOUT_S = 600.0  # an old cargo clones the whole crates.io git index
 
 
 def build(
@@ -33,11 +36,19 @@ def build(
     toolchain: Toolchain | None = None,
     backend: str | None = None,
     scope: str = "",
+    crates: str | None = None,
 ) -> bytes:
     """Compile `source` to a WASI command module and return its bytes.
 
     Compilers run in the process sandbox (build scripts and macros are code): the work
     and cache directories writable, the toolchain read-only, no network.
+
+    Rust crates come from the toolchain's vendored registry (Debian's), offline, unless
+    `crates` names a registry. Then a project that depends on registry crates has them
+    fetched first by `cargo vendor` (which runs no build script or macro), the one step
+    with the network, into a folder of `work_dir`; the compile then runs offline
+    against that folder. If the fetch fails and the toolchain has vendored crates,
+    those are used instead, and `on_line` is told so.
 
     Args:
         language: One of `LANGUAGES`.
@@ -48,20 +59,27 @@ def build(
         work_dir: An empty directory to build in; sources and output are written here.
         on_line: Called with each line the compiler prints, as it prints it (cleaned:
             no colours, paths relative to the source).
-        timeout_s: Wall-clock seconds for the whole compile.
+        timeout_s: Wall-clock seconds for the whole compile (a fetch of crates apart).
         cache_dir: Kept between builds: zig's global cache (its first build of libc
             takes about half a minute) and cargo's home and target directory.
         toolchain: The toolchain to use; by default `find_toolchain(language)`.
         backend: The sandbox backend; by default the best available.
         scope: Who may share writable build caches (a tool's name): builds of different
             scopes share nothing that one of them could write and another read.
+        crates: Where Rust crates are fetched from: `crates.io`, a registry index URL
+            (`sparse+https://...` or a git index's `https://...`), or an absolute
+            folder (a local registry with an `index/`, or a vendored folder); None:
+            no fetch, the toolchain's vendored crates only.
 
     Raises:
         ValueError: `language` is not one of `LANGUAGES`.
         ToolchainMissing: No compiler for `language`; `install` says what to run.
         BuildError: The source did not compile; `diagnostics` holds the compiler's
-            errors, trimmed, with paths relative to the source.
-        TimeLimitExceeded: The compile ran past `timeout_s`.
+            errors, trimmed, with paths relative to the source. Also: a Cargo.toml that
+            reaches outside the project or names git or another registry; `crates`
+            that names no registry; crates that could not be fetched.
+        TimeLimitExceeded: The compile ran past `timeout_s` (a fetch has ten minutes
+            of its own, and failing them counts as a failed fetch).
         SandboxUnavailable: No sandbox can run the compiler here.
     """
     if language not in LANGUAGES:
@@ -75,11 +93,22 @@ def build(
         msg = f"{language} source must be text (or file name -> text), not bytes"
         raise BuildError(msg, language=language)
     toolchain = toolchain or find_toolchain(language)
+    registry = crate_source(crates) if crates is not None and language == "rust" else None
     work_dir.mkdir(parents=True, exist_ok=True)
     invocation = prepare_invocation(
-        toolchain, source, work_dir=work_dir, cache_dir=cache_dir, scope=scope
+        toolchain, source, work_dir=work_dir, cache_dir=cache_dir, scope=scope, crates=registry
     )
     with _exclusive(invocation.lock):
+        failed_fetch = ""
+        if invocation.fetch is not None and registry is not None:
+            invocation, failed_fetch = _fetch(
+                invocation,
+                invocation.fetch,
+                toolchain,
+                registry=registry.setting,
+                on_line=on_line,
+                backend=backend,
+            )
         _compile(
             language,
             toolchain,
@@ -87,6 +116,7 @@ def build(
             on_line=on_line,
             timeout_s=timeout_s,
             backend=backend,
+            failed_fetch=failed_fetch,
         )
         return _checked_module(_read_output(invocation.output, language), language)
 
@@ -97,14 +127,19 @@ def build_policy(
     writable: tuple[Path, ...],
     timeout_s: float = 300.0,
     env: Mapping[str, str] | None = None,
+    network: bool = False,
+    read_only: tuple[Path, ...] = (),
 ) -> ProcessPolicy:
     """The sandbox a compiler runs in: `writable` dirs, the toolchain read-only, no network.
 
     Limits are set for compilers, which are large, threaded and spawn helpers; the
     wall clock (`timeout_s`) is the real bound. `env` adds to the toolchain's variables.
+    `network` is for a fetch of crates alone, never for a step that runs the source's
+    code; `read_only` adds host folders (a local crate registry).
     """
     return ProcessPolicy(
-        read_only=toolchain.read_only,
+        network=network,
+        read_only=(*toolchain.read_only, *read_only),
         writable=writable,
         env={**toolchain.env, **(env or {})},
         cpu_s=max(60, math.ceil(timeout_s) * (os.cpu_count() or 1)),
@@ -126,11 +161,79 @@ def _compile(
     on_line: Callable[[str], None] | None,
     timeout_s: float,
     backend: str | None,
+    failed_fetch: str = "",
 ) -> None:
+    diagnostics = _run_step(toolchain, invocation, on_line, timeout_s, backend)
+    if diagnostics is not None:
+        msg = f"the {language} source did not build; fix it and build again:\n{diagnostics}"
+        if failed_fetch:
+            msg = (
+                f"{failed_fetch}; with the toolchain's vendored crates instead, the {language} "
+                f"source did not build:\n{diagnostics}"
+            )
+        raise BuildError(msg, language=language, diagnostics=diagnostics)
+
+
+def _fetch(
+    invocation: Invocation,
+    fetch: Invocation,
+    toolchain: Toolchain,
+    *,
+    registry: str,
+    on_line: Callable[[str], None] | None,
+    backend: str | None,
+) -> tuple[Invocation, str]:
+    """Run `fetch`; on failure, have `invocation` build with the vendored crates instead.
+
+    Returns the compile to run, and why the fetch failed when it fell back ("" if not).
+
+    Raises:
+        BuildError: The fetch failed and the toolchain has no vendored crates.
+    """
+    if on_line is not None:
+        on_line(f"fetching crates from {registry}")
+    try:
+        # cargo vendor prints the config we already wrote; only its progress is shown.
+        diagnostics = _run_step(toolchain, fetch, on_line, _FETCH_TIMEOUT_S, backend, stdout=False)
+    except TimeLimitExceeded:
+        diagnostics = f"the fetch ran past {_FETCH_TIMEOUT_S:g} s"
+    if diagnostics is None:
+        return dataclasses.replace(invocation, fetch=None, offline_env=None), ""
+    failed = f"could not fetch the crates from {registry}:\n{diagnostics}\n"
+    if invocation.offline_env is None:
+        msg = (
+            f"{failed}check the crate names and versions, the network, and the crate "
+            f"registry setting (or turn fetching off to build with vendored crates only)"
+        )
+        raise BuildError(msg, language="rust", diagnostics=diagnostics)
+    if on_line is not None:
+        on_line(f"could not fetch crates from {registry}; building with the vendored crates")
+    if invocation.fetched_lock is not None:
+        # Only cargo has run in the project (no code of the source's), so no link there.
+        invocation.fetched_lock.unlink(missing_ok=True)
+    offline = dataclasses.replace(invocation, env=invocation.offline_env, fetch=None)
+    return offline, failed.rstrip("\n")
+
+
+def _run_step(
+    toolchain: Toolchain,
+    invocation: Invocation,
+    on_line: Callable[[str], None] | None,
+    timeout_s: float,
+    backend: str | None,
+    *,
+    stdout: bool = True,
+) -> str | None:
+    """Run one sandboxed step; None when it succeeded, else its trimmed diagnostics."""
     for path in invocation.writable:
         _share_tree(path)
     policy = build_policy(
-        toolchain, writable=invocation.writable, timeout_s=timeout_s, env=invocation.env
+        toolchain,
+        writable=invocation.writable,
+        timeout_s=timeout_s,
+        env=invocation.env,
+        network=invocation.network,
+        read_only=invocation.read_only,
     )
     cleaner = LineCleaner(invocation.roots, on_line)
     done = run(
@@ -138,13 +241,10 @@ def _compile(
         policy=policy,
         cwd=invocation.cwd,
         backend=backend,
-        on_stdout_line=cleaner,
+        on_stdout_line=cleaner if stdout else None,
         on_stderr_line=cleaner,
     )
-    if done.returncode != 0:
-        diagnostics = summarize(cleaner.lines)
-        msg = f"the {language} source did not build; fix it and build again:\n{diagnostics}"
-        raise BuildError(msg, language=language, diagnostics=diagnostics)
+    return None if done.returncode == 0 else summarize(cleaner.lines)
 
 
 def _wat(source: str | bytes | Mapping[str, str]) -> bytes:

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkernel_sandbox._errors import BuildError
+from toolkernel_sandbox.build._crates import (
+    CrateSource,
+    check_manifests,
+    fetch_config,
+    fetch_env,
+)
 from toolkernel_sandbox.build._sources import (
     cargo_config,
     rust_binary_name,
@@ -21,6 +27,8 @@ __all__ = ["Invocation", "prepare_invocation"]
 # DWARF would make a small tool ten times larger; the name section (kept) is enough
 # for readable traps.
 _C_FLAGS = ("-O2", "-fno-color-diagnostics", "-Wl,--strip-debug")
+# Fetch through the configured source; one folder per crate version, as a vendor dir.
+_VENDOR_FLAGS = ("--respect-source-config", "--versioned-dirs")
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,13 @@ class Invocation:
         roots: Directories whose paths diagnostics show relative to them.
         lock: A file to hold while it runs (a cache other builds of its scope share),
             outside every writable directory; or None.
+        network: Whether it may use the network (only a fetch of crates may).
+        read_only: Host folders it reads besides the toolchain (a local registry).
+        fetch: For cargo with a registry: the run that fetches the crates first.
+        offline_env: For cargo with a registry: the `env` that builds against the
+            toolchain's vendored crates instead, if the fetch fails; or None.
+        fetched_lock: For cargo with a registry: the lockfile a failed fetch may have
+            left, pinning versions the vendored crates lack (None: the source's own).
     """
 
     argv: list[str]
@@ -45,6 +60,11 @@ class Invocation:
     env: Mapping[str, str] = field(default_factory=dict)
     roots: tuple[Path, ...] = ()
     lock: Path | None = None
+    network: bool = False
+    read_only: tuple[Path, ...] = ()
+    fetch: Invocation | None = None
+    offline_env: Mapping[str, str] | None = None
+    fetched_lock: Path | None = None
 
 
 def prepare_invocation(
@@ -54,6 +74,7 @@ def prepare_invocation(
     work_dir: Path,
     cache_dir: Path | None,
     scope: str = "",
+    crates: CrateSource | None = None,
 ) -> Invocation:
     """Write `source` under `work_dir` and say how to compile it with `toolchain`.
 
@@ -63,13 +84,17 @@ def prepare_invocation(
     leave anything another tool's build reads). Cargo's home is made fresh in
     `work_dir` for every build, its config written before any sandbox has run there.
 
+    With `crates`, a Rust project that needs registry crates gets a `fetch` run first:
+    `cargo vendor` into `work_dir/vendor`, with the network, its own fresh cargo home,
+    and only `work_dir` writable; the compile then uses that folder alone.
+
     Raises:
         BuildError: The files cannot make a program (no `.c` file, no root `.zig`
-            file, a bad Cargo.toml, a path outside the project).
+            file, a bad Cargo.toml, a path outside the project, a git dependency).
     """
     caches = cache_dir or work_dir / ".cache"
     if toolchain.kind == "cargo":
-        return _cargo(toolchain, source, work_dir, caches / "cargo", scope)
+        return _cargo(toolchain, source, work_dir, caches / "cargo", scope=scope, crates=crates)
     src = work_dir / "src"
     files = write_sources(toolchain.language, source, src)
     out = work_dir / "out.wasm"
@@ -98,14 +123,20 @@ def _cargo(
     source: str | Mapping[str, str],
     work_dir: Path,
     caches: Path,
+    *,
     scope: str,
+    crates: CrateSource | None,
 ) -> Invocation:
     project = work_dir / "project"
     files = rust_project(source)
+    # Checked whether or not anything is fetched: even offline, a manifest stays inside.
+    fetch_from = crates if check_manifests(files) else None
     write_sources("rust", files, project)
-    cargo_home = work_dir / "cargo-home"
-    cargo_home.mkdir()
-    (cargo_home / "config.toml").write_text(cargo_config(toolchain.registry), encoding="utf-8")
+    vendor = work_dir / "vendor"
+    cargo_home = _cargo_home(
+        work_dir / "cargo-home",
+        cargo_config(vendor if fetch_from is not None else toolchain.registry),
+    )
     key = hashlib.sha256(scope.encode()).hexdigest()[:16]
     target_dir = caches / key / "target"
     argv = [str(toolchain.compiler), "build", "--release", "--offline"]
@@ -117,7 +148,50 @@ def _cargo(
     inside = caches.is_relative_to(work_dir)
     writable = (work_dir,) if inside else (work_dir, caches / key)
     lock = None if inside else caches / f"{key}.lock"
-    return Invocation(argv, project, output, writable, env, (project, work_dir), lock)
+    if fetch_from is None:
+        return Invocation(argv, project, output, writable, env, (project, work_dir), lock)
+    fetch_home = _cargo_home(work_dir / "fetch-home", fetch_config(fetch_from))
+    fetch = Invocation(
+        [str(toolchain.compiler), "vendor", *_VENDOR_FLAGS, str(vendor)],
+        project,
+        vendor,
+        (work_dir,),
+        {**fetch_env(), "CARGO_HOME": str(fetch_home), "CARGO_TERM_COLOR": "never"},
+        (project, work_dir),
+        network=True,
+        read_only=fetch_from.read_only + _ca_bundle(fetch_env()),
+    )
+    offline_env = None
+    if toolchain.registry is not None:
+        offline_home = _cargo_home(work_dir / "offline-home", cargo_config(toolchain.registry))
+        offline_env = {**env, "CARGO_HOME": str(offline_home)}
+    return Invocation(
+        argv,
+        project,
+        output,
+        writable,
+        env,
+        (project, work_dir),
+        lock,
+        fetch=fetch,
+        offline_env=offline_env,
+        fetched_lock=None if "Cargo.lock" in files else project / "Cargo.lock",
+    )
+
+
+def _cargo_home(home: Path, config: str) -> Path:
+    """A fresh cargo home holding `config`, written before any sandbox runs."""
+    home.mkdir()
+    (home / "config.toml").write_text(config, encoding="utf-8")
+    return home
+
+
+def _ca_bundle(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """The CA bundle a fetch is pointed at, when the sandbox would not show it."""
+    bundle = env.get("CARGO_HTTP_CAINFO")
+    if bundle is None or bundle.startswith(("/etc/ssl/", "/usr/")):
+        return ()
+    return (Path(bundle),)
 
 
 def _c_files(files: list[Path]) -> list[str]:

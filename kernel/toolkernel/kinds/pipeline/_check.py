@@ -1,10 +1,11 @@
 """Check a declarative pipeline before it is stored: its steps, tools, references and cycles.
 
 Everything a run could trip over that is knowable at creation is refused here, with a
-message that names the step: a malformed step, an unknown tool, a `${...}` that is
-malformed or names a step that does not run before it, a `when` that does not parse,
-and a pipeline that calls itself through other pipelines. The runner is
-`toolkernel.kinds.pipeline._run.run_pipeline`, which shares these parsers.
+message that names the step: a malformed step, an unknown tool, a `${...}` (or `$...`)
+that is malformed or names a step that does not run before it, a `${prev}` in the first
+step, a `${steps.<id>.error}` of a step that never continues on error, a `when` that
+does not parse, and a pipeline that calls itself through other pipelines. The runner is
+`toolkernel.kinds.pipeline._run.run_pipeline`; both use the parsers of `_templates`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkernel.errors import RegistryError
-from toolkernel.kinds.pipeline._run import (
+from toolkernel.kinds.pipeline._templates import (
     Reference,
     TemplateError,
     parse_condition,
@@ -26,7 +27,7 @@ from toolkernel.kinds.pipeline._run import (
 
 __all__ = ["check_pipeline"]
 
-_STEP_KEYS = ("id", "tool", "args", "when")
+_STEP_KEYS = ("id", "tool", "args", "when", "continue_on_error")
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 StepsOf = Callable[[str], list[dict[str, Any]] | None]
@@ -45,9 +46,10 @@ def check_pipeline(
 
     Args:
         name: The pipeline's qualified name (`local.report`).
-        steps: The steps: a non-empty list of `{"id", "tool", "args"?, "when"?}` dicts.
-        output: An optional template for the pipeline's result; it may use `input`
-            and any step's result.
+        steps: The steps: a non-empty list of `{"id", "tool", "args"?, "when"?,
+            "continue_on_error"?}` dicts.
+        output: An optional template for the pipeline's result; it may use `input`,
+            `prev` and any step's result (null for a step that was skipped or failed).
         tool_exists: Whether a tool with this qualified name exists.
         pipeline_steps: The stored steps of a pipeline tool, or None for other tools;
             used to find cycles through other pipelines.
@@ -55,7 +57,7 @@ def check_pipeline(
 
     Returns:
         `{"steps": [...], "output": output}`; each step has `id`, `tool` and `args`
-        (default `{}`), plus `when` when it was given.
+        (default `{}`), plus `when` and `continue_on_error` (only when true) when given.
 
     Raises:
         RegistryError: The pipeline is invalid; the message names the step and says
@@ -71,9 +73,8 @@ def check_pipeline(
     checked: list[dict[str, Any]] = []
     for number, step in enumerate(steps, 1):
         checked.append(checker.check(number, step, checked))
-    ids = [step["id"] for step in checked]
     where = f"pipeline {name}, output"
-    _check_references(where, _references(where, output), ids)
+    _check_references(where, _references(where, output), checked)
     _check_cycles(name, checked, pipeline_steps)
     return {"steps": checked, "output": _json(where, output)}
 
@@ -111,7 +112,13 @@ class _StepChecker:
         if step.get("when") is not None:
             normalized["when"] = step["when"]
             refs.append(_condition_reference(where, step["when"]))
-        _check_references(where, refs, [e["id"] for e in earlier])
+        go_on = step.get("continue_on_error", False)
+        if not isinstance(go_on, bool):
+            msg = f"{where}: continue_on_error must be true or false, not {_shown(go_on)}"
+            raise RegistryError(msg)
+        if go_on:
+            normalized["continue_on_error"] = True
+        _check_references(where, refs, earlier)
         return normalized
 
     def _tool(self, where: str, tool: Any) -> str:
@@ -168,16 +175,31 @@ def _references(where: str, template: Any) -> list[Reference]:
         raise RegistryError(msg) from exc
 
 
-def _check_references(where: str, refs: Iterable[Reference], ids: list[str]) -> None:
+def _check_references(where: str, refs: Iterable[Reference], earlier: list[dict[str, Any]]) -> None:
+    """Refuse a reference to a step that does not run before, or to a result never there."""
+    ids = [step["id"] for step in earlier]
     for ref in refs:
-        if ref.step is None or ref.step in ids:
+        if ref.source == "prev" and not earlier:
+            msg = (
+                f"{where} uses {ref.text}, but the first step has no previous step; "
+                "use ${input...} there"
+            )
+            raise RegistryError(msg)
+        if ref.step is None:
             continue
-        usable = ", ".join(ids) if ids else "none, as it is the first step"
-        msg = (
-            f"{where} refers to steps.{ref.step}, which is not an earlier step (in "
-            f"{ref.text}); it can use ${{input...}} and the results of: {usable}"
-        )
-        raise RegistryError(msg)
+        if ref.step not in ids:
+            usable = ", ".join(ids) if ids else "none, as it is the first step"
+            msg = (
+                f"{where} refers to steps.{ref.step}, which is not an earlier step (in "
+                f"{ref.text}); it can use ${{input...}}, ${{prev}} and the results of: {usable}"
+            )
+            raise RegistryError(msg)
+        if ref.source == "error" and not earlier[ids.index(ref.step)].get("continue_on_error"):
+            msg = (
+                f"{where} uses {ref.text}, but step {ref.step!r} stops the pipeline when it "
+                "fails, so its error is always null; give that step continue_on_error: true"
+            )
+            raise RegistryError(msg)
 
 
 def _check_cycles(name: str, steps: list[dict[str, Any]], pipeline_steps: StepsOf) -> None:

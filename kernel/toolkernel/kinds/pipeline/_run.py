@@ -1,326 +1,30 @@
 """Run a declarative pipeline: resolve each step's templates, call its tool, keep its result.
 
-A pipeline is a list of steps, `{"id", "tool", "args", "when"}`. Inside `args` (and the
-pipeline's `output`), `${input.x}` names one of the pipeline's arguments and
-`${steps.<id>.result.a[0].b}` a part of an earlier step's result. A string that is
-exactly one reference becomes the referenced value with its type kept; references
-inside a longer string are substituted as text. `when` is one reference, optionally
-compared (`==`, `!=`) with a literal and negated with `not`; it is parsed here, never
-passed to `eval`. The check (`toolkernel.kinds.pipeline._check`) uses the same parsers
-to refuse a bad pipeline before it is stored.
+A pipeline is a list of steps, `{"id", "tool", "args", "when", "continue_on_error"}`;
+their templates and conditions are parsed by `toolkernel.kinds.pipeline._templates`.
+Steps run in order, each through the one call it is given (`ToolHost.call`); a step
+whose `when` is false is skipped, and one with `continue_on_error` that fails leaves a
+null result and its error for the steps after it.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from toolkernel._spec import ToolResult
 from toolkernel.errors import ToolError
+from toolkernel.kinds.pipeline._templates import (
+    TemplateError,
+    evaluate,
+    parse_condition,
+    resolve,
+)
 
-__all__ = [
-    "Condition",
-    "Reference",
-    "TemplateError",
-    "UnresolvedReference",
-    "evaluate",
-    "parse_condition",
-    "resolve",
-    "run_pipeline",
-    "step_value",
-    "template_references",
-]
+__all__ = ["ToolCall", "run_pipeline", "step_value"]
 
 ToolCall = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
-
-_HEAD = re.compile(r"(?:(input)|steps\.([A-Za-z_][A-Za-z0-9_]*)\.result)(?![A-Za-z0-9_-])")
-_SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
-_TOKEN = re.compile(
-    r"\s*(?:(?P<ref>\$\{[^{}]*\})|(?P<str>'[^']*'|\"[^\"]*\")"
-    r"|(?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)|(?P<op>==|!=)|(?P<word>[A-Za-z_]+))"
-)
-_WORDS: dict[str, Any] = {"true": True, "false": False, "null": None}
-_EXAMPLES = "e.g. '${input.x}' or '${steps.fetch.result.items[0].name}'"
-
-
-class TemplateError(ValueError):
-    """A template or `when` condition is malformed.
-
-    Attributes:
-        reference: The offending text (a `${...}` reference, or the whole condition).
-    """
-
-    def __init__(self, message: str, *, reference: str) -> None:
-        super().__init__(message)
-        self.reference = reference
-
-
-class UnresolvedReference(TemplateError, LookupError):
-    """A well-formed reference names nothing in the scope (missing key, index, step)."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One parsed `${...}` reference.
-
-    Attributes:
-        text: The reference as written, `${...}` included.
-        step: The step id for `${steps.<id>.result...}`, None for `${input...}`.
-        path: The keys (str) and indices (int) walked from the root value.
-    """
-
-    text: str
-    step: str | None
-    path: tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A parsed `when`: `[not ...] ${ref} [== | != literal]`.
-
-    Attributes:
-        reference: The value tested.
-        op: `==`, `!=`, or None to test the value's truthiness.
-        literal: The value compared with, when `op` is set.
-        negate: True when an odd number of `not` came first.
-    """
-
-    reference: Reference
-    op: str | None = None
-    literal: Any = None
-    negate: bool = False
-
-
-def _parse_reference(text: str) -> Reference:
-    """Parse `${input...}` or `${steps.<id>.result...}`; raise `TemplateError` if malformed."""
-    inner = text[2:-1].strip() if text.startswith("${") and text.endswith("}") else ""
-    head = _HEAD.match(inner)
-    if head is None:
-        msg = f"{text} is not a reference; write {_EXAMPLES}"
-        raise TemplateError(msg, reference=text)
-    path: list[str | int] = []
-    pos = head.end()
-    while pos < len(inner):
-        seg = _SEGMENT.match(inner, pos)
-        if seg is None:
-            msg = f"{text} has a malformed path at {inner[pos:]!r}; write {_EXAMPLES}"
-            raise TemplateError(msg, reference=text)
-        path.append(_segment(seg))
-        pos = seg.end()
-    return Reference(text=text, step=head.group(2), path=tuple(path))
-
-
-def _segment(match: re.Match[str]) -> str | int:
-    key, index, single, double = match.groups()
-    if index is not None:
-        return int(index)
-    return next(part for part in (key, single, double) if part is not None)
-
-
-def _split(text: str) -> list[str | Reference]:
-    """Split a template string into text and references; raise `TemplateError` if malformed."""
-    parts: list[str | Reference] = []
-    pos = 0
-    while (start := text.find("${", pos)) != -1:
-        end = text.find("}", start)
-        if end == -1:
-            msg = f"{text[start:]!r} opens a reference with '${{' but never closes it with '}}'"
-            raise TemplateError(msg, reference=text[start:])
-        if start > pos:
-            parts.append(text[pos:start])
-        parts.append(_parse_reference(text[start : end + 1]))
-        pos = end + 1
-    if pos < len(text):
-        parts.append(text[pos:])
-    return parts
-
-
-def template_references(template: Any) -> Iterator[Reference]:
-    """Yield every reference in `template` (strings, inside dicts and lists, recursively).
-
-    Raises:
-        TemplateError: A reference is malformed.
-    """
-    if isinstance(template, str):
-        yield from (part for part in _split(template) if isinstance(part, Reference))
-    elif isinstance(template, Mapping):
-        for value in template.values():
-            yield from template_references(value)
-    elif isinstance(template, list | tuple):
-        for item in template:
-            yield from template_references(item)
-
-
-def resolve(template: Any, scope: dict[str, Any]) -> Any:
-    """Return `template` with every reference replaced by its value from `scope`.
-
-    A string that is exactly one reference becomes the value itself (type kept);
-    references inside a longer string become text (strings as they are, anything else
-    as compact JSON). Dicts (values, not keys) and lists are resolved recursively;
-    other values are returned unchanged. Resolved values are never resolved again.
-
-    Args:
-        template: The template.
-        scope: `{"input": {...}, "steps": {id: {"result": value}}}`; a skipped step is
-            `{id: {"skipped": True, "result": None}}`.
-
-    Raises:
-        TemplateError: A reference is malformed.
-        UnresolvedReference: A reference names a missing key, index or step.
-    """
-    if isinstance(template, str):
-        parts = _split(template)
-        if len(parts) == 1 and isinstance(parts[0], Reference):
-            return _lookup(parts[0], scope)
-        return "".join(p if isinstance(p, str) else _render(_lookup(p, scope)) for p in parts)
-    if isinstance(template, Mapping):
-        return {key: resolve(value, scope) for key, value in template.items()}
-    if isinstance(template, list | tuple):
-        return [resolve(item, scope) for item in template]
-    return template
-
-
-def _lookup(ref: Reference, scope: dict[str, Any]) -> Any:
-    value, where = _root(ref, scope)
-    for segment in ref.path:
-        value = _walk(ref, value, where, segment)
-        where += f"[{segment}]" if isinstance(segment, int) else f".{segment}"
-    return value
-
-
-def _root(ref: Reference, scope: dict[str, Any]) -> tuple[Any, str]:
-    if ref.step is None:
-        if "input" not in scope:
-            msg = f"{ref.text}: the pipeline has no input here"
-            raise UnresolvedReference(msg, reference=ref.text)
-        return scope["input"], "input"
-    entry = scope.get("steps", {}).get(ref.step)
-    if entry is None:
-        msg = f"{ref.text}: step {ref.step!r} has not run, so it has no result"
-        raise UnresolvedReference(msg, reference=ref.text)
-    if entry.get("skipped"):
-        msg = (
-            f"{ref.text}: step {ref.step!r} was skipped (its `when` was false), so it has no result"
-        )
-        raise UnresolvedReference(msg, reference=ref.text)
-    return entry["result"], f"steps.{ref.step}.result"
-
-
-def _walk(ref: Reference, value: Any, where: str, segment: str | int) -> Any:
-    if isinstance(segment, int) and isinstance(value, list):
-        if segment < len(value):
-            return value[segment]
-        msg = f"{ref.text}: {where} has {len(value)} items, so [{segment}] is out of range"
-    elif isinstance(segment, str) and isinstance(value, Mapping):
-        if segment in value:
-            return value[segment]
-        keys = ", ".join(map(str, list(value)[:10])) or "none"
-        msg = f"{ref.text}: {where} has no key {segment!r}; its keys: {keys}"
-    else:
-        wanted = f"[{segment}]" if isinstance(segment, int) else f"key {segment!r}"
-        msg = f"{ref.text}: {where} is {_kind(value)}, which has no {wanted}"
-    raise UnresolvedReference(msg, reference=ref.text)
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", type(None): "null"}
-    return names.get(type(value), f"a {type(value).__name__}")
-
-
-def _render(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def parse_condition(text: str) -> Condition:
-    """Parse a `when`: `${ref}`, `${ref} == 'x'`, `${ref} != 3`, each optionally `not ...`.
-
-    The literal on the right is a quoted string, a number, `true`, `false` or `null`.
-
-    Raises:
-        TemplateError: The condition does not have that shape.
-    """
-    tokens = _tokens(text)
-    negate = False
-    while tokens and tokens[0] == ("word", "not"):
-        negate, tokens = not negate, tokens[1:]
-    if not tokens or tokens[0][0] != "ref":
-        raise _bad_condition(text, "it must test a reference")
-    ref = _parse_reference(tokens[0][1])
-    if len(tokens) == 1:
-        return Condition(ref, negate=negate)
-    if len(tokens) != 3 or tokens[1][0] != "op":
-        raise _bad_condition(text, "after the reference comes nothing, or == / != and one literal")
-    return Condition(ref, op=tokens[1][1], literal=_literal(text, *tokens[2]), negate=negate)
-
-
-def evaluate(condition: Condition, scope: dict[str, Any]) -> bool:
-    """Return whether `condition` holds in `scope` (see `resolve` for its shape).
-
-    Truthiness is Python's: null, false, 0, "" and empty lists and objects are false.
-    Comparison is JSON's: `true` equals only `true`, never `1`.
-
-    An input the caller left out (an optional parameter) counts as null.
-
-    Raises:
-        UnresolvedReference: The condition's reference names nothing.
-    """
-    try:
-        value = _lookup(condition.reference, scope)
-    except UnresolvedReference:
-        if not _is_top_level_input(condition.reference):
-            raise
-        value = None
-    if condition.op is None:
-        held = bool(value)
-    else:
-        held = _same(value, condition.literal) == (condition.op == "==")
-    return held != condition.negate
-
-
-def _is_top_level_input(reference: Reference) -> bool:
-    """`${input.name}`: a whole argument, which an optional parameter may leave out."""
-    return reference.step is None and len(reference.path) == 1
-
-
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    return bool(left == right)
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while text[pos:].strip():
-        match = _TOKEN.match(text, pos)
-        if match is None or match.lastgroup is None:
-            raise _bad_condition(text, f"cannot read {text[pos:].strip()!r}")
-        tokens.append((match.lastgroup, match.group(match.lastgroup)))
-        pos = match.end()
-    return tokens
-
-
-def _literal(text: str, kind: str, token: str) -> Any:
-    if kind == "str":
-        return token[1:-1]
-    if kind == "num":
-        return float(token) if any(c in token for c in ".eE") else int(token)
-    if kind == "word" and token in _WORDS:
-        return _WORDS[token]
-    raise _bad_condition(text, f"{token} is not a literal; quote strings, e.g. 'fast'")
-
-
-def _bad_condition(text: str, why: str) -> TemplateError:
-    msg = (
-        f"when {text!r} is not a condition: {why}; write e.g. \"${{input.mode}} == 'fast'\", "
-        f'"${{steps.check.result.ok}}" or "not ${{input.dry_run}}"'
-    )
-    return TemplateError(msg, reference=text)
+"""Calls any tool (pipelines included) by qualified name."""
 
 
 def step_value(result: ToolResult) -> Any:
@@ -346,32 +50,55 @@ async def run_pipeline(
 ) -> Any:
     """Run pipeline `name`'s steps in order and return its output.
 
+    A step with `continue_on_error` that fails (its `when`, its arguments or its call)
+    does not stop the pipeline: its result is null and its error message is
+    `${steps.<id>.error}`.
+
     Args:
         name: The pipeline's qualified name (used in error messages).
         steps: The checked steps (`check_pipeline` output).
         inputs: The pipeline's arguments (`${input...}`).
         call: Calls any tool (pipelines included) by qualified name.
-        output: A template for the result; by default the last run step's result
-            (None when every step was skipped).
+        output: A template for the result, where a step that was skipped or failed
+            gives null; by default the last run step's result (None when every step
+            was skipped).
 
     Raises:
         ToolError: A step's tool failed or raised, or a reference or `when` could not be
-            resolved; the message names the step.
+            resolved, in a step without `continue_on_error`; the message names the step.
         asyncio.CancelledError: The run was cancelled; it is never wrapped.
     """
-    scope: dict[str, Any] = {"input": inputs, "steps": {}}
+    scope: dict[str, Any] = {"input": inputs, "steps": {}, "prev": None}
     last: Any = None
     for number, step in enumerate(steps, 1):
         where = f"pipeline {name}, step {number} ({step['id']!r})"
-        if not _should_run(name, step, scope, where):
-            scope["steps"][step["id"]] = {"skipped": True, "result": None}
-            continue
-        args = _resolved(name, step.get("args", {}), scope, where)
-        last = await _call_step(name, step, args, call)
-        scope["steps"][step["id"]] = {"result": last}
+        try:
+            if not _should_run(name, step, scope, where):
+                scope["steps"][step["id"]] = {"skipped": True, "result": None}
+                continue
+            args = _resolved(name, step.get("args", {}), scope, where)
+            last = await _call_step(name, step, args, call)
+        except _StepFailed as exc:
+            if not step.get("continue_on_error"):
+                raise
+            last = None
+            scope["steps"][step["id"]] = {"result": None, "error": exc.detail}
+        else:
+            scope["steps"][step["id"]] = {"result": last}
+        scope["prev"] = step["id"]
     if output is None:
         return last
-    return _resolved(name, output, scope, f"pipeline {name}, output")
+    return _resolved(name, output, scope, f"pipeline {name}, output", lenient=True)
+
+
+class _StepFailed(ToolError):
+    """A step failed; `detail` is why, without the pipeline's name (its `.error`)."""
+
+    def __init__(
+        self, message: str, *, tool: str, detail: str, content: list[Any] | None = None
+    ) -> None:
+        super().__init__(message, tool=tool, content=content)
+        self.detail = detail
 
 
 def _should_run(name: str, step: dict[str, Any], scope: dict[str, Any], where: str) -> bool:
@@ -382,15 +109,17 @@ def _should_run(name: str, step: dict[str, Any], scope: dict[str, Any], where: s
         return evaluate(parse_condition(when), scope)
     except TemplateError as exc:
         msg = f"{where}: {exc}; fix the step's `when`"
-        raise ToolError(msg, tool=name) from exc
+        raise _StepFailed(msg, tool=name, detail=str(exc)) from exc
 
 
-def _resolved(name: str, template: Any, scope: dict[str, Any], where: str) -> Any:
+def _resolved(
+    name: str, template: Any, scope: dict[str, Any], where: str, *, lenient: bool = False
+) -> Any:
     try:
-        return resolve(template, scope)
+        return resolve(template, scope, lenient=lenient)
     except TemplateError as exc:
         msg = f"{where}: {exc}; check the reference against the pipeline's input and results"
-        raise ToolError(msg, tool=name) from exc
+        raise _StepFailed(msg, tool=name, detail=str(exc)) from exc
 
 
 async def _call_step(name: str, step: dict[str, Any], args: dict[str, Any], call: ToolCall) -> Any:
@@ -398,9 +127,11 @@ async def _call_step(name: str, step: dict[str, Any], args: dict[str, Any], call
     try:
         result = await call(step["tool"], args)
     except Exception as exc:
-        msg = f"{what}: {str(exc) or type(exc).__name__}"
-        raise ToolError(msg, tool=name) from exc
+        detail = str(exc) or type(exc).__name__
+        msg = f"{what}: {detail}"
+        raise _StepFailed(msg, tool=name, detail=detail) from exc
     if result.is_error:
-        msg = f"{what}: {result.error_message()}"
-        raise ToolError(msg, tool=name, content=result.content)
+        detail = result.error_message()
+        msg = f"{what}: {detail}"
+        raise _StepFailed(msg, tool=name, detail=detail, content=result.content)
     return step_value(result)

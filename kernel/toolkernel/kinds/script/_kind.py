@@ -54,6 +54,7 @@ class ScriptKind:
             policy=draft.policy,
             limits=draft.limits,
             resolved=draft.resolved,
+            protocol=draft.protocol,
         )
 
     def build(
@@ -109,6 +110,7 @@ class ScriptKind:
             on_progress=hooks.on_progress,
             on_output=hooks.on_output,
             on_log=hooks.on_log,
+            protocol=str(version.manifest.get("protocol") or "toolkernel"),
         )
         token = call_depth.set(call_depth.get() + 1)
         try:

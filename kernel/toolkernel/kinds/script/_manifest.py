@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCRIPT_KINDS",
     "SCRIPT_LANGUAGES",
+    "SCRIPT_PROTOCOLS",
     "check_script_limits",
     "check_script_policy",
     "policy_or_error",
@@ -31,6 +32,9 @@ SCRIPT_LANGUAGES = {
     "bash": ("bash", "main.sh"),
 }
 """Language -> (interpreter, entry file). Any other interpreter is given as `command`."""
+
+SCRIPT_PROTOCOLS = ("toolkernel", "skillz")
+"""A script's reply shapes (`protocol`): ours, or Skillz's (see `HostPeer`)."""
 
 SCRIPT_KINDS = (*SCRIPT_LANGUAGES, "command")
 """`language` values of a script tool; `command` runs the interpreter given as `command`."""
@@ -115,12 +119,15 @@ def script_fields(
     policy: Mapping[str, Any] | None,
     limits: Mapping[str, Any] | None,
     resolved: Sequence[str] | None = None,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Return the checked script fields of `name`'s manifest.
 
     `resolved` (exact pins of every requirement or package, as a bundle carries them)
     is kept only for a tool with dependencies; installing replaces it with the pins it
-    actually installed.
+    actually installed. `protocol` `skillz` is kept (the script gets Skillz's reply
+    shapes); our own, the default, is not written, so manifests made before it are
+    unchanged.
 
     Raises:
         RegistryError: Anything is malformed; the message says what to write instead.
@@ -143,19 +150,30 @@ def script_fields(
     if type(persistent) is not bool:
         msg = f"persistent must be True or False, not {persistent!r}"
         raise RegistryError(msg)
+    if protocol not in (None, *SCRIPT_PROTOCOLS):
+        msg = (
+            f"unknown script protocol {protocol!r}; use 'skillz' for a script written for "
+            "Skillz, or leave it out for toolkernel's reply shapes"
+        )
+        raise RegistryError(msg)
+    skillz = {"protocol": "skillz"} if protocol == "skillz" else {}
     declared = _strings("requirements", requirements) or _strings("packages", packages)
     pinned = {"resolved": _pins(name, declared, resolved, language)} if declared else {}
-    return pinned | {
-        "language": language,
-        "entry": entry or (SCRIPT_LANGUAGES[language][1] if language != "command" else "main"),
-        "command": _command(command) if command else None,
-        "requirements": _strings("requirements", requirements),
-        "packages": _strings("packages", packages),
-        "persistent": persistent,
-        "secrets": _secret_names(secrets),
-        "policy": check_script_policy(policy),
-        "limits": check_script_limits(limits),
-    }
+    return (
+        skillz
+        | pinned
+        | {
+            "language": language,
+            "entry": entry or (SCRIPT_LANGUAGES[language][1] if language != "command" else "main"),
+            "command": _command(command) if command else None,
+            "requirements": _strings("requirements", requirements),
+            "packages": _strings("packages", packages),
+            "persistent": persistent,
+            "secrets": _secret_names(secrets),
+            "policy": check_script_policy(policy),
+            "limits": check_script_limits(limits),
+        }
+    )
 
 
 def _command(command: Sequence[str]) -> list[str]:

@@ -111,13 +111,12 @@ class ScriptTools:
         secrets = self._secrets(version)
         call = _Call(peer, secrets)
         params = {"arguments": arguments, "context": self._context(version, call)}
-        self._next_id += 1
-        request_id = self._next_id
         try:
             if version.manifest.get("persistent"):
-                value = await self._call_worker(version, request_id, params, call)
-            else:
-                value = await self._call_once(version, request_id, params, call)
+                self._next_id += 1  # one worker answers many calls: each its own id
+                value = await self._call_worker(version, self._next_id, params, call)
+            else:  # a new process, a new conversation: it starts at 1, as in Skillz
+                value = await self._call_once(version, 1, params, call)
         except ToolError as exc:
             raise type(exc)(redact(str(exc), secrets), tool=version.name) from None
         return _result(version.name, value, secrets)
@@ -155,6 +154,8 @@ class ScriptTools:
         if stopped is not None:  # even with an answer: part of the run was killed
             raise stopped
         if isinstance(value, NoAnswer):
+            if code == 0 and value.first is not None and _speaks_skillz(version):
+                return value.first  # Skillz takes a script's plain text line as its result
             raise _unanswered(version.name, code, process.stderr_tail(), value, call.secrets)
         return value
 
@@ -301,13 +302,27 @@ class ScriptTools:
         return found
 
     def _context(self, version: ToolVersion, call: _Call) -> dict[str, Any]:
+        """The `context` of an `execute`: Skillz's fields, plus our `version`.
+
+        `roots` are the host paths the policy opens (writable first), else the tool's
+        own directory; `environment` is what the script runs with, secrets left out
+        (they are in its process environment); `capabilities` say what this call's
+        client can really do.
+        """
+        from toolkernel_sandbox.process import sandbox_env  # noqa: PLC0415 - on first use
+
+        working = str(self._tool_dir(version))
+        policy = version.manifest.get("policy") or {}
+        roots = [*policy.get("writable", []), *policy.get("read_only", [])] or [working]
+        environment = sandbox_env(self._policy(version, {}))
         return {
             "tool_name": version.name,
             "version": version.version,
-            "working_directory": str(self._tool_dir(version)),
+            "working_directory": working,
             "tools_dir": str(self._tools_dir),
-            "roots": [],
-            "capabilities": {"sampling": True, "elicitation": True},
+            "roots": roots,
+            "environment": environment,
+            "capabilities": call.peer.capabilities(),
         }
 
 
@@ -319,6 +334,10 @@ class _Worker:
 
     def __post_init__(self) -> None:
         self.lock = asyncio.Lock()
+
+
+def _speaks_skillz(version: ToolVersion) -> bool:
+    return version.manifest.get("protocol") == "skillz"
 
 
 def _identity(name: str) -> int:

@@ -2,6 +2,8 @@
 
 Compilers run through `toolkernel_sandbox.build`, in the process sandbox. A build is
 cached by the hash of its language and sources: unchanged source reuses its module.
+Rust crates are fetched from the context's `crate_registry` (no build script runs
+while the network is on), unless it is `off`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,19 @@ from toolkernel.kinds._protocol import KindContext, LineSink
 from toolkernel.kinds._sources import source_files
 from toolkernel.kinds.wasm._runner import WasmTools
 
-__all__ = ["WASM_LANGUAGES", "build_module", "wasm_source_files"]
+__all__ = [
+    "CRATE_REGISTRY_OFF",
+    "WASM_LANGUAGES",
+    "build_module",
+    "crate_setting",
+    "wasm_source_files",
+]
 
 WASM_LANGUAGES = ("c", "rust", "wasm", "wat", "zig")
 """The source languages a WASM tool can be built from."""
+
+CRATE_REGISTRY_OFF = "off"
+"""The `crate_registry` setting that turns fetching crates off."""
 
 _MAIN_FILE = {"c": "main.c", "rust": "src/main.rs", "wat": "main.wat", "zig": "main.zig"}
 
@@ -65,6 +76,12 @@ def build_module(
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(sha, encoding="ascii")
     return sha
+
+
+def crate_setting(registry: str) -> str | None:
+    """The sandbox's `crates` for a `crate_registry` setting: None when it is `off`."""
+    text = registry.strip()
+    return None if text.lower() in {"", CRATE_REGISTRY_OFF} else text
 
 
 def _check_loads(context: KindContext, name: str, wasm: bytes) -> None:
@@ -113,6 +130,7 @@ def _compile(
                 toolchain=toolchain,
                 backend=context.sandbox_backend,
                 scope=name,
+                crates=crate_setting(context.crate_registry),
             )
         except RawToolchainMissing as exc:
             msg = f"cannot build {name}: {exc}"

@@ -44,11 +44,20 @@ class WasmKind:
                 f"unknown WASM language {draft.language!r}; use one of {', '.join(WASM_LANGUAGES)}"
             )
             raise RegistryError(msg)
-        return {
+        if draft.output not in (None, "json", "text"):
+            msg = (
+                f"a WASM tool's output is 'json' (the default: stdout is one JSON value) or "
+                f"'text' (stdout is the result, a string, as Skillz returns it), not "
+                f"{draft.output!r}"
+            )
+            raise RegistryError(msg)
+        checked = {
             "language": draft.language,
             "limits": check_wasm_limits(draft.limits),
             "policy": check_wasm_policy(draft.policy),
         }
+        # Only a text tool records it, so every other manifest (and its hash) is as before.
+        return checked | ({"output": "text"} if draft.output == "text" else {})
 
     def build(
         self, name: str, draft: ToolDraft, manifest: dict[str, Any], on_line: LineSink | None

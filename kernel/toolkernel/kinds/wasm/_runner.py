@@ -2,7 +2,8 @@
 
 The module contract (DESIGN.md): a WASI command reads one JSON object (the arguments)
 on stdin and writes one JSON value (the result) on stdout; a non-zero exit is a failure
-reported with its stderr (`toolkernel.kinds._results`).
+reported with its stderr (`toolkernel.kinds._results`). A tool made with
+`output="text"` (an imported Skillz tool) returns its stdout as a string instead.
 
 A warm call is first tried right where it is asked for (the host loop), within a short
 slice of its limits (`WasmSlice`: about 2 ms of fuel, 1 MiB of I/O, no sleeping), which
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkernel.errors import RegistryError, ToolError
-from toolkernel.kinds._results import result_from_output, sandbox_failure
+from toolkernel.kinds._results import result_from_output, sandbox_failure, text_result
 from toolkernel_sandbox import SandboxError as RawSandboxError
 from toolkernel_sandbox import SliceExhausted
 
@@ -262,4 +263,6 @@ def _well_within(outcome: WasmOutcome, within: WasmSlice) -> bool:
 
 
 def _result(version: ToolVersion, outcome: WasmOutcome) -> ToolResult:
+    if version.manifest.get("output") == "text":
+        return text_result(version.name, outcome.exit_code, outcome.stdout, outcome.stderr)
     return result_from_output(version.name, outcome.exit_code, outcome.stdout, outcome.stderr)
