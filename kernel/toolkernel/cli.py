@@ -256,12 +256,14 @@ def _tools_versions(args: argparse.Namespace) -> int:
             "rollback_of": v.rollback_of,
             "deleted": v.deleted,
             "content_hash": v.content_hash,
+            **({"dependencies": v.dependencies} if v.dependencies else {}),
         }
         for v in history
     ]
     lines = [
         f"v{v.version}  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(v.created_at))}"
         f"  {v.author or '-'}  {'[deleted] ' if v.deleted else ''}{v.note}".rstrip()
+        + (f"\n    installs {' '.join(v.dependencies)}" if v.dependencies else "")
         for v in history
     ]
     return _emit(args, data, "\n".join(lines))

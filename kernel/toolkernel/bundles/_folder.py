@@ -64,6 +64,7 @@ TOOL_KEYS = (
     "policy",
     "protocol",
     "requirements",
+    "resolved",
     "secrets",
     "steps",
 )

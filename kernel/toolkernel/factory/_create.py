@@ -204,7 +204,7 @@ class ToolFactory:
         tools = _Tools(self._registry, self._live_tools, self._reserved, self._kinds, pending)
         manifest |= kind.check(name, draft, tools)
         manifest |= kind.build(name, draft, manifest, on_line)
-        kind.install(name, manifest, on_line)
+        manifest |= kind.install(name, manifest, on_line) or {}
         return PreparedTool(name, draft.kind, manifest, draft.note)
 
     def name_for(self, name: str | None, *, kind: str, source: object = None) -> str:

@@ -237,6 +237,7 @@ class Channel:
                 "note": v.note,
                 "rollback_of": v.rollback_of,
                 "deleted": v.deleted,
+                **({"dependencies": v.dependencies} if v.dependencies else {}),
             }
             for v in self._toolbox.tool_versions(str(params["name"]))
         ]

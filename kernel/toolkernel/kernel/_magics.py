@@ -33,8 +33,9 @@ _USAGE = """\
 %tools show NAME       the signature and docstring of one tool (server.tool)
 %tools versions NAME   a registry tool's versions, oldest first; a delete shows as
                        [deleted] (restore_tool(NAME) brings the tool back)
-%tools lock            show the tool versions this session used as an output that the
-                       notebook keeps when it is next saved (the lock)
+%tools lock            show the tool versions (and the exact pip/npm versions they
+                       install) this session used as an output that the notebook keeps
+                       when it is next saved (the lock)
 %tools lock PATH       write that lock into the metadata of notebook PATH (one not open)
 %tools trust           approve this folder's mcp.json, as it is now, after reading it
                        (the running kernel starts its servers within a second)
@@ -78,7 +79,7 @@ class ToolMagics(Magics):
             print(_USAGE)
 
     def _lock(self, path: str | None) -> None:
-        lock = self._toolbox.lock.snapshot()
+        lock = self._toolbox.lock.snapshot(self._toolbox.registry)
         if path is None:
             # An output, not a file write: the open notebook keeps it with its next save.
             display(lock_bundle(lock), raw=True)

@@ -110,6 +110,13 @@ class ToolDraft:
     packages: Sequence[str] | None = _field(
         None, "npm packages of a Node script (a cached `node_modules`).", _STRINGS
     )
+    resolved: Sequence[str] | None = _field(
+        None,
+        "Exact versions of every requirement or package (`six==1.17.0`, `left-pad@1.3.0`) "
+        "to install instead of resolving them again; recorded on each version when it is "
+        "built, and carried by bundles.",
+        _STRINGS,
+    )
     persistent: bool = _field(
         False, "Keep one warm script process that answers many calls.", {"type": "boolean"}
     )

@@ -179,10 +179,13 @@ class ToolKind(Protocol):
             ToolchainMissing: The compiler is not installed here.
         """
 
-    def install(self, name: str, manifest: dict[str, Any], on_line: LineSink | None) -> None:
+    def install(
+        self, name: str, manifest: dict[str, Any], on_line: LineSink | None
+    ) -> dict[str, Any] | None:
         """Make ready what a version needs beyond its files, before it becomes current.
 
-        Idempotent: what is already there is reused.
+        Idempotent: what is already there is reused. Returns manifest fields that record
+        what was installed (a script's exact dependency versions), or None.
 
         Raises:
             DependencyError: A dependency did not install (nothing half-made is left).

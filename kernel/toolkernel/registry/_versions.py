@@ -89,7 +89,17 @@ class ToolVersion:
         extra = f", rollback_of={self.rollback_of}" if self.rollback_of else ""
         extra += ", deleted" if self.deleted else ""
         note = f", note={self.note!r}" if self.note else ""
-        return f"<ToolVersion {self.name} v{self.version} ({self.kind}, {when}{note}{extra})>"
+        pins = f", installs {' '.join(self.dependencies)}" if self.dependencies else ""
+        return f"<ToolVersion {self.name} v{self.version} ({self.kind}, {when}{note}{extra}{pins})>"
+
+    @property
+    def dependencies(self) -> list[str]:
+        """The exact dependency versions this version installs; [] for none.
+
+        A script tool's pins (`six==1.17.0`, `left-pad@1.3.0`), recorded when it was built.
+        """
+        pins = self.manifest.get("resolved")
+        return [str(pin) for pin in pins] if isinstance(pins, list) else []
 
     @property
     def deleted(self) -> bool:

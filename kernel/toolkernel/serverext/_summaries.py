@@ -39,7 +39,7 @@ def summary(spec: ToolSpec, version: int | None) -> JSONObject:
 
 
 def version_record(version: ToolVersion) -> JSONObject:
-    """Return one entry of a tool's `versions` list."""
+    """Return one entry of a tool's `versions` list (with a script's exact dependencies)."""
     return {
         "version": version.version,
         "created_at": version.created_at,
@@ -48,6 +48,7 @@ def version_record(version: ToolVersion) -> JSONObject:
         "content_hash": version.content_hash,
         "rollback_of": version.rollback_of,
         "deleted": version.deleted,
+        **({"dependencies": version.dependencies} if version.dependencies else {}),
     }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from toolkernel._markup import code_fence
-from toolkernel.errors import ToolNotFound
+from toolkernel.errors import ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class ToolDetails:
         input_schema: The JSON Schema of the arguments.
         output_schema: The JSON Schema of the structured result, if declared.
         annotations: MCP annotations (`readOnlyHint`, ...), if any.
+        dependencies: The exact pip or npm versions a script tool's current version
+            installs (`six==1.17.0`), recorded when it was built; [] for other tools.
     """
 
     name: str
@@ -71,6 +73,7 @@ class ToolDetails:
     input_schema: dict[str, Any] = field(default_factory=dict)
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
+    dependencies: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Return the details as a JSON-ready dict."""
@@ -83,16 +86,21 @@ class ToolDetails:
             "input_schema": self.input_schema,
             "output_schema": self.output_schema,
             "annotations": self.annotations,
+            **({"dependencies": self.dependencies} if self.dependencies else {}),
         }
 
     def __str__(self) -> str:
-        return f"async def {self.signature}\n\n{self.doc}".rstrip()
+        return f"async def {self.signature}\n\n{self.doc}{self._installs}".rstrip()
 
     def __repr__(self) -> str:
-        return f"{self.call}\n\n{self.doc}".rstrip()
+        return f"{self.call}\n\n{self.doc}{self._installs}".rstrip()
 
     def _repr_markdown_(self) -> str:
-        return f"{code_fence(self.call, 'python')}\n\n{code_fence(self.doc)}"
+        return f"{code_fence(self.call, 'python')}\n\n{code_fence(self.doc + self._installs)}"
+
+    @property
+    def _installs(self) -> str:
+        return f"\n\nInstalls: {' '.join(self.dependencies)}" if self.dependencies else ""
 
     @property
     def call(self) -> str:
@@ -265,7 +273,17 @@ class Discovery:
             input_schema=spec.input_schema,
             output_schema=spec.output_schema,
             annotations=spec.annotations,
+            dependencies=self._dependencies(spec),
         )
+
+    def _dependencies(self, spec: ToolSpec) -> list[str]:
+        """The pins a script tool's current version installs."""
+        if spec.kind != "script":
+            return []
+        try:
+            return self._registry.tool_version(spec.qualified_name).dependencies
+        except ToolkernelError:
+            return []
 
     def _binding(self, spec: ToolSpec) -> Any:
         if spec.kind == "skill" and self._skills is not None:

@@ -9,12 +9,13 @@ the change returns.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkernel.errors import RegistryError
+from toolkernel.errors import RegistryError, ToolkernelError
 from toolkernel.kinds import ToolDraft
 from toolkernel.kinds.skill import AgentSkill, PythonSkill, skill_entry, skill_source
 from toolkernel.session._sync import run_blocking
@@ -289,12 +290,32 @@ class ToolLifecycle:
             DependencyError: pip or npm failed; their message says why.
         """
         self._check_registry()
-        draft = ToolDraft.of(draft, **arguments)
+        draft = self._locked_dependencies(ToolDraft.of(draft, **arguments))
         if draft.steps:
             self._wait_for_step_servers(draft.steps)
         created = self.factory.create(draft, on_line=_print_line)
         self.lock.pins.pop(created.name, None)  # a tool made here is used as made
         return created
+
+    def _locked_dependencies(self, draft: ToolDraft) -> ToolDraft:
+        """`draft` with the exact versions its locked version installed, if the lock pins it.
+
+        So a locked notebook that makes its script tool again gets the dependency
+        versions it was locked with, not what the index serves today.
+        """
+        declared = draft.requirements or draft.packages
+        if draft.resolved is not None or not declared or not self.lock.pins:
+            return draft
+        try:
+            name = self.factory.name_for(draft.name, kind=draft.kind, source=draft.source)
+            pinned = self.registry.tool_version(name, self.lock.pins[name]).manifest
+        except (KeyError, ToolkernelError):
+            return draft
+        field = "requirements" if draft.requirements else "packages"
+        same = sorted(set(pinned.get(field) or ())) == sorted(set(declared))
+        if not same or not pinned.get("resolved"):
+            return draft
+        return dataclasses.replace(draft, resolved=pinned["resolved"])
 
 
 class DiffText(str):

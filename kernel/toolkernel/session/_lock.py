@@ -1,7 +1,9 @@
 """Reproducible notebooks: record the tools a session used, lock them, pin them on open.
 
 The kernel records every tool a cell calls: for a registry tool, the version that ran;
-for an MCP tool, a hash of its schema and of its server's catalog. `%tools lock`
+for an MCP tool, a hash of its schema and of its server's catalog; a script tool's
+version also fixes the exact dependency versions it installs, which the lock lists.
+`%tools lock`
 displays that record as an output (MIME type `LOCK_MIME`), so it is saved with the
 notebook the person has open, by its next save, and never written behind the
 frontend's back; the Tools panel also copies it into the notebook's metadata
@@ -21,10 +23,14 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkernel._spec import ToolSpec
 from toolkernel._words import plural
+from toolkernel.errors import ToolkernelError
+
+if TYPE_CHECKING:
+    from toolkernel.registry import ToolRegistry
 
 __all__ = [
     "LOCK_KEY",
@@ -83,10 +89,20 @@ class ToolLock:
         with self._lock:
             self.used[name] = entry
 
-    def snapshot(self) -> dict[str, Any]:
-        """The lock to write: every tool used so far, sorted by name."""
+    def snapshot(self, registry: ToolRegistry | None = None) -> dict[str, Any]:
+        """The lock to write: every tool used so far, sorted by name.
+
+        With `registry`, a registry tool's entry also lists the exact dependency
+        versions its version installs (`"dependencies": ["six==1.17.0"]`), for the
+        reader: pinning the version is what pins them.
+        """
         with self._lock:
-            return {"tools": dict(sorted(self.used.items()))}
+            tools = {name: dict(entry) for name, entry in sorted(self.used.items())}
+        for name, entry in tools.items():
+            pins = _dependencies(registry, name, entry.get("version"))
+            if pins:
+                entry["dependencies"] = pins
+        return {"tools": tools}
 
     # -- pinning ---------------------------------------------------------------------
 
@@ -113,10 +129,23 @@ class ToolLock:
         )
 
 
+def _dependencies(registry: ToolRegistry | None, name: str, version: object) -> list[str]:
+    """The pins version `version` of registry tool `name` recorded, if any."""
+    if registry is None or not isinstance(version, int):
+        return []
+    try:
+        pins = registry.tool_version(name, version).manifest.get("resolved")
+    except ToolkernelError:
+        return []
+    return [str(pin) for pin in pins] if isinstance(pins, list) else []
+
+
 def lock_bundle(lock: dict[str, Any]) -> dict[str, Any]:
     """The MIME bundle `%tools lock` displays: the lock, and a summary as plain text."""
     rows = [
-        f"  {name}: " + (f"version {e['version']}" if "version" in e else f"schema {e['schema']}")
+        f"  {name}: "
+        + (f"version {e['version']}" if "version" in e else f"schema {e['schema']}")
+        + (f" ({', '.join(e['dependencies'])})" if e.get("dependencies") else "")
         for name, e in lock["tools"].items()
     ]
     summary = "\n".join(rows) or "  (no tool has been called yet)"

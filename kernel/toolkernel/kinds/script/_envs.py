@@ -11,6 +11,12 @@ It is built in `<root>/<kind>/.tmp-<hash>-<random>/`, sealed with a `.complete` 
 and moved into place with one `os.replace`, so a half-made environment is never seen:
 a directory without the marker counts as absent and is removed.
 
+`ToolEnv.resolved` lists what an environment holds, as exact pins (`humanize==4.9.0`,
+`left-pad@1.3.0`), read from its installed packages. Asked for exactly such a list, the
+manager reuses an environment that holds it (a `.alias-<hash>` file names it), and
+otherwise installs those pins: a tool version that recorded its pins gets them back
+whatever its index serves today.
+
 pip and npm run under `toolkernel_sandbox.process` with the network on and only the
 build directory writable. They see no pip.conf or .npmrc of the host and share no
 download cache (an install script could poison it for other tools); of the host
@@ -21,6 +27,7 @@ versions; options, URLs, paths and VCS references are refused before anything ru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkernel._nofollow import open_directory, replace_in_file, write_new
+from toolkernel._nofollow import open_directory, read_inside, replace_in_file, write_new
 from toolkernel.errors import DependencyError
 from toolkernel.host._depspecs import check_package, check_requirement, normalized
 from toolkernel.kinds.script._interpreters import (
@@ -90,6 +97,10 @@ class ToolEnv:
             honours and ES `import` does not).
         read_only: Host paths to show the sandbox read-only: the environment, and the
             interpreter installation it links to when that is outside the system dirs.
+        resolved: What it holds, as exact pins, sorted: pip `name==version` for every
+            distribution but the venv's own pip and setuptools (unless asked for),
+            npm `name@version` for every package at the top of `node_modules` (a
+            package npm nests under another follows that one's range).
     """
 
     kind: str
@@ -97,6 +108,7 @@ class ToolEnv:
     bin_dirs: tuple[Path, ...]
     env: dict[str, str]
     read_only: tuple[Path, ...]
+    resolved: tuple[str, ...] = ()
 
 
 class EnvManager:
@@ -183,21 +195,52 @@ class EnvManager:
         timeout_s: float,
     ) -> ToolEnv:
         interpreter = self._interpreter(kind, deps)
-        record = {"kind": kind, "dependencies": list(deps), "interpreter": interpreter.identity}
-        key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
-        job = _Job(kind, deps, interpreter, self.root / kind / key, record, timeout_s)
+        job = self._job(kind, deps, interpreter, timeout_s)
         with self._lock:
             known = self._ready.get(job.final)
             building = self._building.setdefault(job.final, threading.Lock())
-        if known is not None and (job.final / _MARKER).is_file():
+        if known is not None and (known.path / _MARKER).is_file():  # maybe another's (alias)
             return known
         with building:
-            if not _is_complete(job.final, record):
-                _build(job, on_line)
-            env = _tool_env(job)
+            if _is_complete(job.final, job.record):
+                env = _tool_env(job)
+            else:
+                env = self._aliased(job) or self._built(job, on_line)
             with self._lock:
                 self._ready[job.final] = env
         return env
+
+    def _job(
+        self, kind: str, deps: tuple[str, ...], interpreter: Interpreter, timeout_s: float
+    ) -> _Job:
+        record = {"kind": kind, "dependencies": list(deps), "interpreter": interpreter.identity}
+        key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
+        return _Job(kind, deps, interpreter, self.root / kind / key, record, timeout_s)
+
+    def _built(self, job: _Job, on_line: Callable[[str], None] | None) -> ToolEnv:
+        """Build `job`, and let a request for exactly its pins find it (an alias)."""
+        _build(job, on_line)
+        env = _tool_env(job)
+        if env.resolved and env.resolved != job.deps:
+            pinned = self._job(job.kind, env.resolved, job.interpreter, job.timeout_s)
+            alias = pinned.final.with_name(f".alias-{pinned.final.name}")
+            with contextlib.suppress(OSError):  # a shortcut only: without it, pins rebuild
+                _write_atomically(alias, json.dumps({"dependencies": list(job.deps)}))
+        return env
+
+    def _aliased(self, job: _Job) -> ToolEnv | None:
+        """A complete environment holding exactly `job.deps` (pins), built from other specs."""
+        alias = job.final.with_name(f".alias-{job.final.name}")
+        try:
+            target = json.loads(alias.read_text(encoding="utf-8"))["dependencies"]
+            deps = normalized(job.kind, target, _CHECKS[job.kind])
+        except (OSError, ValueError, KeyError, TypeError, DependencyError):
+            return None
+        found = self._job(job.kind, deps, job.interpreter, job.timeout_s)
+        if not _is_complete(found.final, found.record):
+            return None
+        env = _tool_env(found)
+        return env if env.resolved == job.deps else None
 
     # -- interpreters ------------------------------------------------------------------
 
@@ -412,9 +455,84 @@ def _is_complete(final: Path, record: dict[str, Any]) -> bool:
 def _tool_env(job: _Job) -> ToolEnv:
     final, read_only = job.final, (job.final, *job.interpreter.runtime)
     if job.kind == "python":
-        return ToolEnv("python", final, (final / "bin",), {"VIRTUAL_ENV": str(final)}, read_only)
+        pins = _python_pins(final, job.deps)
+        env = {"VIRTUAL_ENV": str(final)}
+        return ToolEnv("python", final, (final / "bin",), env, read_only, pins)
     bins = (final / "node_modules" / ".bin", *map(Path, job.interpreter.path_dirs))
-    return ToolEnv("node", final, bins, {"NODE_PATH": str(final / "node_modules")}, read_only)
+    env = {"NODE_PATH": str(final / "node_modules")}
+    return ToolEnv("node", final, bins, env, read_only, _node_pins(final))
+
+
+# -- what an environment holds ---------------------------------------------------------
+
+_BOOTSTRAP = frozenset({"pip", "setuptools"})  # what `python -m venv` puts in every venv
+_DIST_INFO = re.compile(r"([A-Za-z0-9][A-Za-z0-9._]*)-([A-Za-z0-9.!+_]+)\.dist-info")
+_CHECKS = {"python": check_requirement, "node": check_package}
+
+
+def _project(name: str) -> str:
+    """A PyPI name in its normalized form (PEP 503): `Foo_Bar` -> `foo-bar`."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _python_pins(venv: Path, deps: tuple[str, ...]) -> tuple[str, ...]:
+    """`name==version` of each distribution in `venv`, from its `.dist-info` folder names.
+
+    Only names are read (no file the installer wrote is opened), and no link followed.
+    """
+    asked = {_project(re.split(r"[\[<>=!~\s]", dep, maxsplit=1)[0]) for dep in deps}
+    pins = set()
+    for lib in _folders(venv / "lib"):
+        for entry in _folders(lib / "site-packages"):
+            found = _DIST_INFO.fullmatch(entry.name)
+            if found is None:
+                continue
+            name, version = _project(found[1]), found[2]
+            pin = f"{name}=={version}"
+            if (name not in _BOOTSTRAP or name in asked) and check_requirement(pin) is None:
+                pins.add(pin)
+    return tuple(sorted(pins))
+
+
+def _node_pins(root: Path) -> tuple[str, ...]:
+    """`name@version` of each package at the top of `root/node_modules`."""
+    pins = set()
+    modules = root / "node_modules"
+    for entry in _folders(modules):
+        scoped = entry.name.startswith("@")
+        for package in _folders(entry) if scoped else [entry]:
+            relative = package.relative_to(modules).as_posix()
+            data = read_inside(modules, f"{relative}/package.json", 1 << 20)
+            try:
+                meta = json.loads(data or b"")
+                pin = f"{meta['name']}@{meta['version']}"
+            except (ValueError, KeyError, TypeError):
+                continue
+            if meta["name"] == relative and check_package(pin) is None:
+                pins.add(pin)
+    return tuple(sorted(pins))
+
+
+def _folders(path: Path) -> list[Path]:
+    """The real folders (no links) in `path`, or none; hidden ones left out."""
+    try:
+        with os.scandir(path) as entries:
+            return [
+                Path(entry.path)
+                for entry in entries
+                if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
+        return []
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    staging = path.with_name(f".tmp-{path.name}-{secrets.token_hex(4)}")
+    try:
+        staging.write_text(text, encoding="utf-8")
+        staging.replace(path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 # -- checking ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ class ScriptKind:
             secrets=draft.secrets,
             policy=draft.policy,
             limits=draft.limits,
+            resolved=draft.resolved,
             protocol=draft.protocol,
         )
 
@@ -67,9 +69,25 @@ class ScriptKind:
         registry = self._context.registry
         return {"source": {path: registry.put_blob(data) for path, data in files.items()}}
 
-    def install(self, name: str, manifest: dict[str, Any], on_line: LineSink | None) -> None:
-        """Make the dependency environment (venv, `node_modules`) the script needs."""
-        self._runner().install(manifest, on_line)
+    def install(
+        self, name: str, manifest: dict[str, Any], on_line: LineSink | None
+    ) -> dict[str, Any] | None:
+        """Make the dependency environment (venv, `node_modules`) the script needs.
+
+        Returns `{"resolved": [...]}`, the exact pins it holds, for the manifest. A
+        manifest that already pins them (`resolved`) gets exactly those installed.
+        """
+        pins = manifest.get("resolved")
+        requirements = pins or manifest.get("requirements")
+        packages = pins or manifest.get("packages")
+        envs = _env_manager(self._context.registry.home / "envs")  # the runner's too
+        if manifest.get("requirements"):
+            env = envs.python_env(requirements or (), on_line=on_line)
+        elif manifest.get("packages"):
+            env = envs.node_env(packages or (), on_line=on_line)
+        else:
+            return None
+        return {"resolved": list(env.resolved)}
 
     async def run(
         self, version: ToolVersion, arguments: dict[str, Any], call: CallContext
@@ -96,7 +114,7 @@ class ScriptKind:
         )
         token = call_depth.set(call_depth.get() + 1)
         try:
-            return await scripts.call(version, arguments, peer)
+            return await scripts.call(_as_installed(version), arguments, peer)
         finally:
             call_depth.reset(token)
 
@@ -122,6 +140,19 @@ class ScriptKind:
                     environ=self._context.environ,
                 )
             return self._tools
+
+
+def _as_installed(version: ToolVersion) -> ToolVersion:
+    """`version` as the runner installs it: its recorded pins in place of what it asked for.
+
+    A version that recorded none (made before pins were recorded) keeps its own specs.
+    """
+    manifest = version.manifest
+    pins = manifest.get("resolved")
+    if not pins:
+        return version
+    field = "requirements" if manifest.get("requirements") else "packages"
+    return dataclasses.replace(version, manifest={**manifest, field: list(pins)})
 
 
 _managers: dict[Path, EnvManager] = {}

@@ -118,12 +118,16 @@ def script_fields(
     secrets: Sequence[str] | None,
     policy: Mapping[str, Any] | None,
     limits: Mapping[str, Any] | None,
+    resolved: Sequence[str] | None = None,
     protocol: str | None = None,
 ) -> dict[str, Any]:
     """Return the checked script fields of `name`'s manifest.
 
-    `protocol` `skillz` is kept (the script gets Skillz's reply shapes); our own,
-    the default, is not written, so manifests made before it are unchanged.
+    `resolved` (exact pins of every requirement or package, as a bundle carries them)
+    is kept only for a tool with dependencies; installing replaces it with the pins it
+    actually installed. `protocol` `skillz` is kept (the script gets Skillz's reply
+    shapes); our own, the default, is not written, so manifests made before it are
+    unchanged.
 
     Raises:
         RegistryError: Anything is malformed; the message says what to write instead.
@@ -153,17 +157,23 @@ def script_fields(
         )
         raise RegistryError(msg)
     skillz = {"protocol": "skillz"} if protocol == "skillz" else {}
-    return skillz | {
-        "language": language,
-        "entry": entry or (SCRIPT_LANGUAGES[language][1] if language != "command" else "main"),
-        "command": _command(command) if command else None,
-        "requirements": _strings("requirements", requirements),
-        "packages": _strings("packages", packages),
-        "persistent": persistent,
-        "secrets": _secret_names(secrets),
-        "policy": check_script_policy(policy),
-        "limits": check_script_limits(limits),
-    }
+    declared = _strings("requirements", requirements) or _strings("packages", packages)
+    pinned = {"resolved": _pins(name, declared, resolved, language)} if declared else {}
+    return (
+        skillz
+        | pinned
+        | {
+            "language": language,
+            "entry": entry or (SCRIPT_LANGUAGES[language][1] if language != "command" else "main"),
+            "command": _command(command) if command else None,
+            "requirements": _strings("requirements", requirements),
+            "packages": _strings("packages", packages),
+            "persistent": persistent,
+            "secrets": _secret_names(secrets),
+            "policy": check_script_policy(policy),
+            "limits": check_script_limits(limits),
+        }
+    )
 
 
 def _command(command: Sequence[str]) -> list[str]:
@@ -183,6 +193,46 @@ def _strings(what: str, values: Sequence[str] | None) -> list[str]:
         msg = f"{what} must be a list of strings, e.g. ['requests>=2']"
         raise RegistryError(msg)
     return sorted(set(values))
+
+
+_PY_PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.!+_-]*)")
+_NPM_PIN = re.compile(r"((?:@[A-Za-z0-9][\w.~-]*/)?[A-Za-z0-9][\w.~-]*)@(\d+\.\d+\.\d+[\w.+-]*)")
+
+
+def dependency_name(spec: str, language: str) -> str:
+    """The package a requirement (`Foo_Bar[x]>=2`) or npm spec (`@s/p@^1`) names, normalized."""
+    if language == "node":
+        return spec[:1] + spec[1:].partition("@")[0]
+    bare = re.split(r"[\[<>=!~\s]", spec, maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", bare).lower()
+
+
+def _pins(
+    name: str, declared: list[str], resolved: Sequence[str] | None, language: str
+) -> list[str]:
+    """`resolved` checked: exact pins only, naming every declared dependency."""
+    pins = _strings("resolved", resolved)
+    pattern, example = (
+        (_NPM_PIN, "left-pad@1.3.0") if language == "node" else (_PY_PIN, "six==1.17.0")
+    )
+    wrong = [pin for pin in pins if not pattern.fullmatch(pin)]
+    if wrong:
+        msg = (
+            f"{name}: resolved holds exact versions only, such as {example!r}, not "
+            f"{', '.join(map(repr, wrong))}"
+        )
+        raise RegistryError(msg)
+    if not pins:
+        return []
+    have = {dependency_name(pin, language) for pin in pins}
+    missing = [dep for dep in declared if dependency_name(dep, language) not in have]
+    if missing:
+        msg = (
+            f"{name}: resolved pins no version of {', '.join(map(repr, missing))}; leave "
+            "resolved out (it is recorded when the tool is built) or pin every dependency"
+        )
+        raise RegistryError(msg)
+    return pins
 
 
 def _secret_names(secrets: Sequence[str] | None) -> list[str]:
