@@ -44,10 +44,13 @@ class KnownRelay:
         ask: Answers one request, as a `ClientRelay`.
         capabilities: What the client can do: `sampling`, `elicitation`,
             `elicitation.url` (a notebook elicits through input prompts; it cannot sample).
+        party: Who answers: `client` (an MCP client, through the bridge) or `person`
+            (someone at a notebook); an approval it refuses is denied by them.
     """
 
     ask: ClientRelay
     capabilities: frozenset[str]
+    party: str = "client"
 
     async def __call__(self, method: str, params: JSONObject) -> JSONObject:
         """Ask the client (`method`, `params`); return its MCP result as JSON."""
@@ -160,6 +163,9 @@ class ToolResult:
         structured: `structuredContent`, when the tool returned it.
         is_error: True when the tool reported failure (`isError`).
         meta: The result's `_meta`, if any.
+        approval: How the tool policy approved the call (`allowed:person`,
+            `allowed:client`, `remembered:<who>` for an earlier "for this session"
+            answer), or None when it needed no approval.
     """
 
     tool: str
@@ -167,6 +173,7 @@ class ToolResult:
     structured: Any = None
     is_error: bool = False
     meta: JSONObject | None = None
+    approval: str | None = None
 
     def error_message(self) -> str:
         """Return the text of an error result, joined from its text blocks."""

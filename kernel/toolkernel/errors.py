@@ -20,8 +20,10 @@ The tree::
     │   │                      nothing was sent
     │   ├── ServerUnavailable  the tool's server is not connected, or died mid-call
     │   ├── ToolCancelled      the call was cancelled before it finished
-    │   ├── ToolCallLimit      the cell already made the most tool calls one execution
-    │   │                      may make; nothing was sent (carries `limit`)
+    │   ├── ToolCallLimit      the cell (or the session) already made the most tool calls
+    │   │                      it may make; nothing was sent (carries `limit`)
+    │   ├── ToolDenied         the tool policy, or whoever was asked, refused the call;
+    │   │                      nothing was sent (carries `by`)
     │   ├── UrlElicitationRequired  the server needs the user to open a link first
     │   │                      (carries `elicitations`: each one's `url` and `message`)
     │   └── SandboxError       the sandbox stopped a WASM or script tool (carries `limit`)
@@ -54,6 +56,7 @@ __all__ = [
     "ToolBuildError",
     "ToolCallLimit",
     "ToolCancelled",
+    "ToolDenied",
     "ToolError",
     "ToolInputError",
     "ToolNotFound",
@@ -207,10 +210,12 @@ class ToolCancelled(ToolError):
 
 
 class ToolCallLimit(ToolError):
-    """The running cell already made `limit` tool calls, the most one execution may make.
+    """The running cell, or the session, already made `limit` tool calls: the most allowed.
 
-    Nothing was sent. The cap is `max_tool_calls` (`c.Toolbox.max_tool_calls` in a
-    kernel's config; `--max-tool-calls` for the kernel `toolkernel mcp` drives).
+    Nothing was sent. The caps are `max_tool_calls` per cell (`c.Toolbox.max_tool_calls`
+    in a kernel's config; `--max-tool-calls` for the kernel `toolkernel mcp` drives), and
+    the tool policy's budgets, enforced in the tool host
+    (`c.ToolPolicy.max_calls_per_execution` and `c.ToolPolicy.max_calls_per_session`).
 
     Attributes:
         limit: The cap that was reached.
@@ -219,6 +224,23 @@ class ToolCallLimit(ToolError):
     def __init__(self, message: str, *, tool: str, limit: int) -> None:
         super().__init__(message, tool=tool)
         self.limit = limit
+
+
+class ToolDenied(ToolError):
+    """The call was refused before it was sent: by the tool policy, or by whoever was asked.
+
+    Nothing was sent. The tool policy (`c.ToolPolicy` in the kernel's config) says which
+    tools may run and which must be approved first; the message says how to change it.
+
+    Attributes:
+        by: Who refused: `policy` (the allowlist, or nobody could be asked), `person`
+            (someone at the notebook), `client` (the MCP client behind the bridge), or
+            `timeout` (nobody answered the approval request in time).
+    """
+
+    def __init__(self, message: str, *, tool: str, by: str) -> None:
+        super().__init__(message, tool=tool)
+        self.by = by
 
 
 class UrlElicitationRequired(ToolError):

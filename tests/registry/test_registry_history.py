@@ -98,3 +98,39 @@ def test_a_registry_of_schema_3_gets_the_history_table_when_opened(tmp_path: Pat
         assert registry.call_history() == [call(1)]
     with closing(sqlite3.connect(home / "registry.db")) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_calls_approval_is_kept(registry: ToolRegistry) -> None:
+    asked = call(1, approval="allowed:person")
+    denied = call(2, outcome="refused", error="denied", approval="denied:timeout")
+    registry.record_calls([asked, denied, call(3)])
+    assert [c.approval for c in registry.call_history()] == [
+        None,
+        "denied:timeout",
+        "allowed:person",
+    ]
+
+
+def test_a_registry_of_schema_4_keeps_its_history_and_gains_the_approval_column(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "old"
+    home.mkdir()
+    with closing(sqlite3.connect(home / "registry.db", isolation_level=None)) as conn:
+        for step in MIGRATIONS[:4]:
+            for statement in step:
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
+        conn.execute(
+            "INSERT INTO call_history (tool, arguments_bytes, duration_s, outcome, started_at) "
+            "VALUES ('echo.add', 13, 0.5, 'ok', 1000.0)"
+        )
+        conn.execute("PRAGMA user_version = 4")
+    with ToolRegistry(home) as registry:
+        registry.record_calls([call(2, approval="remembered:client")])
+        assert [(c.tool, c.approval) for c in registry.call_history()] == [
+            ("echo.add", "remembered:client"),
+            ("echo.add", None),
+        ]

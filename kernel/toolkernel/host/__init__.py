@@ -7,5 +7,13 @@ from toolkernel.host._host import (
     ServerStatus,
     ToolHost,
 )
+from toolkernel.host._policy import ToolPolicy
 
-__all__ = ["CatalogListener", "ClientRelay", "ProgressCallback", "ServerStatus", "ToolHost"]
+__all__ = [
+    "CatalogListener",
+    "ClientRelay",
+    "ProgressCallback",
+    "ServerStatus",
+    "ToolHost",
+    "ToolPolicy",
+]

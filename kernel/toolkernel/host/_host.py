@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Collection, Coroutine, Mapping
@@ -29,6 +30,7 @@ from toolkernel.errors import (
 from toolkernel.host._convert import result_from_mcp
 from toolkernel.host._failures import ConnectFailed, RequestNotSent
 from toolkernel.host._local import CallHooks, LocalTools
+from toolkernel.host._policy import ToolPolicy
 from toolkernel.host._resources import serve_resources
 from toolkernel.host._status import ServerStatus
 from toolkernel.host._validate import compile_validator, validate_arguments, warm_validator
@@ -54,6 +56,12 @@ REGISTRY_POLL_S = 0.25
 """How often the host checks whether another process changed the registry's tools."""
 CANCEL_GRACE_S = 6.0
 """How long a cancelled caller waits for its call to wind down (`tasks/cancel`, say)."""
+
+_OUTER_CALL: contextvars.ContextVar[tuple[ClientRelay | None, str | None]] = contextvars.ContextVar(
+    "toolkernel_outer_call", default=(None, None)
+)
+"""The relay and execution of the call running on the host loop: a tool it calls (a
+pipeline's step, a script's `tools/call`) is decided by the policy as part of it."""
 
 
 class ToolHost:
@@ -89,6 +97,7 @@ class ToolHost:
         on_log: LogCallback | None = None,
         cache_dir: Path | None = None,
         sandbox_backend: str | None = None,
+        policy: ToolPolicy | None = None,
     ) -> None:
         """Create a host; nothing connects until `start()`.
 
@@ -104,8 +113,11 @@ class ToolHost:
                 `<registry home>/cache`.
             sandbox_backend: The process sandbox for script tools (`bwrap`,
                 `firejail`, `nsjail`, or the opt-in `rlimits`); default: the best one.
+            policy: Decides each call first (allowlist, approvals, budgets); None:
+                every call goes through.
         """
         self._registry = registry
+        self._policy = policy
         self._servers = dict(servers)
         self._logs_dir = logs_dir
         self._connect_timeout = connect_timeout
@@ -174,6 +186,7 @@ class ToolHost:
         relay: ClientRelay | None = None,
         on_output: Callable[[str], None] | None = None,
         on_log: LogCallback | None = None,
+        execution: str | None = None,
     ) -> ToolResult:
         """Call a tool by its qualified name (`server.tool`, the tool's original name).
 
@@ -188,6 +201,11 @@ class ToolHost:
         through `relay` as a URL elicitation, and once accepted the call is retried
         once.
 
+        The host's tool policy, if it has one, decides first: a tool it does not allow,
+        or one whose approval (asked through `relay`) is denied, raises `ToolDenied`; a
+        call over its budget raises `ToolCallLimit`. Nothing is sent then. An approved
+        call's result says how it was approved (`ToolResult.approval`).
+
         Args:
             name: `server.tool` for an MCP tool, `namespace.tool` for a registry tool.
             arguments: The arguments object, keyed by the tool's own argument names.
@@ -198,6 +216,8 @@ class ToolHost:
             on_output: Receives what a script tool streams (`stream/chunk`).
             on_log: Also receives a script tool's `log` messages (they always go to
                 the host's log sink too).
+            execution: An id of the cell execution the call is made from (for the
+                policy's per-execution budget); None: not from a cell.
 
         Raises:
             ToolNotFound: No configured server or registry namespace offers that tool,
@@ -208,16 +228,16 @@ class ToolHost:
             UrlElicitationRequired: The server still needs the user to open a link
                 (nobody could be asked, or someone declined); it carries the links.
             SandboxError: The sandbox stopped a registry tool (a limit, a trap).
+            ToolDenied: The tool policy refused the call, or its approval was denied.
+            ToolCallLimit: The call is over the tool policy's budget.
         """
         args = dict(arguments or {})
-        if name.partition(".")[0] in self._local.namespaces:
-            hooks = CallHooks(relay, on_progress, on_output, _both(self._on_log, on_log))
-            work = self._local.call(name, args, version=version, hooks=hooks)
-        elif version is not None:
+        local = name.partition(".")[0] in self._local.namespaces
+        if not local and version is not None:
             msg = f"{name} is an MCP tool; only registry tools have versions to pin"
             raise ToolNotFound(msg, tool=name, version=version)
-        else:
-            work = self._call_server(name, args, on_progress, relay)
+        hooks = CallHooks(relay, on_progress, on_output, _both(self._on_log, on_log))
+        work = self._call(name, args, version, hooks, local=local, execution=execution)
         return await self._on_host_loop(work)
 
     def source_kind(self, source: str) -> str:
@@ -359,6 +379,49 @@ class ToolHost:
             # so a cancelled caller knows the server has been told once this returns.
             await asyncio.to_thread(wound_down.wait, CANCEL_GRACE_S)
             raise
+
+    async def _call(
+        self,
+        name: str,
+        args: dict[str, Any],
+        version: int | None,
+        hooks: CallHooks,
+        *,
+        local: bool,
+        execution: str | None,
+    ) -> ToolResult:
+        """Let the policy decide the call, then make it (on the host loop).
+
+        A call a registry tool makes while it runs has no relay or execution of its own:
+        the policy asks through, and counts against, those of the call that runs it.
+        """
+        outer_relay, outer_execution = _OUTER_CALL.get()
+        relay = hooks.relay or outer_relay
+        execution = execution or outer_execution
+        approval = None
+        if self._policy is not None:
+            spec = self._spec_of(name)
+            approval = await self._policy.admit(name, spec, args, relay, execution=execution)
+        if not local:
+            result = await self._call_server(name, args, hooks.on_progress, hooks.relay)
+            result.approval = approval
+            return result
+        token = _OUTER_CALL.set((relay, execution))
+        try:
+            result = await self._local.call(name, args, version=version, hooks=hooks)
+        finally:
+            _OUTER_CALL.reset(token)
+        result.approval = approval
+        return result
+
+    def _spec_of(self, name: str) -> ToolSpec | None:
+        """The spec of the tool `name` (by the longest source prefix), if known."""
+        specs = self._specs
+        sources = [s for s in specs if name.startswith(s + ".")]
+        if not sources:
+            return None
+        source = max(sources, key=len)
+        return specs[source].get(name[len(source) + 1 :])
 
     async def _call_server(
         self,

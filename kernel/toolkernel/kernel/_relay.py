@@ -93,7 +93,8 @@ def make_relay_factory(kernel: Any) -> RelayFactory:
             ask = context.copy().run
             return await loop.run_in_executor(None, ask, relay_request, kernel, method, params)
 
-        return KnownRelay(relay, _cell_capabilities(kernel))
+        party = "person" if relay_capabilities(kernel) is None else "client"
+        return KnownRelay(relay, _cell_capabilities(kernel), party)
 
     return factory
 

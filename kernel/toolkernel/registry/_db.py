@@ -174,6 +174,20 @@ _V4_CALL_HISTORY = (
     "CREATE INDEX IF NOT EXISTS call_history_by_tool ON call_history (tool, id)",
 )
 
+
+def _add_call_approval(conn: sqlite3.Connection) -> None:
+    """Add `call_history.approval`: how the tool policy approved or denied each call.
+
+    SQLite has no `ADD COLUMN IF NOT EXISTS`; a registry whose `user_version` was set
+    back re-runs this step, so it looks first.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(call_history)")}
+    if "approval" not in columns:
+        conn.execute("ALTER TABLE call_history ADD COLUMN approval TEXT")
+
+
+_V5_CALL_APPROVAL: tuple[Callable[[sqlite3.Connection], None]] = (_add_call_approval,)
+
 MigrationStep = tuple[str | Callable[[sqlite3.Connection], None], ...]
 """Single SQL statements, or functions that change the data through the connection."""
 
@@ -182,13 +196,15 @@ MIGRATIONS: list[MigrationStep] = [
     _V2_TOOL_VERSIONS,
     _V3_BINDING_IDENTIFIERS,
     _V4_CALL_HISTORY,
+    _V5_CALL_APPROVAL,
 ]
 """Schema steps in order; step `i` takes the schema from version `i` to `i + 1`.
 
 Each step is a tuple of single statements (not a script: `executescript` would commit
 the surrounding transaction) or of functions that run inside the migration's
 transaction. Step 2 adds the versioned registry tools and the memory store; step 3
-gives every indexed tool its binding's name as identifier; step 4 adds the call history.
+gives every indexed tool its binding's name as identifier; step 4 adds the call history;
+step 5 adds each call's approval.
 """
 
 

@@ -26,7 +26,8 @@ __all__ = [
 CALL_OUTCOMES = ("ok", "error", "failed", "cancelled", "refused")
 """How a call ended: the tool answered (`ok`) or answered with an error (`error`); the
 call failed before an answer (`failed`: unknown tool, bad arguments, server down), was
-cancelled, or was refused by the per-execution cap (`refused`)."""
+cancelled, or was refused (`refused`: by a per-execution cap, a budget, or the tool
+policy)."""
 
 HISTORY_KEEP = 1000
 """How many of the newest calls the history keeps by default."""
@@ -51,6 +52,10 @@ class CallRecord:
         error: The error message (trimmed), when it did not end `ok`.
         execution_count: The calling cell's execution count; None outside a cell.
         pid: The process that made the call (a kernel, the bridge, a panel server).
+        approval: What the tool policy decided, when it asked or refused: `allowed:<who>`
+            (someone was asked and allowed it), `remembered:<who>` (allowed by their
+            earlier "for this session" answer), or `denied:<who>`; `<who>` is `person`,
+            `client`, `policy` or `timeout`. None: the call needed no approval.
     """
 
     tool: str
@@ -61,19 +66,22 @@ class CallRecord:
     error: str | None = None
     execution_count: int | None = None
     pid: int | None = None
+    approval: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the record as a JSON object (its fields by name)."""
         return asdict(self)
 
 
-_COLUMNS = "tool, arguments_bytes, duration_s, outcome, started_at, error, execution_count, pid"
+_COLUMNS = (
+    "tool, arguments_bytes, duration_s, outcome, started_at, error, execution_count, pid, approval"
+)
 
 
 def record_calls(conn: sqlite3.Connection, records: list[CallRecord], *, keep: int) -> None:
     """Append `records` and drop all but the newest `keep` rows (call inside a write)."""
     conn.executemany(
-        f"INSERT INTO call_history ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT INTO call_history ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         [
             (
                 r.tool,
@@ -84,6 +92,7 @@ def record_calls(conn: sqlite3.Connection, records: list[CallRecord], *, keep: i
                 None if r.error is None else r.error[:MAX_ERROR_CHARS],
                 r.execution_count,
                 r.pid,
+                r.approval,
             )
             for r in records
         ],

@@ -17,13 +17,14 @@ import os
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from toolkernel._spec import ToolResult
-from toolkernel.errors import ToolCallLimit, ToolCancelled
+from toolkernel.errors import ToolCallLimit, ToolCancelled, ToolDenied
 from toolkernel.registry import HISTORY_KEEP, CallRecord, ToolRegistry
 
 __all__ = ["CallNote", "CallRecorder", "Execution", "current_execution", "execution"]
@@ -41,11 +42,14 @@ class Execution:
         count: The cell's execution count (None when the front end has none).
         max_tool_calls: The most tool calls the cell may make; 0: no cap.
         calls: How many tool calls it has made (refused ones not counted).
+        id: Unique to this execution: the tool host counts its calls by it (the tool
+            policy's per-execution budget).
     """
 
     count: int | None = None
     max_tool_calls: int = 0
     calls: int = 0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def admit(self, tool: str) -> None:
@@ -104,18 +108,20 @@ class CallNote:
     def answered(self, result: ToolResult) -> CallRecord:
         """The record of a call the tool answered (with an error result, or not)."""
         if result.is_error:
-            return self._record("error", result.error_message())
-        return self._record("ok", None)
+            return self._record("error", result.error_message(), result.approval)
+        return self._record("ok", None, result.approval)
 
     def failed(self, exc: BaseException) -> CallRecord:
         """The record of a call that raised `exc` (refused, cancelled, or failed)."""
+        if isinstance(exc, ToolDenied):
+            return self._record("refused", str(exc), f"denied:{exc.by}")
         if isinstance(exc, ToolCallLimit):
             return self._record("refused", str(exc))
         if isinstance(exc, asyncio.CancelledError | ToolCancelled):
             return self._record("cancelled", str(exc) or "cancelled")
         return self._record("failed", str(exc) or type(exc).__name__)
 
-    def _record(self, outcome: str, error: str | None) -> CallRecord:
+    def _record(self, outcome: str, error: str | None, approval: str | None = None) -> CallRecord:
         return CallRecord(
             tool=self.tool,
             arguments_bytes=self.size,
@@ -125,6 +131,7 @@ class CallNote:
             error=error,
             execution_count=self.count,
             pid=os.getpid(),
+            approval=approval,
         )
 
 

@@ -39,7 +39,7 @@ from toolkernel.bindings import (
 from toolkernel.config import CONFIG_ENV_VAR, McpConfig, ServerConfig, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
 from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
-from toolkernel.host import ServerStatus, ToolHost
+from toolkernel.host import ServerStatus, ToolHost, ToolPolicy
 from toolkernel.registry import HISTORY_KEEP, ToolRegistry
 from toolkernel.session._calls import (
     CallNote,
@@ -169,6 +169,8 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         self._specs: dict[str, dict[str, ToolSpec]] = {}
         self.history = CallRecorder(self.registry, keep=self.call_history_size)
         """Writes each call through `call_result` to the registry's call history."""
+        self.policy = ToolPolicy(parent=self)
+        """The tool policy (`c.ToolPolicy`) the host applies to every call."""
         self.host: ToolHost = cast("type[ToolHost]", self.host_class)(
             self.server_config.servers,
             registry=self.registry,
@@ -176,6 +178,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             connect_timeout=self.connect_timeout,
             on_log=self.on_log,
             sandbox_backend=self.sandbox_backend,
+            policy=self.policy,
         )
         self.factory: ToolFactory = cast("type[ToolFactory]", self.factory_class)(
             self.registry,
@@ -299,6 +302,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
                 version=version,
                 on_output=observers.on_output,
                 on_log=observers.on_log,
+                execution=cell.id if cell is not None else None,
             )
         except BaseException as exc:
             self.history.add(record.failed(exc))
@@ -324,9 +328,11 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         """The newest `limit` tool calls on this home (of `tool` only, if given), newest first.
 
         Each is a dict: `tool`, `arguments_bytes`, `duration_s`, `outcome` (`ok`,
-        `error`, `failed`, `cancelled` or `refused` by the cap), `started_at` (Unix
-        time), `error`, `execution_count` (the calling cell's) and `pid` (the calling
-        process: kernels, bridges and the panel share the history of their home).
+        `error`, `failed`, `cancelled`, or `refused` by a cap or the tool policy),
+        `started_at` (Unix time), `error`, `execution_count` (the calling cell's), `pid`
+        (the calling process: kernels, bridges and the panel share the history of their
+        home) and `approval` (what the tool policy decided, when it asked or refused:
+        `allowed:person`, `remembered:client`, `denied:timeout`, ...; else None).
 
         Raises:
             RegistryError: `limit` is not between 1 and 10,000.
