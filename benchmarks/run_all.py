@@ -12,6 +12,8 @@ timeout and its output is shown as it comes:
 - bench_tokens.py: tokens a model sees with direct tool calls against code mode;
 - bench_wasm.py: warm WASM calls from a cell, cold loads from the compiled cache;
 - bench_scripts.py: script tools, cold under bwrap against a bare spawn, and warm workers;
+- bench_host_service.py: per-call cost of `toolkernel host` over its socket, beside the
+  in-process host and the raw SDK (goal: <= 1.5x the raw SDK);
 - bench_reload.py: hot reload, from saving a tool folder to refreshed bindings (<= 1 s);
 - bench_panel_api.py: the panel's REST search over 10,000 tools (p50 <= 20 ms);
 - bench_panel_render.py: the panel in headless Chromium with 10,000 tools (no jank).
@@ -54,6 +56,7 @@ BENCHMARKS = [
     "tokens",
     "wasm",
     "scripts",
+    "host_service",
     "reload",
     "panel_api",
     "panel_render",
@@ -81,6 +84,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[str], float]]:
         ("tokens", ["benchmarks/bench_tokens.py"], 600, 300),
         ("wasm", ["benchmarks/bench_wasm.py", *half], 1800, 300),
         ("scripts", ["benchmarks/bench_scripts.py"], 1800, 300),
+        ("host_service", ["benchmarks/bench_host_service.py", *given], 900, 300),
         ("reload", ["benchmarks/bench_reload.py"], 900, 300),
         ("panel_api", ["benchmarks/bench_panel_api.py"], 900, 300),
         ("panel_render", ["benchmarks/bench_panel_render.py"], 900, 300),
@@ -266,7 +270,7 @@ def goal_rows(results: dict[str, Any]) -> list[list[Any]]:
         label = f"panel REST search, {panel['tools']:,} tools: p50, ms"
         row = [label, panel["search_p50_ms"], f"<= {panel['goal_search_p50_ms']:g}"]
         rows.append([*row, "pass" if ok else "FAIL"])
-    for name in ("wasm", "scripts", "reload", "panel_render"):
+    for name in ("wasm", "scripts", "host_service", "reload", "panel_render"):
         for goal in (results.get(name) or {}).get("goals", []):
             value = next(v for k, v in goal.items() if k.startswith("value"))
             rows.append([goal["goal"], value, "(in name)", "pass" if goal["met"] else "FAIL"])

@@ -16,6 +16,7 @@
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
                    [--gateway-url URL [--gateway-token T]] [--expose-tools] ...
                    (a flag per c.Bridge option: see `toolkernel mcp --help`)
+    toolkernel host --socket PATH [--home H] [--config MCP_JSON] [--connect-timeout S]
 
 `tools` and `servers` read the registry the kernels write (catalog cache and status),
 so they answer instantly and never start a server.
@@ -120,7 +121,28 @@ def _parser() -> argparse.ArgumentParser:
 
     add_bridge_flags(bridge)
     bridge.set_defaults(run=_mcp)
+    _add_host_command(commands)
     return parser
+
+
+def _add_host_command(commands: Any) -> None:
+    host = commands.add_parser(
+        "host",
+        help="serve one kernel's tools on a Unix socket (the sandboxed kernel's tool host)",
+        description="Runs the MCP servers, script and WASM tools of one kernel, outside its "
+        "sandbox, for a kernel whose Toolbox.host_class is toolkernel.host.RemoteToolHost. "
+        "Stops on SIGTERM or SIGINT.",
+    )
+    host.add_argument("--socket", type=Path, required=True, help="the Unix socket to listen on")
+    host.add_argument(
+        "--home", type=Path, default=argparse.SUPPRESS, help="toolkernel home (shared registry)"
+    )
+    host.add_argument("--config", type=Path, help="this mcp.json (default: looked up)")
+    host.add_argument(
+        "--connect-timeout", type=float, default=30.0, help="seconds each server gets to start"
+    )
+    host.add_argument("--sandbox-backend", help="script tools' sandbox (default: the best)")
+    host.set_defaults(run=_host)
 
 
 def _add_version_commands(tools: Any) -> argparse.ArgumentParser:
@@ -431,6 +453,29 @@ def _mcp(args: argparse.Namespace) -> int:
     if args.home is not None:
         os.environ["TOOLKERNEL_HOME"] = str(args.home)
     run_bridge(load_bridge(bridge_overrides(args)))
+    return 0
+
+
+def _host(args: argparse.Namespace) -> int:
+    from toolkernel.config import load_config  # noqa: PLC0415
+    from toolkernel.host import HostService  # noqa: PLC0415
+    from toolkernel.registry import ToolRegistry  # noqa: PLC0415
+
+    home = _home(args)
+    home.mkdir(parents=True, exist_ok=True)
+    config = load_config(home, explicit=args.config)
+    if config.untrusted is not None:
+        print(f"toolkernel host: {config.untrusted}", file=sys.stderr)
+    service = HostService(
+        args.socket,
+        config.servers,
+        registry=ToolRegistry(home),
+        logs_dir=home / "logs",
+        connect_timeout=args.connect_timeout,
+        sandbox_backend=args.sandbox_backend,
+    )
+    ready = f"toolkernel host: serving on {args.socket} (pid {os.getpid()})"
+    service.run(on_ready=lambda: print(ready, file=sys.stderr, flush=True))
     return 0
 
 

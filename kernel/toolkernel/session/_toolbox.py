@@ -137,7 +137,12 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         "toolkernel.registry.ToolRegistry", klass=object, help="The registry to open."
     ).tag(config=True)
     host_class = Type(
-        "toolkernel.host.ToolHost", klass=object, help="The tool host (ToolHost's interface)."
+        "toolkernel.host.ToolHost",
+        klass=object,
+        help=(
+            "The tool host (ToolHost's interface). toolkernel.host.RemoteToolHost reaches "
+            "a `toolkernel host` process at $TOOLKERNEL_HOST_SOCKET instead."
+        ),
     ).tag(config=True)
     factory_class = Type(
         "toolkernel.factory.ToolFactory", klass=object, help="What create_tool builds with."
