@@ -35,7 +35,7 @@ from typing import Any
 
 from toolkernel._version import __version__
 from toolkernel._words import plural
-from toolkernel.errors import ToolkernelError
+from toolkernel.errors import ConfigError, ToolkernelError
 
 __all__ = ["main"]
 
@@ -142,6 +142,12 @@ def _add_host_command(commands: Any) -> None:
         "--connect-timeout", type=float, default=30.0, help="seconds each server gets to start"
     )
     host.add_argument("--sandbox-backend", help="script tools' sandbox (default: the best)")
+    host.add_argument(
+        "--policy",
+        type=Path,
+        help='a JSON object of c.ToolPolicy options ({"allow": [...], "approve": [...]}); '
+        "default: the ToolPolicy section of the toolkernel_config files",
+    )
     host.set_defaults(run=_host)
 
 
@@ -456,6 +462,30 @@ def _mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_policy(path: Path | None) -> Any:
+    """The host's `ToolPolicy`: the config files' `ToolPolicy` section, then `path`'s."""
+    from toolkernel.config import read_config_files  # noqa: PLC0415
+    from toolkernel.host import ToolPolicy  # noqa: PLC0415
+
+    config = read_config_files()
+    if path is not None:
+        try:
+            options = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            msg = f"cannot read the policy file {path}: {exc}"
+            raise ConfigError(msg) from exc
+        known = set(ToolPolicy.class_trait_names(config=True))
+        unknown = sorted(set(options) - known) if isinstance(options, dict) else None
+        if unknown is None or unknown:
+            msg = (
+                f"{path} must be a JSON object of ToolPolicy options "
+                f"({', '.join(sorted(known))}); unknown: {unknown or 'not an object'}"
+            )
+            raise ConfigError(msg)
+        config.ToolPolicy.update(options)
+    return ToolPolicy(config=config)
+
+
 def _host(args: argparse.Namespace) -> int:
     from toolkernel.config import load_config  # noqa: PLC0415
     from toolkernel.host import HostService  # noqa: PLC0415
@@ -473,6 +503,7 @@ def _host(args: argparse.Namespace) -> int:
         logs_dir=home / "logs",
         connect_timeout=args.connect_timeout,
         sandbox_backend=args.sandbox_backend,
+        policy=_host_policy(args.policy),
     )
     ready = f"toolkernel host: serving on {args.socket} (pid {os.getpid()})"
     service.run(on_ready=lambda: print(ready, file=sys.stderr, flush=True))

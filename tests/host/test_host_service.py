@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import shutil
 import stat
@@ -28,6 +29,7 @@ from toolkernel._spec import KnownRelay, ToolSpec
 from toolkernel.errors import (
     ConfigError,
     ServerUnavailable,
+    ToolDenied,
     ToolError,
     ToolInputError,
     ToolNotFound,
@@ -70,11 +72,15 @@ class HostProcess:
 
 
 def start_host(
-    tmp_path: Path, home: Path, socket: Path, servers: dict[str, Any] | None = None
+    tmp_path: Path,
+    home: Path,
+    socket: Path,
+    servers: dict[str, Any] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
     servers = servers or {"echo": python_server("echo_server.py")}
     config = write_config(tmp_path / "host-mcp.json", servers)
-    argv = [TOOLKERNEL, "--home", str(home), "host", "--socket", str(socket)]
+    argv = [TOOLKERNEL, "--home", str(home), "host", "--socket", str(socket), *extra]
     proc = subprocess.Popen(
         [*argv, "--config", str(config)], stderr=subprocess.PIPE, text=True, cwd=tmp_path
     )
@@ -433,3 +439,34 @@ def test_interrupting_a_kernel_cell_cancels_the_call_in_the_host(
     assert kernel.reply_to(msg_id, timeout=WAIT)["content"]["status"] == "error"
     cancelled = kernel.value("await tools.echo.cancellations(wait_for=1, timeout=20)")
     assert any("slow 60" in line for line in cancelled)
+
+
+def test_the_hosts_policy_decides_the_kernels_calls(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"allow": ["echo.add"]}))
+    folder = Path(tempfile.mkdtemp(prefix="tkh-"))
+    proc = start_host(
+        tmp_path, tmp_path / "home", folder / "h.sock", extra=("--policy", str(policy))
+    )
+    client = HostProcess(proc, folder / "h.sock", tmp_path / "home").remote()
+    try:
+        assert run(client.call("echo.add", {"a": 2, "b": 3})).structured == {"result": 5}
+        with pytest.raises(ToolDenied) as denied:
+            run(client.call("echo.echo", {"text": "hi"}))
+        assert denied.value.by == "policy"
+    finally:
+        client.stop()
+        proc.terminate()
+        proc.wait(WAIT)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_policy_file_with_an_unknown_option_is_refused(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"alow": ["echo.*"]}))
+    argv = [TOOLKERNEL, "--home", str(tmp_path / "home"), "host", "--socket", "x.sock"]
+    done = subprocess.run(
+        [*argv, "--policy", str(policy)], check=False, capture_output=True, text=True, timeout=WAIT
+    )
+    assert done.returncode != 0
+    assert "unknown: ['alow']" in done.stderr

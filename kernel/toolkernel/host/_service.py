@@ -51,6 +51,7 @@ from toolkernel.host._wire import (
 )
 
 if TYPE_CHECKING:
+    from toolkernel.host._policy import ToolPolicy
     from toolkernel.registry import ToolRegistry
 
 __all__ = ["HostService", "prepare_socket_path"]
@@ -131,6 +132,7 @@ class HostService:
         logs_dir: Path,
         connect_timeout: float = 30.0,
         sandbox_backend: str | None = None,
+        policy: ToolPolicy | None = None,
     ) -> None:
         """Build the host (nothing connects, nothing is bound until `run`).
 
@@ -141,6 +143,8 @@ class HostService:
             logs_dir: Where each stdio server's stderr is written.
             connect_timeout: Seconds a server gets to start and answer `initialize`.
             sandbox_backend: The process sandbox of script tools; None: the best one.
+            policy: Decides every call of every connected kernel (allowlist, approvals
+                asked through the calling kernel's relay, budgets); None: no policy.
         """
         self.socket_path = socket_path
         self.host = ToolHost(
@@ -150,6 +154,7 @@ class HostService:
             connect_timeout=connect_timeout,
             on_log=self.on_log,
             sandbox_backend=sandbox_backend,
+            policy=policy,
         )
         self._peers: set[Peer] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
