@@ -1,4 +1,4 @@
-"""Hatch build hook: ship the `toolkernel` kernelspec as wheel shared-data.
+"""Hatch build hook: ship the `toolkernel` and `toolkernel-sandboxed` kernelspecs as shared-data.
 
 It reuses the pure functions of `toolkernel/kernelspec.py` (loaded by path, so the build
 needs none of the runtime dependencies). Wheels get `"python"` as the interpreter;
@@ -37,3 +37,15 @@ class CustomHook(BuildHookInterface):  # type: ignore[type-arg]
         executable = sys.executable if version == "editable" else "python"
         kernelspec.write_kernel_spec(dest, executable=executable)
         build_data["shared_data"][str(dest)] = f"share/jupyter/kernels/{kernelspec.KERNEL_NAME}"
+        sandboxed = HERE / "build" / "kernelspec-sandboxed"
+        if sandboxed.exists():
+            shutil.rmtree(sandboxed)
+        kernelspec.write_kernel_spec(
+            sandboxed,
+            executable=executable,
+            display_name=kernelspec.SANDBOXED_DISPLAY_NAME,
+            sandboxed=True,
+        )
+        build_data["shared_data"][str(sandboxed)] = (
+            f"share/jupyter/kernels/{kernelspec.SANDBOXED_KERNEL_NAME}"
+        )

@@ -286,6 +286,30 @@ def test_install_kernel_writes_a_kernelspec_for_this_interpreter(tmp_path: Path)
     assert (spec_file.parent / "logo-svg.svg").read_text().startswith("<svg")  # launcher tile
 
 
+def test_install_kernel_also_installs_the_sandboxed_kernelspec(tmp_path: Path) -> None:
+    prefix = tmp_path / "prefix"
+    out = run("install-kernel", "--prefix", str(prefix), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    kernels = prefix / "share" / "jupyter" / "kernels"
+    assert sorted(p.name for p in kernels.iterdir()) == ["toolkernel", "toolkernel-sandboxed"]
+    spec = json.loads((kernels / "toolkernel-sandboxed" / "kernel.json").read_text())
+    assert spec["argv"][1:] == ["-P", "-s", "-m", "toolkernel.sandboxed", "-f", "{connection_file}"]
+    assert spec["display_name"] == "Toolkernel (sandboxed)"
+    assert spec["metadata"]["kernel_provisioner"] == {"provisioner_name": "toolkernel-sandboxed"}
+    assert "'toolkernel-sandboxed'" in out.stdout
+    assert is_this_interpreter(spec["argv"][0])
+
+
+def test_install_kernel_names_a_sandboxed_spec(tmp_path: Path) -> None:
+    prefix = tmp_path / "prefix"
+    args = ("install-kernel", "--prefix", str(prefix), "--name", "agents", "--sandboxed")
+    assert run(*args, cwd=tmp_path).returncode == 0
+    spec_file = prefix / "share" / "jupyter" / "kernels" / "agents" / "kernel.json"
+    spec = json.loads(spec_file.read_text(encoding="utf-8"))
+    assert spec["argv"][4] == "toolkernel.sandboxed"
+    assert spec["display_name"] == "Toolkernel (agents)"
+
+
 def test_install_kernel_takes_a_name_and_a_display_name(tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
     out = run(

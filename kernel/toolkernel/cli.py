@@ -13,6 +13,7 @@
     toolkernel trust PATH | --list [--json] | --revoke PATH_OR_TOOL
     toolkernel servers [--json]
     toolkernel install-kernel [--user | --sys-prefix | --prefix P] [--name N] [--display-name D]
+                              [--sandboxed]
     toolkernel mcp [--transport stdio|http] [--host H] [--port P] [--connection-file F]
                    [--gateway-url URL [--gateway-token T]] [--expose-tools] ...
                    (a flag per c.Bridge option: see `toolkernel mcp --help`)
@@ -103,13 +104,20 @@ def _parser() -> argparse.ArgumentParser:
     trust.add_argument("--json", action="store_true", help="print JSON (with --list)")
     trust.set_defaults(run=_trust)
 
-    install = commands.add_parser("install-kernel", help="install the Toolkernel kernelspec")
+    install = commands.add_parser(
+        "install-kernel",
+        help="install the Toolkernel kernelspecs",
+        description="Without --name, installs both `toolkernel` and `toolkernel-sandboxed`.",
+    )
     where = install.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", help="for the current user")
     where.add_argument("--sys-prefix", action="store_true", help="into this environment")
     where.add_argument("--prefix", help="under this prefix")
-    install.add_argument("--name", default="toolkernel", help="kernelspec name")
-    install.add_argument("--display-name", help="name shown in JupyterLab")
+    install.add_argument("--name", help="install one kernelspec, of this name")
+    install.add_argument("--display-name", help="name shown in JupyterLab (with --name)")
+    install.add_argument(
+        "--sandboxed", action="store_true", help="the named kernelspec is the sandboxed kernel"
+    )
     install.set_defaults(run=_install_kernel)
 
     bridge = commands.add_parser(
@@ -511,11 +519,20 @@ def _host(args: argparse.Namespace) -> int:
 
 
 def _install_kernel(args: argparse.Namespace) -> int:
-    from toolkernel.kernelspec import install_kernel_spec  # noqa: PLC0415
+    from toolkernel.kernelspec import (  # noqa: PLC0415
+        KERNEL_NAME,
+        SANDBOXED_KERNEL_NAME,
+        install_kernel_spec,
+    )
 
     prefix = sys.prefix if args.sys_prefix else args.prefix
-    path = install_kernel_spec(
-        user=args.user, prefix=prefix, name=args.name, display_name=args.display_name
-    )
-    print(f"installed kernelspec {args.name!r} in {path}")
+    if args.name is not None:
+        specs = [(args.name, args.display_name, args.sandboxed)]
+    else:
+        specs = [(KERNEL_NAME, args.display_name, False), (SANDBOXED_KERNEL_NAME, None, True)]
+    for name, shown, sandboxed in specs:
+        path = install_kernel_spec(
+            user=args.user, prefix=prefix, name=name, display_name=shown, sandboxed=sandboxed
+        )
+        print(f"installed kernelspec {name!r} in {path}")
     return 0

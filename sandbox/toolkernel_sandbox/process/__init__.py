@@ -31,8 +31,9 @@ root, not delegated, cgroup v2 with controllers kept from our cgroup) one log re
 Backends (`pick_backend`): `bwrap` first, then `firejail`, then `nsjail`; each is
 checked once by starting a trivial sandbox. `rlimits` (limits without isolation) is
 used only when asked for by name, and warns (`UnsandboxedWarning`, a log record and
-`Completed.warning`). The argv builders are pure functions of a policy and a
-`HostLayout`, for tests and for inspection.
+`Completed.warning`). `run_foreground` runs one long-lived program (a kernel) in this
+process's place: its stdio, its signals, its exit status. The argv builders are pure
+functions of a policy and a `HostLayout`, for tests and for inspection.
 
 Errors (from `toolkernel_sandbox`): `TimeLimitExceeded` (`limit` is `time` or `cpu`),
 `LimitExceeded` (`memory`, `stdout`, `stderr`, `file_size`), `SandboxUnavailable` (says
@@ -54,6 +55,7 @@ from toolkernel_sandbox.process._backends import (
     prepare,
 )
 from toolkernel_sandbox.process._cgroups import CgroupSupport, cgroup_support, find_cgroups
+from toolkernel_sandbox.process._foreground import Exited, run_foreground
 from toolkernel_sandbox.process._layout import HostLayout, host_layout
 from toolkernel_sandbox.process._limits import signal_of
 from toolkernel_sandbox.process._policy import (
@@ -75,6 +77,7 @@ __all__ = [
     "SANDBOX_UID",
     "CgroupSupport",
     "Completed",
+    "Exited",
     "HostLayout",
     "Launch",
     "ProcessPolicy",
@@ -92,6 +95,7 @@ __all__ = [
     "pick_backend",
     "prepare",
     "run",
+    "run_foreground",
     "sandbox_env",
     "share_writable",
     "signal_of",

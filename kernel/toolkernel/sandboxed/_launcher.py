@@ -1,0 +1,289 @@
+"""The sandboxed kernel's launcher: the kernelspec's argv, run outside the sandbox.
+
+    python -P -s -m toolkernel.sandboxed -f {connection_file} [--workspace DIR] ...
+
+It reads the connection file that `SandboxedProvisioner` had written (transport `ipc`,
+sockets in a private folder), copies it into that folder, and starts
+`python -m toolkernel.launcher` there under bubblewrap (else firejail), in its place:
+Jupyter sees the launcher as the kernel process. What the kernel gets is
+`kernel_policy`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import site
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import toolkernel
+import toolkernel_sandbox
+from toolkernel_sandbox import SandboxError
+from toolkernel_sandbox.process import Exited, ProcessPolicy, run_foreground, share_writable
+
+__all__ = [
+    "ENV_ALLOWLIST",
+    "HOST_SOCKET_VAR",
+    "KernelLimits",
+    "checked_workspace",
+    "explain_exit",
+    "kernel_policy",
+    "main",
+]
+
+#: The variable naming the tool host service's Unix socket. When the launching
+#: environment sets it, the socket's folder is shown read-only inside and the variable
+#: is passed on: it is how the kernel reaches tools that run outside the sandbox.
+HOST_SOCKET_VAR = "TOOLKERNEL_HOST_SOCKET"
+
+#: Variables passed on from the launching environment when set (nothing else is).
+ENV_ALLOWLIST = ("JPY_SESSION_NAME", HOST_SOCKET_VAR)
+
+#: Where the kernel keeps its registry: the private `/tmp`, empty at each start. Tools
+#: reach a sandboxed kernel through the host service, not through a shared home.
+INNER_HOME = "/tmp/toolkernel"  # noqa: S108  (the sandbox's own private tmpfs)
+
+_CONNECTION_COPY = "connection.json"
+_GIB = 2**30
+
+
+@dataclass(frozen=True)
+class KernelLimits:
+    """The resources one sandboxed kernel may use.
+
+    Attributes:
+        memory_bytes: The address space of each of its processes (an allocation past it
+            raises `MemoryError` in the cell, and the kernel goes on), and the total of
+            all of them (a cgroup, where there is one: past it the kernel is killed, the
+            launcher says so on stderr, and Jupyter restarts it).
+        processes: Processes and threads of the kernel together (a fork past it fails
+            in the cell with `BlockingIOError`).
+        cpu_s: CPU seconds of each process over its whole life; past them the kernel is
+            killed (SIGXCPU), the launcher says so, and Jupyter restarts it.
+        tmp_bytes: The size of its private `/tmp`.
+        file_size_bytes: The largest file it may write.
+    """
+
+    memory_bytes: int = 2 * _GIB
+    processes: int = 256
+    cpu_s: int = 3600
+    tmp_bytes: int = _GIB // 4
+    file_size_bytes: int = _GIB
+
+
+def kernel_policy(
+    *,
+    workspace: Path,
+    sockets_dir: Path,
+    limits: KernelLimits,
+    environ: Mapping[str, str],
+    python_paths: Sequence[Path],
+    package_paths: Sequence[Path],
+) -> ProcessPolicy:
+    """The sandbox of one kernel: what it may read, write and see.
+
+    Read-only: the system (by `toolkernel_sandbox`), and `python_paths` (the interpreter,
+    the environment, the packages). Writable: `workspace` and `sockets_dir`. Its
+    environment: `PATH`, `LANG`, `HOME=/tmp`, `TMPDIR=/tmp` (from the sandbox),
+    `PYTHONPATH` (`package_paths`, so it imports the same toolkernel as this launcher),
+    `TOOLKERNEL_HOME` (`INNER_HOME`), `TOOLKERNEL_SANDBOXED=1`, and the names of
+    `ENV_ALLOWLIST` that `environ` sets. No network.
+    """
+    env = {name: environ[name] for name in ENV_ALLOWLIST if environ.get(name)}
+    env |= {
+        "PYTHONPATH": os.pathsep.join(map(str, package_paths)),
+        "TOOLKERNEL_HOME": INNER_HOME,
+        "TOOLKERNEL_SANDBOXED": "1",
+    }
+    shown = list(python_paths)
+    socket = environ.get(HOST_SOCKET_VAR)
+    if socket:
+        shown.append(Path(socket).parent)
+    writable = (workspace, sockets_dir)
+    return ProcessPolicy(
+        read_only=_outermost(shown, writable),
+        writable=writable,
+        env=env,
+        memory_bytes=limits.memory_bytes,
+        processes=limits.processes,
+        cpu_s=limits.cpu_s,
+        tmp_bytes=limits.tmp_bytes,
+        file_size_bytes=limits.file_size_bytes,
+        open_files=4096,
+    )
+
+
+def python_paths() -> list[Path]:
+    """The folders this interpreter runs from: its prefixes and its `sys.path` folders.
+
+    Left out: the working directory, the user's site-packages (the kernel runs with
+    `-s`), and any folder that is, or holds, the home directory.
+    """
+    found = [Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)]
+    found += [Path(p) for p in sys.path if p and Path(p).is_absolute()]
+    home, user_site = Path.home(), Path(site.getusersitepackages())
+    return [
+        path
+        for path in found
+        if path.is_dir() and path not in (Path.cwd(), user_site) and not home.is_relative_to(path)
+    ]
+
+
+def package_paths() -> list[Path]:
+    """The folders `toolkernel` and `toolkernel_sandbox` were imported from."""
+    roots = (
+        Path(toolkernel.__file__).parent.parent,
+        Path(toolkernel_sandbox.__file__).parent.parent,
+    )
+    return list(dict.fromkeys(roots))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the kernel of the connection file under the sandbox; return its exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        sockets_dir, inner_file = _sockets(args.connection_file)
+        workspace = checked_workspace((args.workspace or Path.cwd()).resolve(), sockets_dir)
+        limits = KernelLimits(
+            memory_bytes=args.memory, processes=args.processes, cpu_s=args.cpu_seconds
+        )
+        policy = kernel_policy(
+            workspace=workspace,
+            sockets_dir=sockets_dir,
+            limits=limits,
+            environ=os.environ,
+            python_paths=python_paths(),
+            package_paths=package_paths(),
+        )
+        for path in (workspace, sockets_dir, inner_file):
+            share_writable(path)
+        command = [sys.executable, "-P", "-s", "-m", "toolkernel.launcher", "-f", str(inner_file)]
+        exited = run_foreground(command, policy=policy, backend=args.backend, cwd=workspace)
+    except (SandboxError, ValueError, OSError) as exc:
+        sys.stderr.write(f"toolkernel-sandboxed: the kernel could not start: {exc}\n")
+        return 1
+    explanation = explain_exit(exited, limits)
+    if explanation:
+        sys.stderr.write(f"toolkernel-sandboxed: {explanation}\n")
+    return exited.returncode
+
+
+def checked_workspace(workspace: Path, sockets_dir: Path) -> Path:
+    """`workspace`, unless showing it would show the home folder, `/tmp` or the system.
+
+    Raises:
+        ValueError: It is, or holds, the home folder or the sockets folder, or is `/`.
+    """
+    home = Path.home()
+    if home.is_relative_to(workspace) or sockets_dir.is_relative_to(workspace):
+        shows = "your home folder" if home.is_relative_to(workspace) else "the host's /tmp"
+        msg = (
+            f"the workspace {workspace} would show {shows} to the sandboxed kernel; open the "
+            "notebook from a project folder, or name one with --workspace or "
+            "TOOLKERNEL_SANDBOX_WORKSPACE"
+        )
+        raise ValueError(msg)
+    return workspace
+
+
+def explain_exit(exited: Exited, limits: KernelLimits) -> str | None:
+    """What a person reads in Jupyter's log when a limit (or a kill) ended the kernel."""
+    lost = "its state is lost, and Jupyter restarts it"
+    kind = exited.limit.limit if exited.limit is not None else None
+    if kind == "memory":
+        return (
+            f"the kernel's processes used their {limits.memory_bytes} byte memory total and "
+            f"the kernel was killed; {lost}. Raise it with --memory or TOOLKERNEL_SANDBOX_MEMORY"
+        )
+    if kind == "cpu":
+        return (
+            f"the kernel used its {limits.cpu_s} s of CPU time and was stopped; {lost}. "
+            "Raise it with --cpu-seconds or TOOLKERNEL_SANDBOX_CPU_SECONDS"
+        )
+    if kind == "file_size":
+        return (
+            f"the kernel wrote a file over {limits.file_size_bytes} bytes and was stopped; {lost}"
+        )
+    if exited.killed:
+        return f"the kernel was killed (SIGKILL); {lost}"
+    return None
+
+
+def _sockets(connection_file: Path) -> tuple[Path, Path]:
+    """The sockets folder named by the connection file, and the copy of it made there."""
+    info = json.loads(connection_file.read_text(encoding="utf-8"))
+    ip = Path(info.get("ip", ""))
+    if info.get("transport") != "ipc" or not ip.is_absolute():
+        msg = (
+            f"{connection_file} asks for transport {info.get('transport')!r} at "
+            f"{info.get('ip')!r}, but the sandboxed kernel has no network and needs 'ipc' "
+            "at an absolute path; start it from the toolkernel-sandboxed kernelspec (its "
+            "provisioner sets that up: reinstall toolkernel if Jupyter says it is missing)"
+        )
+        raise ValueError(msg)
+    inner = ip.parent / _CONNECTION_COPY
+    shutil.copyfile(connection_file, inner)
+    return ip.parent, inner
+
+
+def _outermost(paths: Sequence[Path], writable: Sequence[Path]) -> tuple[Path, ...]:
+    """`paths` without duplicates, those inside another one, and the writable ones."""
+    unique = sorted(dict.fromkeys(paths), key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in unique:
+        if path in writable or any(path.is_relative_to(k) for k in kept):
+            continue
+        kept.append(path)
+    return tuple(kept)
+
+
+def _env_int(name: str, default: int) -> int | str:
+    # A string default goes through `type=int`, so a bad value is reported as a bad flag.
+    return os.environ.get(name) or default
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = KernelLimits()
+    parser = argparse.ArgumentParser(
+        prog="python -m toolkernel.sandboxed",
+        description="Start the Toolkernel kernel under bubblewrap (or firejail). "
+        "Each option also reads a TOOLKERNEL_SANDBOX_* variable of the launching environment.",
+    )
+    parser.add_argument("-f", dest="connection_file", type=Path, required=True)
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=os.environ.get("TOOLKERNEL_SANDBOX_WORKSPACE") or None,
+        help="the one folder the kernel may write (default: its working directory, "
+        "the notebook's folder) [TOOLKERNEL_SANDBOX_WORKSPACE]",
+    )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=_env_int("TOOLKERNEL_SANDBOX_MEMORY", defaults.memory_bytes),
+        help="memory in bytes [TOOLKERNEL_SANDBOX_MEMORY]",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=_env_int("TOOLKERNEL_SANDBOX_PROCESSES", defaults.processes),
+        help="processes and threads [TOOLKERNEL_SANDBOX_PROCESSES]",
+    )
+    parser.add_argument(
+        "--cpu-seconds",
+        type=int,
+        default=_env_int("TOOLKERNEL_SANDBOX_CPU_SECONDS", defaults.cpu_s),
+        help="CPU seconds per process [TOOLKERNEL_SANDBOX_CPU_SECONDS]",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("bwrap", "firejail"),
+        default=os.environ.get("TOOLKERNEL_SANDBOX_BACKEND") or None,
+        help="the sandbox (default: bwrap, else firejail) [TOOLKERNEL_SANDBOX_BACKEND]",
+    )
+    return parser
