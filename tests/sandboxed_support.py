@@ -12,20 +12,16 @@ GROUP = "jupyter_client.kernel_provisioners"
 
 
 def provisioner_site(base: Path) -> Path | None:
-    """A folder to put on `sys.path` that registers the provisioner, or None if installed.
-
-    An environment installed before the entry point existed lacks it; this dist-info
-    declares the same entry point as pyproject.toml.
+    """None once the provisioner's entry point is installed (what the callers add to
+    `sys.path` otherwise); a missing one is an install step to run, not to paper over.
     """
     if entry_points(group=GROUP, name=PROVISIONER_NAME):
         return None
-    info = base / "toolkernel_sandboxed_entry-0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toolkernel-sandboxed-entry\n")
-    (info / "entry_points.txt").write_text(
-        f"[{GROUP}]\n{PROVISIONER_NAME} = toolkernel.sandboxed:SandboxedProvisioner\n"
+    msg = (
+        f"the {PROVISIONER_NAME!r} kernel provisioner is not installed in this environment: "
+        f"run `bash .ci/setup` (it reinstalls toolkernel with its entry points); {base} unused"
     )
-    return base
+    raise RuntimeError(msg)
 
 
 def sandboxed_spec(prefix: Path) -> Path:
