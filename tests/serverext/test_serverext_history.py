@@ -39,6 +39,7 @@ async def test_history_lists_the_calls_another_process_recorded(
             "error": "no",
             "execution_count": None,
             "pid": None,
+            "approval": None,
         },
         {
             "tool": "echo.add",
@@ -49,6 +50,7 @@ async def test_history_lists_the_calls_another_process_recorded(
             "error": None,
             "execution_count": 3,
             "pid": 42,
+            "approval": None,
         },
     ]
 
