@@ -144,6 +144,7 @@ export class ToolDetailsView extends Panel {
   }
 
   private _showPlaceholder(): void {
+    this._bodyRenders += 1;
     this._header.hide();
     this._tabs.hide();
     this._body.node.replaceChildren(
@@ -179,6 +180,7 @@ export class ToolDetailsView extends Panel {
     this._tabs.show();
     this._body.node.replaceChildren();
     this._body.node.scrollTop = 0;
+    this._bodyRenders += 1; // a versions list still loading must not land here
     if (tab === 'details') {
       this._renderDetails(details, this._body.node);
     } else {
@@ -254,11 +256,17 @@ export class ToolDetailsView extends Panel {
     loaded?: IVersionList
   ): Promise<void> {
     const trans = this._trans;
+    // Renders overlap (a rollback re-renders while the list's refresh does): only the
+    // newest may fill the body, or the versions would show twice.
+    const render = ++this._bodyRenders;
     const list =
       loaded ??
       (await requestAPI<IVersionList>(
         `tools/${encodeURIComponent(name)}/versions`
       ));
+    if (render !== this._bodyRenders) {
+      return;
+    }
     if (list.versions.length === 0) {
       body.append(
         note(trans.__('An MCP tool: its server versions it, not the registry.'))
@@ -430,6 +438,7 @@ export class ToolDetailsView extends Panel {
   private _details: IToolDetails | null = null;
   private _deletedName: string | null = null;
   private _tab: Tab = 'details';
+  private _bodyRenders = 0;
   private _insert = new Signal<this, string>(this);
   private _changed = new Signal<this, void>(this);
 }
