@@ -399,7 +399,8 @@ class ToolHost:
         relay = hooks.relay or outer_relay
         execution = execution or outer_execution
         approval = None
-        if self._policy is not None:
+        # A policy left at its defaults decides nothing: the hot path skips it.
+        if self._policy is not None and self._policy.restricts:
             spec = self._spec_of(name)
             approval = await self._policy.admit(name, spec, args, relay, execution=execution)
         if not local:

@@ -103,6 +103,17 @@ class ToolPolicy(Configurable):
         """How many calls this session has been allowed to make so far."""
         return self._session_calls
 
+    @property
+    def restricts(self) -> bool:
+        """Whether any option restricts calls (the defaults do not: nothing to decide)."""
+        return bool(
+            self.allow != ["*"]
+            or self.approve
+            or self.approve_destructive
+            or self.max_calls_per_execution
+            or self.max_calls_per_session
+        )
+
     async def admit(
         self,
         name: str,
