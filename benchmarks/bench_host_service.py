@@ -10,7 +10,9 @@ from one asyncio loop in this process, alternated round by round:
 - remote host: `RemoteToolHost.call` to a `toolkernel host` process on a Unix socket
   (the sandboxed kernel's host: a socket hop and a second process on the way).
 
-Each call is timed alone; the tables report each side's p50 and p90 (medians over the
+Each call is timed alone. Within a round the sides are interleaved in blocks of
+`--block` calls (the order rotating block by block), so a slow spell of a shared machine
+lands on every side alike; the tables report each side's p50 and p90 (medians over the
 rounds) and the ratios to the raw SDK. Goal: the remote host's p50 <= 1.5x the raw SDK's
 (issue 17's per-call goal for the sandboxed kernel, of which this is the host's share).
 The last line is one JSON object of the numbers.
@@ -102,9 +104,7 @@ async def remote(work: Path) -> AsyncIterator[Call]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def timed(call: Call, calls: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        await call()
+async def timed(call: Call, calls: int) -> list[float]:
     samples = []
     for _ in range(calls):
         started = time.perf_counter_ns()
@@ -113,15 +113,29 @@ async def timed(call: Call, calls: int, warmup: int) -> list[float]:
     return samples
 
 
+async def interleaved(sides: dict[str, Call], calls: int, block: int) -> dict[str, list[float]]:
+    """`calls` timed calls of each side, in blocks, the sides' order rotating per block."""
+    names = list(sides)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(max(1, calls // block)):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name] += await timed(sides[name], block)
+    return samples
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tkb-hostsvc-") as tmp:
         work = Path(tmp)
         async with raw_sdk() as sdk, in_process(work) as local, remote(work) as far:
             sides = {"raw SDK": sdk, "in-process host": local, "remote host": far}
+            for call in sides.values():
+                await timed(call, args.warmup)
             rounds: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
             for _ in range(args.rounds):
-                for name, call in sides.items():
-                    rounds[name].append(summary(await timed(call, args.calls, args.warmup)))
+                found = await interleaved(sides, args.calls, min(args.block, args.calls))
+                for name, samples in found.items():
+                    rounds[name].append(summary(samples))
     return {
         name: {key: median([r[key] for r in found]) for key in ("p50", "p90")}
         for name, found in rounds.items()
@@ -130,12 +144,13 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=500, help="timed calls per side per round")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed calls first")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds, sides alternated")
+    parser.add_argument("--calls", type=int, default=1000, help="timed calls per side per round")
+    parser.add_argument("--block", type=int, default=50, help="calls in a row of one side")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed calls of each side first")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (the medians are over them)")
     add_quick_flag(parser)
     args = parser.parse_args()
-    apply_quick(parser, args, {"calls": 50, "warmup": 5, "rounds": 1})
+    apply_quick(parser, args, {"calls": 50, "block": 10, "warmup": 5, "rounds": 1})
     sides = asyncio.run(measure(args))
     latency_table(f"echo(text='x'), {args.calls} calls x {args.rounds} round(s)", sides)
     floor = sides["raw SDK"]["p50"]

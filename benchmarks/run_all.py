@@ -14,6 +14,9 @@ timeout and its output is shown as it comes:
 - bench_scripts.py: script tools, cold under bwrap against a bare spawn, and warm workers;
 - bench_host_service.py: per-call cost of `toolkernel host` over its socket, beside the
   in-process host and the raw SDK (goal: <= 1.5x the raw SDK);
+- bench_sandboxed.py: the sandboxed kernel (tools in a `toolkernel host`) beside the plain
+  kernel and the raw SDK: per call (goal: <= 1.5x the raw SDK), start (goal: <= 1.5x
+  the plain kernel's), memory;
 - bench_reload.py: hot reload, from saving a tool folder to refreshed bindings (<= 1 s);
 - bench_panel_api.py: the panel's REST search over 10,000 tools (p50 <= 20 ms);
 - bench_panel_render.py: the panel in headless Chromium with 10,000 tools (no jank).
@@ -57,6 +60,7 @@ BENCHMARKS = [
     "wasm",
     "scripts",
     "host_service",
+    "sandboxed",
     "reload",
     "panel_api",
     "panel_render",
@@ -85,6 +89,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[str], float]]:
         ("wasm", ["benchmarks/bench_wasm.py", *half], 1800, 300),
         ("scripts", ["benchmarks/bench_scripts.py"], 1800, 300),
         ("host_service", ["benchmarks/bench_host_service.py", *given], 900, 300),
+        ("sandboxed", ["benchmarks/bench_sandboxed.py", *given], 1800, 300),
         ("reload", ["benchmarks/bench_reload.py"], 900, 300),
         ("panel_api", ["benchmarks/bench_panel_api.py"], 900, 300),
         ("panel_render", ["benchmarks/bench_panel_render.py"], 900, 300),
@@ -270,7 +275,7 @@ def goal_rows(results: dict[str, Any]) -> list[list[Any]]:
         label = f"panel REST search, {panel['tools']:,} tools: p50, ms"
         row = [label, panel["search_p50_ms"], f"<= {panel['goal_search_p50_ms']:g}"]
         rows.append([*row, "pass" if ok else "FAIL"])
-    for name in ("wasm", "scripts", "host_service", "reload", "panel_render"):
+    for name in ("wasm", "scripts", "host_service", "sandboxed", "reload", "panel_render"):
         for goal in (results.get(name) or {}).get("goals", []):
             value = next(v for k, v in goal.items() if k.startswith("value"))
             rows.append([goal["goal"], value, "(in name)", "pass" if goal["met"] else "FAIL"])
@@ -328,7 +333,7 @@ def main() -> None:
             results[name] = parse_search(output)
         elif name == "kernel":
             results[name] = last_json_line(output, '{"bench": "kernel"')
-        elif name in ("tokens", "wasm", "scripts", "reload", "panel_render"):
+        elif name in ("tokens", "wasm", "scripts", "sandboxed", "reload", "panel_render"):
             results[name] = last_json_line(output, f'{{"bench": "{name}"')
         elif name == "panel_api":
             results[name] = last_json_line(output, '{"tools"')

@@ -110,9 +110,10 @@ def host(tmp_path: Path) -> Iterator[HostProcess]:
     registry.close()
     folder = Path(tempfile.mkdtemp(prefix="tkh-"))  # short: a socket path has ~107 bytes
     proc = start_host(tmp_path, home, folder / "run" / "host.sock")
-    yield HostProcess(proc, folder / "run" / "host.sock", home)
-    proc.terminate()
-    proc.wait(WAIT)
+    running = HostProcess(proc, folder / "run" / "host.sock", home)
+    yield running
+    running.proc.terminate()  # the one running now: a test may have restarted it
+    running.proc.wait(WAIT)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -138,6 +139,17 @@ def test_the_remote_host_offers_every_public_method_of_the_in_process_one() -> N
 def test_the_socket_is_private_to_its_user(host: HostProcess) -> None:
     assert stat.S_IMODE(host.socket.stat().st_mode) == 0o600
     assert stat.S_IMODE(host.socket.parent.stat().st_mode) == 0o700
+
+
+def test_files_the_host_makes_as_it_starts_keep_the_usual_modes(
+    host: HostProcess, remote: RemoteToolHost
+) -> None:
+    # The socket is born 0600 under a process-wide umask; the host's own thread, making
+    # the server's stderr log as it starts, must never run under that umask.
+    logs = host.home / "logs"
+    assert stat.S_IMODE(logs.stat().st_mode) & 0o700 == 0o700
+    assert stat.S_IMODE((logs / "echo.stderr.log").stat().st_mode) & 0o600 == 0o600
+    assert stat.S_IMODE(host.socket.stat().st_mode) == 0o600
 
 
 def test_a_symlink_socket_path_is_refused(tmp_path: Path) -> None:

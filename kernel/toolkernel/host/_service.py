@@ -21,6 +21,9 @@ outside the sandbox, and it reaches them through `RemoteToolHost` over one Unix 
 - **A server's requests to the client** (elicitation, sampling) during a call go back
   over the connection that made the call (`relay/request`) and are answered by the
   kernel's `ClientRelay` for that call.
+- **Connections are served on the `ToolHost`'s own loop** (its thread), not on this
+  process's main loop: a call then reaches `ToolHost.call` on the loop it runs on, with
+  no thread hop each way (the main thread only waits for a signal or `stop()`).
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ import signal
 import socket
 import stat
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolkernel._spec import KnownRelay, ToolSpec
 from toolkernel.config import ServerConfig
@@ -61,6 +64,11 @@ log = logging.getLogger("toolkernel.host")
 _SOCKET_PATH_MAX = 107
 """The longest path a Unix socket can bind to on Linux (`sun_path` less its NUL)."""
 _ALL_RELAY = ("sampling", "elicitation", "elicitation.url")
+_BACKLOG = 100
+"""Connections the listening socket queues before they are accepted (asyncio's default)."""
+CLOSE_WAIT_S = 5.0
+"""How long a stopping host waits for its closed connections' handlers to finish."""
+T = TypeVar("T")
 
 
 def prepare_socket_path(path: Path) -> None:
@@ -105,6 +113,24 @@ def _check_private_folder(folder: Path) -> None:
             "choose a folder of your own"
         )
         raise ConfigError(msg)
+
+
+def _listening_socket(path: Path) -> socket.socket:
+    """A Unix socket listening on `path`, born mode 0600 (no window where it is not).
+
+    Bound before any other thread of this process starts: the umask is process-wide.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+        sock.listen(_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        os.umask(old_umask)
+    return sock
 
 
 def _someone_listens(path: Path) -> bool:
@@ -157,6 +183,10 @@ class HostService:
             policy=policy,
         )
         self._peers: set[Peer] = set()
+        self._serving: set[asyncio.Task[Any]] = set()
+        # Connections are served on the host's own loop, so a call reaches `ToolHost.call`
+        # on the loop it runs on: no thread hop each way.
+        self._peer_loop: asyncio.AbstractEventLoop = self.host._loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
 
@@ -187,32 +217,44 @@ class HostService:
         for signum in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(signum, self._stopped.set)
         prepare_socket_path(self.socket_path)
-        old_umask = os.umask(0o177)  # the socket is born 0600: no window where it is not
-        try:
-            server = await asyncio.start_unix_server(
-                self._connected, path=str(self.socket_path), limit=MAX_LINE
-            )
-        finally:
-            os.umask(old_umask)
+        listener = _listening_socket(self.socket_path)
         made = self.socket_path.lstat()
-        self.host.start()
+        self.host.start()  # its loop, which serves the connections, runs from here on
+        try:
+            server = await self._on_peer_loop(
+                asyncio.start_unix_server(self._connected, sock=listener, limit=MAX_LINE)
+            )
+        except BaseException:
+            listener.close()
+            await asyncio.to_thread(self.host.stop)
+            raise
         try:
             if on_ready is not None:
                 on_ready()
             await self._stopped.wait()
         finally:
-            server.close()
-            for peer in list(self._peers):
-                peer.close()
+            await self._on_peer_loop(self._close_connections(server))
             await asyncio.to_thread(self.host.stop)
             with contextlib.suppress(FileNotFoundError):
                 if self.socket_path.lstat().st_ino == made.st_ino:
                     self.socket_path.unlink()
 
+    async def _on_peer_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await `work` on the loop that serves the connections (the host's)."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._peer_loop))
+
+    async def _close_connections(self, server: asyncio.Server) -> None:
+        """Stop listening, close every connection, and let each one's handler finish."""
+        server.close()
+        for peer in list(self._peers):
+            peer.close()
+        if self._serving:
+            await asyncio.wait(list(self._serving), timeout=CLOSE_WAIT_S)
+
     def _broadcast(self, method: str, params: dict[str, Any]) -> None:
         """Notify every connection; from any thread (the set is read on the loop only)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
+        loop = self._peer_loop
+        if loop.is_closed():
             return
         if _running_loop() is not loop:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
@@ -230,9 +272,13 @@ class HostService:
         peer = Peer(reader, writer, on_request=session.serve, on_notify=_ignore, name="host")
         session.peer = peer
         self._peers.add(peer)
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._serving.add(handler)
         try:
             await peer.run()
         finally:
+            self._serving.discard(handler)
             self._peers.discard(peer)
             session.close()
             writer.close()
@@ -345,8 +391,11 @@ class _Session:
 
         async def ask(method: str, params: dict[str, Any]) -> dict[str, Any]:
             request = {"call": rid, "method": method, "params": params}
-            sent = asyncio.run_coroutine_threadsafe(peer.request("relay/request", request), loop)
-            answer: dict[str, Any] = await asyncio.wrap_future(sent)
+            work = peer.request("relay/request", request)
+            if _running_loop() is loop:
+                answer: dict[str, Any] = await work
+            else:
+                answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
             return answer
 
         return KnownRelay(ask, frozenset(str(c) for c in capabilities if c in _ALL_RELAY))

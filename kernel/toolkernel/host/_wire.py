@@ -69,6 +69,10 @@ CANCEL_ANSWER_S = 8.0
 CANCELLED = -32800
 """The request was cancelled (`$/cancel`, or the side serving it is stopping)."""
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""One message as compact JSON; made once (`json.dumps` with options builds an encoder
+on every call)."""
+
 RequestHandler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 NotificationHandler = Callable[[str, dict[str, Any]], None]
 
@@ -144,6 +148,8 @@ class Peer:
         try:
             self._send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
             await self._writer.drain()
+            # Shielded: an answer read after this task was cancelled, before it resumed,
+            # still lands, so the wait below ends at once.
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             if not self.closed:
@@ -192,7 +198,7 @@ class Peer:
             task.cancel()
 
     def _send(self, message: dict[str, Any]) -> None:
-        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        text = _encode(message)
         self._writer.write(text.encode("utf-8", "surrogatepass") + b"\n")
 
     def _receive(self, line: bytes) -> None:
