@@ -347,6 +347,12 @@ class KernelSession:
                 await self._restart()
                 self._unreported_restart = True
 
+    async def is_alive(self) -> bool:
+        """True while the kernel process (or the gateway's kernel) is running."""
+        with contextlib.suppress(BridgeError):
+            return await self._alive()
+        return False
+
     async def interrupt(self) -> None:
         """Interrupt the running cell (a signal when owned, else an interrupt_request)."""
         if self._manager is not None:
