@@ -38,9 +38,11 @@ if TYPE_CHECKING:
     from toolkernel.host._policy import ToolPolicy
     from toolkernel.registry import ToolRegistry
 
-__all__ = ["SOCKET_ENV_VAR", "RemoteToolHost"]
+__all__ = ["HOST_STATUS_NAME", "SOCKET_ENV_VAR", "RemoteToolHost"]
 
 T = TypeVar("T")
+HOST_STATUS_NAME = "tool host"
+"""The name of the one status listed when the host itself cannot be reached."""
 log = logging.getLogger("toolkernel.host")
 
 
@@ -55,6 +57,9 @@ class RemoteToolHost:
     named in `servers` (so bindings exist at once); then it is the host's, kept current
     by its `catalog/changed` pushes.
     """
+
+    reads_own_config = True
+    """The host's `mcp.json` names the servers (`server_names`), not the kernel's."""
 
     def __init__(
         self,
@@ -91,6 +96,7 @@ class RemoteToolHost:
         self.socket_path = socket_path or _socket_from_env()
         self._servers = list(servers)
         self._listeners: list[CatalogListener] = []
+        self._registry = registry
         self._catalog_lock = threading.RLock()
         self._hashes: dict[str, str] = {}
         self._specs: dict[str, list[ToolSpec]] = {}
@@ -157,6 +163,13 @@ class RemoteToolHost:
             self._link.call(name, dict(arguments or {}), version, sinks, execution)
         )
 
+    def server_names(self) -> list[str]:
+        """The host's configured servers (as its `mcp.json` names them), once it answered.
+
+        Before that: the names this client was built with (usually none).
+        """
+        return list(self._server_names())
+
     def source_kind(self, source: str) -> str:
         """What the `source` of a log message is: `mcp`, a registry tool's kind, or `tool`."""
         if source in self._server_names():
@@ -212,7 +225,8 @@ class RemoteToolHost:
         """Each server's state, as the host sees it; as `ToolHost.statuses`.
 
         When the host cannot be reached, each known server is `failed`, and its detail
-        says why and what to do.
+        says why and what to do; with no known server, one status named
+        `HOST_STATUS_NAME` says it.
         """
         if not self._thread.is_alive():  # not started: nothing was attempted yet
             names = [n for n in self._server_names() if servers is None or n in servers]
@@ -224,6 +238,8 @@ class RemoteToolHost:
             found = await self._ask("statuses", params, None, wait=settle)
         except ServerUnavailable as exc:
             names = [n for n in self._server_names() if servers is None or n in servers]
+            if not names and servers is None:  # no server to blame: the host itself failed
+                return [ServerStatus(HOST_STATUS_NAME, "failed", str(exc), None)]
             return [ServerStatus(n, "failed", str(exc), self._count(n)) for n in names]
         return [ServerStatus(**row) for row in found]
 
@@ -295,8 +311,21 @@ class RemoteToolHost:
             if self._hashes.get(source) == digest:
                 return
             self._remember(source, specs, digest)
+            self._cache(source, specs)
             for listener in list(self._listeners):
                 _tell(listener, source, specs)
+
+    def _cache(self, source: str, specs: list[ToolSpec]) -> None:
+        """Keep the host's catalog in this kernel's registry, which discovery searches.
+
+        A registry namespace whose tools this registry holds itself (a home shared with
+        the host) is left to it.
+        """
+        try:
+            if source not in self._registry.namespaces():
+                self._registry.save_catalog(source, specs)
+        except Exception:
+            log.exception("could not cache the catalog of %r", source)
 
     def _remember(self, source: str, specs: list[ToolSpec], digest: str | None = None) -> None:
         self._specs = {**self._specs, source: list(specs)}

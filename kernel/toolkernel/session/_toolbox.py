@@ -166,8 +166,16 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         self._servers_lock = threading.RLock()
         self._added: dict[str, ServerConfig] = {}
         self._removed: set[str] = set()
-        self.server_config: McpConfig = self._read_mcp_json(home, self.config_path)
-        """The servers of mcp.json (none, and `config_error` says why, if it is unusable)."""
+        self._host_reads_config = bool(getattr(self.host_class, "reads_own_config", False))
+        self.server_config: McpConfig = (
+            McpConfig(servers={})
+            if self._host_reads_config
+            else self._read_mcp_json(home, self.config_path)
+        )
+        """The servers of mcp.json (none, and `config_error` says why, if it is unusable).
+
+        None either when the host reads its own (a `RemoteToolHost`'s, outside the
+        sandbox): `server_names()` then asks the host."""
         self._file_servers = dict(self.server_config.servers)
         self.registry_error: str | None = None
         self.registry: ToolRegistry = self._open_registry(home)
@@ -239,7 +247,8 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         set_caller(self.call)
         set_resource_reader(self.host.read_resource)
         self.host.start()
-        self.follower.start()
+        if not self._host_reads_config:  # a remote host's mcp.json is its own business
+            self.follower.start()
         if self.watcher is not None:
             self.watcher.start()
 
@@ -427,9 +436,10 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             Notes naming servers still connecting, servers that failed and why, and
             (with no mcp.json) where it was looked for.
         """
+        await self._hear_host_servers()
         pending = [
             name
-            for name in self.server_config.servers
+            for name in self.server_names()
             if name not in self._specs and name not in self._first_waited
         ]
         if pending:
@@ -458,10 +468,11 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         used = set(_SOURCE_REFERENCE.findall(code))
         if not used:
             return
+        await self._hear_host_servers()
         loaded = set(self.namespace.sources())
         pending = [
             name
-            for name in self.server_config.servers
+            for name in self.server_names()
             if name not in loaded and self.namespace.python_source(name) in used
         ]
         if pending:
@@ -507,6 +518,24 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             "is_error": result.is_error,
         }
 
+    def server_names(self) -> list[str]:
+        """The MCP servers the tool host runs.
+
+        The host's own list when it reads its own mcp.json (a `RemoteToolHost`), else
+        this process's mcp.json's (with the servers added since).
+        """
+        if self._host_reads_config:
+            return cast("list[str]", self.host.server_names())  # type: ignore[attr-defined]
+        return list(self.server_config.servers)
+
+    async def _hear_host_servers(self) -> None:
+        """Ask a host that reads its own mcp.json, until it first answered: its servers.
+
+        Only its answer names them here; the wait is bounded by its connect timeout.
+        """
+        if self._host_reads_config and not self.server_names():
+            await self.host.statuses()
+
     def statuses(self) -> list[ServerStatus]:
         """Return each configured server's connection state (from synchronous code)."""
         return run_blocking(self.host.statuses())
@@ -524,8 +553,11 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
 
     def _unloaded(self, attr: str) -> str | None:
         """Why `tools.<attr>` has no bindings, when it names a server that failed or waits."""
-        servers = self.server_config.servers
+        servers = self.server_names()
         server = next((s for s in servers if attr in (s, self.namespace.python_source(s))), None)
+        if server is None and not servers and self._host_reads_config:
+            failed = [s for s in run_blocking(self.host.statuses()) if s.state == "failed"]
+            return f"the tool host failed: {failed[0].detail}" if failed else None
         statuses = run_blocking(self.host.statuses([server])) if server is not None else []
         if not statuses or statuses[0].state == "connected":
             return None
@@ -540,7 +572,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         """Note what a call used, for `%tools lock`; warn if a locked schema drifted."""
         source, _, tool = name.partition(".")
         spec = self._specs.get(source, {}).get(tool)
-        if source in self._specs and source not in self.server_config.servers:  # a registry tool
+        if source in self._specs and source not in self.server_names():  # a registry tool
             if version is None and spec is not None:
                 version = self._current_version(name)
             if version is not None:
@@ -557,7 +589,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
 
     def _registry_namespaces(self) -> set[str]:
         """The registry namespaces the host serves (`local`, ...): its other sources."""
-        return set(self._specs) - set(self.server_config.servers)
+        return set(self._specs) - set(self.server_names())
 
     def _tool_names(self) -> set[str]:
         """The qualified name of every tool the host serves now."""
@@ -565,7 +597,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
 
     def _sources(self) -> list[str]:
         """Configured servers, then registry namespaces (the tools discovery covers)."""
-        servers = list(self.server_config.servers)
+        servers = self.server_names()
         local = self._registry_namespaces()
         if SKILL_NAMESPACE in self.registry.namespaces():
             local.add(SKILL_NAMESPACE)
