@@ -50,6 +50,13 @@ class ToolKernel(IPythonKernel):
         True, help="Show a live progress line in the cell while a tool reports progress."
     ).tag(config=True)
 
+    _execute_sleep = Float(
+        0.0,
+        help="Seconds ipykernel sleeps after each cell, before its reply (its default, "
+        "0.0005, works around lost output; here stdout and stderr are flushed, and so "
+        "sent, before the reply, so it is not needed).",
+    ).tag(config=True)
+
     toolchain_path = Unicode(
         "",
         help="Where create_tool looks for compilers, PATH-style. Default: $PATH, /usr/bin "
