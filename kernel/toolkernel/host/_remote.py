@@ -31,6 +31,7 @@ from toolkernel.config import ServerConfig
 from toolkernel.errors import ConfigError, ServerUnavailable
 from toolkernel.host._host import CANCEL_GRACE_S, CatalogListener, LogCallback, ProgressCallback
 from toolkernel.host._link import CallSinks, HostLink
+from toolkernel.host._registry_rpc import RemoteToolChanges
 from toolkernel.host._status import ServerStatus
 from toolkernel.host._wire import SOCKET_ENV_VAR
 
@@ -255,6 +256,48 @@ class RemoteToolHost:
             "restart the kernel"
         )
         raise ConfigError(msg)
+
+    def registry_changes(self) -> RemoteToolChanges:
+        """The kernel's registry changes and reads, served by the host (`registry/*`).
+
+        A `Toolbox` whose host offers this sends `create_tool`, rollbacks, deletes,
+        versions, diffs and `call_history` here, to the real registry outside the
+        sandbox, instead of to its own.
+        """
+        return RemoteToolChanges(self)
+
+    async def registry_request(
+        self, method: str, params: dict[str, Any], *, wait: float = 0.0
+    ) -> Any:
+        """Send one `registry/*` request; bounded by the connect timeout plus `wait`.
+
+        Raises:
+            ServerUnavailable: The host cannot be reached, went away, or did not answer.
+            ToolkernelError: What the host's registry raised (the same class).
+        """
+        return await self._ask(method, params, None, wait=wait)
+
+    def registry_request_blocking(
+        self, method: str, params: dict[str, Any], *, wait: float = 0.0
+    ) -> Any:
+        """`registry_request` from synchronous code (a cell's `create_tool`).
+
+        An interrupt (KeyboardInterrupt) while waiting cancels the request on the host
+        too, and is raised at once: the cell never waits out a long build.
+
+        Raises:
+            The errors of `registry_request`.
+        """
+        if not self._thread.is_alive():
+            msg = f"the tool host client is not running (start() it); socket {self.socket_path}"
+            raise ServerUnavailable(msg, tool="", server="")
+        work = self._link.ask(method, params, server="", wait=wait)
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        try:
+            return future.result()  # bounded by `ask`: the connect timeout plus `wait`
+        except BaseException:
+            future.cancel()  # an interrupt: `$/cancel` goes to the host
+            raise
 
     # -- internals -------------------------------------------------------------------------
 

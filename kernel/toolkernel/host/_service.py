@@ -24,6 +24,12 @@ outside the sandbox, and it reaches them through `RemoteToolHost` over one Unix 
 - **A server's requests to the client** (elicitation, sampling) during a call go back
   over the connection that made the call (`relay/request`) and are answered by the
   kernel's `ClientRelay` for that call.
+- **Registry writes** (`create_tool`, versions, rollback, delete, restore) and reads
+  the kernel needs are served here (`registry/*`, `toolkernel.host._registry_rpc`) and
+  applied to the home's real registry: the sandboxed kernel's own is a throwaway.
+- **The audit log**: every call served here is recorded here, in the real registry's
+  call history, with the calling kernel's pid and this host's `session`; the kernel
+  cannot write or erase it.
 """
 
 from __future__ import annotations
@@ -40,10 +46,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkernel._spec import KnownRelay, ToolSpec
+from toolkernel._spec import KnownRelay, ToolResult, ToolSpec
 from toolkernel.config import ServerConfig
 from toolkernel.errors import ConfigError
 from toolkernel.host._host import ToolHost
+from toolkernel.host._registry_rpc import CallAudit, RegistryHandlers, peer_pid
 from toolkernel.host._wire import (
     INVALID_PARAMS,
     MAX_LINE,
@@ -171,6 +178,17 @@ class HostService:
             sandbox_backend=sandbox_backend,
             policy=policy,
         )
+        self.audit = CallAudit(registry, f"host {socket_path}")
+        """Records every call served here in the registry's call history."""
+        self.registry = RegistryHandlers(
+            self.host,
+            registry,
+            servers=list(servers),
+            sandbox_backend=sandbox_backend,
+            connect_timeout=connect_timeout,
+            audit=self.audit,
+        )
+        """Serves the kernel's `registry/*` requests against `registry`."""
         self._peers: set[Peer] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
@@ -220,6 +238,7 @@ class HostService:
             for peer in list(self._peers):
                 peer.close()
             await asyncio.to_thread(self.host.stop)
+            await asyncio.to_thread(self.audit.close)
             with contextlib.suppress(FileNotFoundError):
                 if self.socket_path.lstat().st_ino == made.st_ino:
                     self.socket_path.unlink()
@@ -272,6 +291,8 @@ class HostService:
             writer.close()
             return
         session = _Session(self.host, asyncio.get_running_loop())
+        session.registry, session.audit = self.registry, self.audit
+        session.pid = peer_pid(writer.get_extra_info("socket"))
         peer = Peer(reader, writer, on_request=session.serve, on_notify=_ignore, name="host")
         session.peer = peer
         self._peers.add(peer)
@@ -291,6 +312,12 @@ class _Session:
         self.loop = loop
         self.peer: Peer | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self.registry: RegistryHandlers | None = None
+        """Serves `registry/*`; None: this connection may not touch the registry."""
+        self.audit: CallAudit | None = None
+        """Records this connection's calls; None: they are not recorded."""
+        self.pid: int | None = None
+        """The connected process (the kernel), as the socket reports it."""
 
     def close(self) -> None:
         if self._unsubscribe is not None:
@@ -298,6 +325,8 @@ class _Session:
 
     async def serve(self, method: str, params: dict[str, Any]) -> Any:
         handler = _HANDLERS.get(method)
+        if handler is None and method.startswith("registry/") and self.registry is not None:
+            return await self.registry.serve(method, params)
         if handler is None:
             msg = f"the tool host has no method {method!r}; it serves {', '.join(_HANDLERS)}"
             raise RpcError(msg, code=METHOD_NOT_FOUND)
@@ -319,15 +348,34 @@ class _Session:
         return {"protocol": PROTOCOL_VERSION, "pid": os.getpid(), "servers": _names(statuses)}
 
     async def call(self, params: dict[str, Any]) -> dict[str, Any]:
-        rid = params.get("id")
         name = params.get("name")
         if not isinstance(name, str):
             msg = "tools/call needs a 'name' (the tool's qualified name)"
             raise RpcError(msg, code=INVALID_PARAMS)
+        recorded = self.audit.start(name, params.get("arguments")) if self.audit else None
+        try:
+            result = await self._call(name, params)
+        except BaseException as exc:
+            if recorded is not None:
+                recorded(exc, self.pid)
+            raise
+        if recorded is not None:
+            recorded(result, self.pid)
+        return {
+            "tool": result.tool,
+            "content": result.content,
+            "structured": result.structured,
+            "is_error": result.is_error,
+            "meta": result.meta,
+            "approval": result.approval,
+        }
+
+    async def _call(self, name: str, params: dict[str, Any]) -> ToolResult:
+        rid = params.get("id")
         arguments = params.get("arguments")
         version = params.get("version")
         execution = params.get("execution")
-        result = await self.host.call(
+        return await self.host.call(
             name,
             arguments if isinstance(arguments, dict) else {},
             version=version if isinstance(version, int) else None,
@@ -337,14 +385,6 @@ class _Session:
             relay=self._relay(rid, params.get("relay")),
             execution=execution if isinstance(execution, str) else None,
         )
-        return {
-            "tool": result.tool,
-            "content": result.content,
-            "structured": result.structured,
-            "is_error": result.is_error,
-            "meta": result.meta,
-            "approval": result.approval,
-        }
 
     async def catalog(self, params: dict[str, Any]) -> dict[str, Any]:
         found = await self.host.catalog()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import re
 import shutil
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from traitlets import Any as TraitAny
-from traitlets import Float, Int, List, Type, Unicode
+from traitlets import Float, Int, List, Type, Unicode, default
 from traitlets import Instance as TraitInstance
 from traitlets.config import Configurable
 
@@ -38,8 +39,8 @@ from toolkernel.bindings import (
 )
 from toolkernel.config import CONFIG_ENV_VAR, McpConfig, ServerConfig, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
-from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
-from toolkernel.host import ServerStatus, ToolHost, ToolPolicy
+from toolkernel.factory import SKILL_NAMESPACE, RegistryChanges, ToolChanges, ToolFactory
+from toolkernel.host import SOCKET_ENV_VAR, ServerStatus, ToolHost, ToolPolicy
 from toolkernel.registry import HISTORY_KEEP, ToolRegistry
 from toolkernel.session._calls import (
     CallNote,
@@ -73,7 +74,9 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
     `Type` traits, as ipykernel composes its own, so another registry, tool host or
     factory (an out-of-process host, say) is a matter of configuration:
     `host_class` must take `ToolHost`'s constructor arguments and offer its interface
-    (`call`, `catalog`, `subscribe`, `statuses`, `start`, `stop`).
+    (`call`, `catalog`, `subscribe`, `statuses`, `start`, `stop`). A host that serves
+    the registry itself (`RemoteToolHost`) also offers `registry_changes()`: tool
+    changes and the call history then go to it, and this process records no calls.
 
     Building one opens the registry and builds bindings from the catalog cache; no
     server is waited for. `start()` installs `tools` and connects servers.
@@ -141,12 +144,24 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         klass=object,
         help=(
             "The tool host (ToolHost's interface). toolkernel.host.RemoteToolHost reaches "
-            "a `toolkernel host` process at $TOOLKERNEL_HOST_SOCKET instead."
+            "a `toolkernel host` process at $TOOLKERNEL_HOST_SOCKET instead; it is the "
+            "default in a sandboxed kernel ($TOOLKERNEL_SANDBOXED) given that socket."
         ),
     ).tag(config=True)
     factory_class = Type(
         "toolkernel.factory.ToolFactory", klass=object, help="What create_tool builds with."
     ).tag(config=True)
+
+    @default("host_class")
+    def _default_host_class(self) -> str:
+        """The remote host in a sandboxed kernel given a host's socket, else in process.
+
+        The sandboxed kernel's own home is a throwaway: its tools and registry are the
+        host's, outside the sandbox.
+        """
+        if os.environ.get("TOOLKERNEL_SANDBOXED") == "1" and os.environ.get(SOCKET_ENV_VAR):
+            return "toolkernel.host.RemoteToolHost"
+        return "toolkernel.host.ToolHost"
 
     def __init__(self, **kwargs: Any) -> None:
         """Take the traits above as keywords (`home` is required), then build the parts."""
@@ -180,8 +195,6 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         self.registry_error: str | None = None
         self.registry: ToolRegistry = self._open_registry(home)
         self._specs: dict[str, dict[str, ToolSpec]] = {}
-        self.history = CallRecorder(self.registry, keep=self.call_history_size)
-        """Writes each call through `call_result` to the registry's call history."""
         self.policy = ToolPolicy(parent=self)
         """The tool policy (`c.ToolPolicy`) the host applies to every call."""
         self.host: ToolHost = cast("type[ToolHost]", self.host_class)(
@@ -203,6 +216,12 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             sandbox_backend=self.sandbox_backend,
             crate_registry=self.crate_registry,
         )
+        self.changes, self._mirror_catalogs = self._registry_access()
+        """Registry changes and reads: here, or the tool host's when it serves them."""
+        keep = 0 if self._mirror_catalogs else self.call_history_size
+        self.history = CallRecorder(self.registry, keep=keep)
+        """Writes each call through `call_result` to the registry's call history (a
+        host that serves the registry records the calls it serves itself)."""
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"), explain=self._unloaded)
         self.host.subscribe(self._set_source)  # the cached catalogs now, later each change
         self.lock = ToolLock()
@@ -213,7 +232,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         self.skill_scope: dict[str, Any] = {}
         """The globals a Python skill's module starts with: the preloads."""
         self.skills = SkillLibrary(
-            self.registry,
+            self._skill_source(),
             scope=lambda: dict(self.skill_scope),
             pins=self.lock.pins,
             record=lambda name, version: self.lock.record(name, {"version": version}),
@@ -346,13 +365,16 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         `started_at` (Unix time), `error`, `execution_count` (the calling cell's), `pid`
         (the calling process: kernels, bridges and the panel share the history of their
         home) and `approval` (what the tool policy decided, when it asked or refused:
-        `allowed:person`, `remembered:client`, `denied:timeout`, ...; else None).
+        `allowed:person`, `remembered:client`, `denied:timeout`, ...; else None), and
+        `session` (`host <socket>` when a `toolkernel host` served and recorded the call,
+        the sandboxed kernel's case; else None). A sandboxed kernel reads its host's
+        history, in the real home.
 
         Raises:
             RegistryError: `limit` is not between 1 and 10,000.
         """
         self.history.flush()
-        return [call.to_json() for call in self.registry.call_history(limit, tool=tool)]
+        return [call.to_json() for call in self.changes.history(limit, tool=tool)]
 
     def preloads(self) -> dict[str, Any]:
         """Return the names a kernel puts into the user namespace (skills see them too)."""
@@ -542,6 +564,11 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
 
     def _set_source(self, source: str, specs: list[ToolSpec]) -> None:
         self._specs = {**self._specs, source: {spec.name: spec for spec in specs}}
+        if self._mirror_catalogs:
+            try:
+                self.registry.save_catalog(source, specs)
+            except ToolkernelError:
+                log.exception("could not index the tools of %r for search", source)
         try:
             self.namespace.set_source(source, specs)
         except Exception:
@@ -611,6 +638,30 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         except ToolNotFound:
             return False
         return True
+
+    def _registry_access(self) -> tuple[RegistryChanges, bool]:
+        """Where registry changes go, and whether this process's registry is only a mirror.
+
+        A host that serves the registry (`registry_changes()`, a sandboxed kernel's
+        `RemoteToolHost`) takes every change and records the calls; this process's own
+        registry then only mirrors each source's tools, so its search index serves
+        discovery.
+        """
+        served = getattr(self.host, "registry_changes", None)
+        if served is None:
+            return ToolChanges(self.factory, self.registry), False
+        changes: RegistryChanges = served()
+        return changes, True
+
+    def _skill_source(self) -> ToolRegistry:
+        """Where skills are read: this process's registry, or the host's when it serves it.
+
+        `SkillLibrary` reads only `tool_version`, `get_blob` and `registry_tools`, which
+        the host's `RemoteToolChanges` offers too.
+        """
+        if self._mirror_catalogs:
+            return cast("ToolRegistry", self.changes)
+        return self.registry
 
     def _open_registry(self, home: Path) -> ToolRegistry:
         """The home's registry; if it cannot be opened, a scratch one, and say why.
