@@ -354,21 +354,8 @@ class RemoteToolHost:
             if self._hashes.get(source) == digest:
                 return
             self._remember(source, specs, digest)
-            self._cache(source, specs)
             for listener in list(self._listeners):
                 _tell(listener, source, specs)
-
-    def _cache(self, source: str, specs: list[ToolSpec]) -> None:
-        """Keep the host's catalog in this kernel's registry, which discovery searches.
-
-        A registry namespace whose tools this registry holds itself (a home shared with
-        the host) is left to it.
-        """
-        try:
-            if source not in self._registry.namespaces():
-                self._registry.save_catalog(source, specs)
-        except Exception:
-            log.exception("could not cache the catalog of %r", source)
 
     def _remember(self, source: str, specs: list[ToolSpec], digest: str | None = None) -> None:
         self._specs = {**self._specs, source: list(specs)}
