@@ -49,6 +49,12 @@ class Bridge(Configurable):
         "", help="The gateway's token; if empty, $TOOLKERNEL_GATEWAY_TOKEN."
     ).tag(config=True)
     kernel_name = Unicode("toolkernel", help="Kernelspec of the kernel to start.").tag(config=True)
+    sandbox = Bool(
+        False,
+        help="Start the sandboxed kernel (toolkernel-sandboxed): the code runs with no "
+        "network, no credentials and no host files, while tools run in its tool host "
+        "outside the sandbox, and approvals the host asks for come to this client.",
+    ).tag(config=True)
     # The two caps repeat `ReplyLimits`' defaults (importing it would load the MCP SDK
     # into every CLI command); a test keeps them equal.
     output_cap = Int(

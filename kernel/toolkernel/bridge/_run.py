@@ -33,6 +33,8 @@ from toolkernel.bridge._session import KernelSession
 from toolkernel.bridge._sessions import KernelHandle, SessionKernels
 from toolkernel.config import toolkernel_home
 from toolkernel.errors import BridgeError
+from toolkernel.kernelspec import KERNEL_NAME as DEFAULT_KERNEL_NAME
+from toolkernel.kernelspec import SANDBOXED_KERNEL_NAME
 from toolkernel.registry import ToolRegistry
 
 if TYPE_CHECKING:
@@ -48,11 +50,13 @@ def run_bridge(bridge: Bridge) -> None:
     """Run the bridge until its client disconnects (stdio) or it is stopped (HTTP).
 
     Raises:
-        BridgeError: The options name two kernels to drive, or a gateway token without
+        BridgeError: The options name two kernels to drive (`--sandbox` and another
+            kernelspec or a connection file count), or a gateway token without
             a gateway; or, over HTTP, the address is not loopback and no token is set,
             or the port cannot be bound.
     """
     connection_file, gateway = _kernel_target(bridge)
+    kernel_name = _kernel_name(bridge)
     http: _Http | None = None
     if bridge.transport == "http":
         token, generated = resolve_token(bridge.host)
@@ -62,14 +66,34 @@ def run_bridge(bridge: Bridge) -> None:
         # that connects early waits in the backlog instead of being refused.
         http = (token, _listen(bridge.host, bridge.port))
     try:
-        anyio.run(_serve, bridge, connection_file, gateway, http)
+        anyio.run(_serve, bridge, kernel_name, connection_file, gateway, http)
     finally:
         if http is not None:
             http[1].close()
 
 
+def _kernel_name(bridge: Bridge) -> str:
+    """The kernelspec to start: the sandboxed one with `--sandbox`."""
+    if not bridge.sandbox:
+        return bridge.kernel_name
+    if bridge.kernel_name not in (DEFAULT_KERNEL_NAME, SANDBOXED_KERNEL_NAME):
+        flags = bridge_flags()
+        msg = (
+            f"{flags['sandbox']} starts the {SANDBOXED_KERNEL_NAME} kernel, and "
+            f"{flags['kernel_name']} names {bridge.kernel_name!r}: pass one of them"
+        )
+        raise BridgeError(msg)
+    return SANDBOXED_KERNEL_NAME
+
+
 def _kernel_target(bridge: Bridge) -> tuple[Path | None, GatewayTarget | None]:
     flags = bridge_flags()
+    if bridge.sandbox and bridge.connection_file:
+        msg = (
+            f"{flags['sandbox']} starts a sandboxed kernel and {flags['connection_file']} "
+            "names a running one: pass one of them"
+        )
+        raise BridgeError(msg)
     if bridge.gateway_url and bridge.connection_file:
         msg = (
             f"{flags['gateway_url']} and {flags['connection_file']} each name the kernel to "
@@ -78,7 +102,7 @@ def _kernel_target(bridge: Bridge) -> tuple[Path | None, GatewayTarget | None]:
         raise BridgeError(msg)
     if bridge.gateway_url:
         token = bridge.gateway_token or os.environ.get(GATEWAY_TOKEN_ENV_VAR, "")
-        return None, GatewayTarget(bridge.gateway_url, token, kernel_name=bridge.kernel_name)
+        return None, GatewayTarget(bridge.gateway_url, token, kernel_name=_kernel_name(bridge))
     if bridge.gateway_token:
         msg = (
             f"{flags['gateway_token']} needs {flags['gateway_url']} (the server the token is "
@@ -108,13 +132,14 @@ def _listen(host: str, port: int) -> socket.socket:
 
 async def _serve(
     bridge: Bridge,
+    kernel_name: str,
     connection_file: Path | None,
     gateway: GatewayTarget | None,
     http: _Http | None,
 ) -> None:
     def new_kernel() -> KernelSession:
         return KernelSession(
-            kernel_name=bridge.kernel_name,
+            kernel_name=kernel_name,
             connection_file=connection_file,
             gateway=gateway,
             max_tool_calls=bridge.max_tool_calls,
