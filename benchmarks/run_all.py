@@ -9,6 +9,9 @@ timeout and its output is shown as it comes:
 - bench_kernel.py: per-call overhead, gather vs sequential, kernel start with 1,000
   cached tools, first call in a fresh kernel (goals in its docstring);
 - peers/compare.py: agent-codemode against the raw mcp SDK, shown beside toolkernel;
+- bench_bridge_load.py: 50 concurrent HTTP sessions x 20 execute_code through one bridge,
+  each session on its own kernel from the warm pool: p50/p99, kernel start and pool
+  refill, memory per kernel, sessions refused;
 - bench_tokens.py: tokens a model sees with direct tool calls against code mode;
 - bench_wasm.py: warm WASM calls from a cell, cold loads from the compiled cache;
 - bench_scripts.py: script tools, cold under bwrap against a bare spawn, and warm workers;
@@ -56,6 +59,7 @@ BENCHMARKS = [
     "kernel",
     "peers",
     "bridge",
+    "bridge_load",
     "tokens",
     "wasm",
     "scripts",
@@ -85,6 +89,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[str], float]]:
         ("kernel", ["benchmarks/bench_kernel.py", *given], 2400, 300),
         ("peers", ["benchmarks/peers/compare.py"], 1500, 300 + INSTALL_S),
         ("bridge", ["benchmarks/bench_bridge.py", *given, "--json-block"], 1800, 300 + INSTALL_S),
+        ("bridge_load", ["benchmarks/bench_bridge_load.py"], 1800, 300),
         ("tokens", ["benchmarks/bench_tokens.py"], 600, 300),
         ("wasm", ["benchmarks/bench_wasm.py", *half], 1800, 300),
         ("scripts", ["benchmarks/bench_scripts.py"], 1800, 300),
@@ -333,7 +338,15 @@ def main() -> None:
             results[name] = parse_search(output)
         elif name == "kernel":
             results[name] = last_json_line(output, '{"bench": "kernel"')
-        elif name in ("tokens", "wasm", "scripts", "sandboxed", "reload", "panel_render"):
+        elif name in (
+            "bridge_load",
+            "tokens",
+            "wasm",
+            "scripts",
+            "sandboxed",
+            "reload",
+            "panel_render",
+        ):
             results[name] = last_json_line(output, f'{{"bench": "{name}"')
         elif name == "panel_api":
             results[name] = last_json_line(output, '{"tools"')

@@ -18,6 +18,7 @@
                    [--gateway-url URL [--gateway-token T]] [--expose-tools] ...
                    (a flag per c.Bridge option: see `toolkernel mcp --help`)
     toolkernel host --socket PATH [--home H] [--config MCP_JSON] [--connect-timeout S]
+                    [--policy FILE] [--peer-uid UID] [--with-launcher]
 
 `tools` and `servers` read the registry the kernels write (catalog cache and status),
 so they answer instantly and never start a server.
@@ -26,9 +27,11 @@ so they answer instantly and never start a server.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,6 +158,18 @@ def _add_host_command(commands: Any) -> None:
         type=Path,
         help='a JSON object of c.ToolPolicy options ({"allow": [...], "approve": [...]}); '
         "default: the ToolPolicy section of the toolkernel_config files",
+    )
+    host.add_argument(
+        "--peer-uid",
+        type=int,
+        help="also admit this uid (a sandboxed kernel's, uid 65534 when the host is root): "
+        "the socket is handed to it, still 0600, and its folder opened to its group (0750)",
+    )
+    host.add_argument(
+        "--with-launcher",
+        action="store_true",
+        help="stop when stdin closes (the process that started this host ended, however it "
+        "ended), then remove the socket's folder if it is empty",
     )
     host.set_defaults(run=_host)
 
@@ -512,10 +527,23 @@ def _host(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         sandbox_backend=args.sandbox_backend,
         policy=_host_policy(args.policy),
+        peer_uid=args.peer_uid,
     )
+    if args.with_launcher:
+        threading.Thread(target=_stop_at_eof, args=(service,), daemon=True).start()
     ready = f"toolkernel host: serving on {args.socket} (pid {os.getpid()})"
     service.run(on_ready=lambda: print(ready, file=sys.stderr, flush=True))
+    if args.with_launcher:
+        with contextlib.suppress(OSError):
+            args.socket.parent.rmdir()  # only if empty: never a folder holding anything else
     return 0
+
+
+def _stop_at_eof(service: Any) -> None:
+    """Stop `service` once stdin ends: the launcher that holds its other end is gone."""
+    while sys.stdin.buffer.read(4096):
+        pass
+    service.stop()
 
 
 def _install_kernel(args: argparse.Namespace) -> int:
@@ -536,3 +564,7 @@ def _install_kernel(args: argparse.Namespace) -> int:
         )
         print(f"installed kernelspec {name!r} in {path}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,9 @@ Before anything else is imported:
   `"command": "python"` in an `mcp.json`, and `!pip` or `!python` in a cell, mean this
   environment's interpreter even when Jupyter was started as `.venv/bin/jupyter lab`
   from a shell where the environment is not active.
+
+Its stdout and stderr are `ToolOutStream`s, which skip ipykernel's wait on a flush with
+nothing to send.
 """
 
 import os
@@ -40,7 +43,9 @@ def main() -> None:
 
     from toolkernel.kernel import ToolKernel  # noqa: PLC0415
 
-    IPKernelApp.launch_instance(kernel_class=ToolKernel)
+    IPKernelApp.launch_instance(
+        kernel_class=ToolKernel, outstream_class="toolkernel.kernel._iostream.ToolOutStream"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /**
  * @toolkernel/labextension: the "Tools" side panel of JupyterLab, backed by the
- * toolkernel server extension's REST API, and the renderer of `%tools lock` outputs.
+ * toolkernel server extension's REST API, the renderer of `%tools lock` outputs, and
+ * the dialogs that ask a person to approve a tool call.
  */
 import {
   ILabShell,
@@ -9,12 +10,13 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 
+import { ApprovalDialogs } from './approval';
 import { LOCK_MIME_TYPE, LockRenderer } from './lock';
 // The panel is added to the shell during activation, so it is needed at once.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
@@ -116,8 +118,55 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     panel.details.insert.connect((_, code) => {
       void app.commands.execute(CommandIDs.insertCall, { code });
     });
+    // A cell that finished may have called tools: show them in the Calls section.
+    eachNotebook(notebooks, notebook => {
+      notebook.sessionContext.statusChanged.connect((_, status) => {
+        if (status === 'idle') {
+          void panel.refreshCalls();
+        }
+      });
+    });
   }
 };
+
+const approvalPlugin: JupyterFrontEndPlugin<void> = {
+  id: '@toolkernel/labextension:approvals',
+  description:
+    "Shows the tool policy's approval requests of a notebook's kernel as dialogs.",
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    translator: ITranslator | null
+  ): void => {
+    const dialogs = new ApprovalDialogs(
+      (translator ?? nullTranslator).load('toolkernel')
+    );
+    eachNotebook(notebooks, notebook => {
+      const context = notebook.sessionContext;
+      const listen = (): void => void dialogs.listen(context.session?.kernel);
+      context.kernelChanged.connect(listen);
+      // A restarted kernel lost its comms: listen again once it is idle.
+      context.statusChanged.connect((_, status) => {
+        if (status === 'idle') {
+          listen();
+        }
+      });
+      void context.ready.then(listen);
+    });
+  }
+};
+
+/** Call `watch` on every notebook, open now or opened later. */
+function eachNotebook(
+  notebooks: INotebookTracker | null,
+  watch: (notebook: NotebookPanel) => void
+): void {
+  notebooks?.forEach(watch);
+  notebooks?.widgetAdded.connect((_, notebook) => watch(notebook));
+}
 
 const lockPlugin: JupyterFrontEndPlugin<void> = {
   id: '@toolkernel/labextension:lock-renderer',
@@ -158,4 +207,4 @@ function insertCall(notebooks: INotebookTracker | null, code: string): void {
   notebooks?.currentWidget?.content.activate();
 }
 
-export default [panelPlugin, lockPlugin];
+export default [panelPlugin, lockPlugin, approvalPlugin];

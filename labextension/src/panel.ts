@@ -1,6 +1,6 @@
 /**
  * The "Tools" side panel: a search box that filters as you type, each MCP server's
- * status, the grouped tool list and the details of the tool opened.
+ * status, the grouped tool list, the details of the tool opened, and the recent calls.
  */
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { FilterBox, ReactWidget, SidePanel } from '@jupyterlab/ui-components';
@@ -9,6 +9,7 @@ import { Signal, ISignal } from '@lumino/signaling';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
+import { CallHistoryView } from './calls';
 import { ToolDetailsView } from './details';
 import { ToolList } from './list';
 import { requestAPI } from './request';
@@ -30,6 +31,7 @@ export class ToolsPanel extends SidePanel {
     this.title.caption = trans.__('Tools');
     this._list = new ToolList(trans);
     this._details = new ToolDetailsView(trans);
+    this._calls = new CallHistoryView(trans);
 
     const search = ReactWidget.create(
       React.createElement(FilterBox, {
@@ -59,12 +61,14 @@ export class ToolsPanel extends SidePanel {
     this._servers.title.label = trans.__('Servers');
     this._list.title.label = trans.__('Tools');
     this._details.title.label = trans.__('Details');
+    this._calls.title.label = trans.__('Calls');
     this.addWidget(this._servers);
     this.addWidget(this._list);
     this.addWidget(this._details);
+    this.addWidget(this._calls);
     this.content.addClass('jp-toolkernel-sections');
     if (this.content instanceof AccordionPanel) {
-      this.content.setRelativeSizes([1, 4, 4]);
+      this.content.setRelativeSizes([1, 4, 4, 3]);
     }
     this._list.opened.connect((_, name) => void this._open(name));
     this._details.changed.connect(() => void this.refresh());
@@ -91,13 +95,21 @@ export class ToolsPanel extends SidePanel {
     this._poll.frequency = this._frequency(seconds);
   }
 
-  /** Reload servers, the list (for the current search) and the tool shown. */
+  /** Reload servers, the list (for the current search), the tool shown and the calls. */
   async refresh(): Promise<void> {
     await Promise.all([
       this._loadServers(),
       this._loadTools(),
-      this._details.refresh()
+      this._details.refresh(),
+      this._calls.refresh()
     ]);
+  }
+
+  /** Reload the recent calls, when the panel is visible (it reloads when shown). */
+  async refreshCalls(): Promise<void> {
+    if (this.isVisible) {
+      await this._calls.refresh();
+    }
   }
 
   dispose(): void {
@@ -279,6 +291,7 @@ export class ToolsPanel extends SidePanel {
   private _serverRows = document.createElement('div');
   private _list: ToolList;
   private _details: ToolDetailsView;
+  private _calls: CallHistoryView;
   private _poll: Poll;
   private _timer = 0;
   private _ticket = 0;

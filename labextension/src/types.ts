@@ -95,3 +95,23 @@ export interface IServerList {
   servers: IServerStatus[];
   config_error?: string | null;
 }
+
+/** One tool call of the call history (`GET history`), newest first. */
+export interface ICallRecord {
+  tool: string;
+  arguments_bytes: number;
+  duration_s: number;
+  /** `ok`, `error`, `failed`, `cancelled` or `refused`. */
+  outcome: string;
+  /** Unix time, in seconds. */
+  started_at: number;
+  error: string | null;
+  execution_count: number | null;
+  pid: number | null;
+  /** `allowed:<who>`, `remembered:<who>`, `denied:<who>`, or null: none was asked. */
+  approval: string | null;
+}
+
+export interface ICallHistory {
+  calls: ICallRecord[];
+}

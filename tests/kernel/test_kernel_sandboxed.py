@@ -137,7 +137,7 @@ def test_the_kernel_runs_code_over_ipc_sockets(sandboxed: Any) -> None:
     assert kernel.manager.transport == "ipc"
     assert kernel.value("1 + 1") == 2
     assert kernel.value("__import__('os').environ['TOOLKERNEL_SANDBOXED']") == "1"
-    _, error = kernel.run("%tools")  # the in-process host, with no servers yet
+    _, error = kernel.run("%tools")  # its own tool host, with no servers configured
     assert error is None, error
     sockets = Path(kernel.manager.ip).parent
     assert sorted(p.name for p in sockets.iterdir())[:2] == ["connection.json", "kernel-1"]

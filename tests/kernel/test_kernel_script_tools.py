@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
 import threading
 from collections.abc import Iterator
@@ -190,6 +191,45 @@ def test_the_network_is_off_unless_the_policy_opens_it(kernel: Any) -> None:
     finally:
         listener.close()
         thread.join(10)
+
+
+@pytest.fixture
+def web_server() -> Iterator[int]:
+    """An HTTP server on the host's 127.0.0.1 that answers `hello <path>`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"hello {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+def test_a_policy_may_open_the_network_to_listed_domains_only(kernel: Any, web_server: int) -> None:
+    create(kernel, "probe_domains", "probe.py", policy={"network": ["LocalHost"]})
+    assert kernel.value("_v.manifest['policy']['network']") == ["localhost"]  # normalized
+    by_name, by_address = f"http://localhost:{web_server}/a", f"http://127.0.0.1:{web_server}/a"
+
+    def fetch(tool: str, url: str) -> Any:
+        return kernel.value(f"await tools.local.{tool}({{'mode': 'fetch', 'url': {url!r}}})")
+
+    assert fetch("probe_domains", by_name) == {"ok": True, "value": [200, "hello /a"]}
+    refused = fetch("probe_domains", by_address)["value"]
+    assert refused[0] == 403
+    assert "not in this process's network allowlist (localhost)" in refused[1]
+    assert fetch("probe", by_name)["ok"] is False  # no policy: no proxy, no network
 
 
 def test_a_fork_bomb_is_contained(kernel: Any) -> None:

@@ -134,3 +134,28 @@ def test_a_registry_of_schema_4_keeps_its_history_and_gains_the_approval_column(
             ("echo.add", "remembered:client"),
             ("echo.add", None),
         ]
+
+
+def test_a_registry_of_schema_5_keeps_its_history_and_gains_the_session_column(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "old"
+    home.mkdir()
+    with closing(sqlite3.connect(home / "registry.db", isolation_level=None)) as conn:
+        for step in MIGRATIONS[:5]:
+            for statement in step:
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
+        conn.execute(
+            "INSERT INTO call_history (tool, arguments_bytes, duration_s, outcome, started_at, "
+            "approval) VALUES ('echo.add', 13, 0.5, 'ok', 1000.0, 'allowed:person')"
+        )
+        conn.execute("PRAGMA user_version = 5")
+    with ToolRegistry(home) as registry:
+        registry.record_calls([call(2, session="host /run/h.sock")])
+        assert [(c.approval, c.session) for c in registry.call_history()] == [
+            (None, "host /run/h.sock"),
+            ("allowed:person", None),
+        ]

@@ -54,6 +54,18 @@ def connect(port):
         return conn.recv(100).decode()
 
 
+def fetch(url):
+    """GET `url` through the proxy the environment names (if any): [status, body]."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return [response.status, response.read().decode()]
+    except urllib.error.HTTPError as exc:
+        return [exc.code, exc.read().decode()]
+
+
 def fork_bomb():
     children = 0
     try:
@@ -118,6 +130,8 @@ def run(mode, args):
         return attempt(lambda: write(args["path"]))
     if mode == "connect":
         return attempt(lambda: connect(args["port"]))
+    if mode == "fetch":
+        return attempt(lambda: fetch(args["url"]))
     if mode == "env":
         return dict(os.environ)
     if mode == "fork":

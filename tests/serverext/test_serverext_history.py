@@ -26,7 +26,10 @@ async def test_history_lists_the_calls_another_process_recorded(
 ) -> None:
     assert (await get_json(jp_fetch, "history")) == {"calls": []}
     registry.record_calls(
-        [call(1, execution_count=3, pid=42), call(2, "echo.fail", outcome="error", error="no")]
+        [
+            call(1, execution_count=3, pid=42, approval="allowed:person", session="host /h.sock"),
+            call(2, "echo.fail", outcome="error", error="no"),
+        ]
     )
     answer = await get_json(jp_fetch, "history")
     assert answer["calls"] == [
@@ -40,6 +43,7 @@ async def test_history_lists_the_calls_another_process_recorded(
             "execution_count": None,
             "pid": None,
             "approval": None,
+            "session": None,
         },
         {
             "tool": "echo.add",
@@ -50,7 +54,8 @@ async def test_history_lists_the_calls_another_process_recorded(
             "error": None,
             "execution_count": 3,
             "pid": 42,
-            "approval": None,
+            "approval": "allowed:person",
+            "session": "host /h.sock",
         },
     ]
 

@@ -26,6 +26,8 @@ from toolkernel.registry import ToolRegistry
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts" / "ui"
+THIS_BUILD = REPO / "kernel" / "toolkernel" / "labextension"
+"""This tree's labextension build (`npm run build` in labextension/)."""
 TOKEN = "toolkernel-ui-tests"  # noqa: S105 - a throwaway token for a loopback test server
 GREET_V1 = """import json, sys
 request = json.loads(sys.stdin.readline())
@@ -147,8 +149,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_lab(base: Path, *, extra_tools: int = 0, timeout: float = 90.0) -> Iterator[Lab]:
-    """Start `jupyter lab` on a fresh home under `base`; stop it afterwards."""
+def running_lab(
+    base: Path,
+    *,
+    extra_tools: int = 0,
+    timeout: float = 90.0,
+    servers: dict[str, Any] | None = None,
+    kernel_config: str = "",
+    labextension: Path | None = None,
+) -> Iterator[Lab]:
+    """Start `jupyter lab` on a fresh home under `base`; stop it afterwards.
+
+    Args:
+        base: A fresh folder for the home, the notebooks and Jupyter's config.
+        extra_tools: MCP catalog entries to add (for scale).
+        timeout: Seconds the server gets to start.
+        servers: More mcp.json entries (real servers the kernels connect to).
+        kernel_config: The kernels' `ipython_kernel_config.py` (`c.ToolPolicy...`).
+        labextension: A build of @toolkernel/labextension to serve instead of the one
+            installed in the environment (`THIS_BUILD`: this tree's).
+    """
     home, root = base / "home", base / "root"
     root.mkdir(parents=True, exist_ok=True)
     fill_home(home, extra_tools)
@@ -160,6 +180,7 @@ def running_lab(base: Path, *, extra_tools: int = 0, timeout: float = 90.0) -> I
                 "mcpServers": {
                     "broken": {"command": str(base / "no-such-server"), "args": []},
                     NOT_STARTED_SERVER: {"command": sys.executable, "args": ["-c", "pass"]},
+                    **(servers or {}),
                 }
             }
         )
@@ -170,6 +191,9 @@ def running_lab(base: Path, *, extra_tools: int = 0, timeout: float = 90.0) -> I
     (labconfig / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
     )
+    profile = base / "ipython" / "profile_default"  # IPython's config: the kernels'
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.py").write_text(kernel_config)
     port = free_port()
     env = {
         **os.environ,
@@ -177,6 +201,7 @@ def running_lab(base: Path, *, extra_tools: int = 0, timeout: float = 90.0) -> I
         "TOOLKERNEL_MCP_CONFIG": str(config),
         "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "IPYTHONDIR": str(base / "ipython"),
     }
     command = [
         str(Path(sys.executable).parent / "jupyter"),
@@ -189,6 +214,12 @@ def running_lab(base: Path, *, extra_tools: int = 0, timeout: float = 90.0) -> I
         "--LabApp.expose_app_in_browser=True",
         "--ServerApp.open_browser=False",
     ]
+    if labextension is not None:
+        # Found first, so it wins over the environment's copy of the same package.
+        extensions = base / "labextensions" / "@toolkernel"
+        extensions.mkdir(parents=True, exist_ok=True)
+        (extensions / "labextension").symlink_to(labextension, target_is_directory=True)
+        command.append(f"--LabApp.extra_labextensions_path={base / 'labextensions'}")
     if os.geteuid() == 0:
         command.append("--allow-root")
     process = subprocess.Popen(

@@ -22,13 +22,16 @@ if TYPE_CHECKING:
     from toolkernel.bridge._http import (
         TOKEN_ENV_VAR,
         BearerGuard,
+        SessionGate,
         resolve_token,
         transport_security,
     )
+    from toolkernel.bridge._pool import KernelPool, PoolStats
     from toolkernel.bridge._reply import ReplyLimits, build_reply
     from toolkernel.bridge._run import run_bridge
     from toolkernel.bridge._server import INSTRUCTIONS, build_server
     from toolkernel.bridge._session import Execution, KernelSession
+    from toolkernel.bridge._sessions import KernelHandle, SessionKernels
 
 __all__ = [
     "GATEWAY_TOKEN_ENV_VAR",
@@ -38,8 +41,13 @@ __all__ = [
     "Bridge",
     "Execution",
     "GatewayTarget",
+    "KernelHandle",
+    "KernelPool",
     "KernelSession",
+    "PoolStats",
     "ReplyLimits",
+    "SessionGate",
+    "SessionKernels",
     "add_bridge_flags",
     "bridge_flags",
     "bridge_overrides",
@@ -63,6 +71,9 @@ _MODULE_OF = {
     "BearerGuard": "_http",
     "resolve_token": "_http",
     "transport_security": "_http",
+    "SessionGate": "_http",
+    "KernelPool": "_pool",
+    "PoolStats": "_pool",
     "ReplyLimits": "_reply",
     "build_reply": "_reply",
     "run_bridge": "_run",
@@ -70,6 +81,8 @@ _MODULE_OF = {
     "build_server": "_server",
     "Execution": "_session",
     "KernelSession": "_session",
+    "KernelHandle": "_sessions",
+    "SessionKernels": "_sessions",
 }
 
 

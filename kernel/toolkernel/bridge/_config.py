@@ -49,6 +49,12 @@ class Bridge(Configurable):
         "", help="The gateway's token; if empty, $TOOLKERNEL_GATEWAY_TOKEN."
     ).tag(config=True)
     kernel_name = Unicode("toolkernel", help="Kernelspec of the kernel to start.").tag(config=True)
+    sandbox = Bool(
+        False,
+        help="Start the sandboxed kernel (toolkernel-sandboxed): the code runs with no "
+        "network, no credentials and no host files, while tools run in its tool host "
+        "outside the sandbox, and approvals the host asks for come to this client.",
+    ).tag(config=True)
     # The two caps repeat `ReplyLimits`' defaults (importing it would load the MCP SDK
     # into every CLI command); a test keeps them equal.
     output_cap = Int(
@@ -73,6 +79,21 @@ class Bridge(Configurable):
         0,
         help="The most tool calls one execute_code may make; one more raises ToolCallLimit "
         "in the cell. 0: the kernel's own cap (c.Toolbox.max_tool_calls; none by default).",
+    ).tag(config=True)
+    pool_size = Int(
+        2,
+        help="Over HTTP, kernels kept started and ready for new sessions (each session "
+        "gets its own kernel); 0 starts each session's kernel when it opens. stdio has one.",
+    ).tag(config=True)
+    session_idle_timeout = Float(
+        1800.0,
+        help="Over HTTP, seconds a session may go without a request before its kernel is "
+        "shut down (a client coming back is told its state is gone); 0 never.",
+    ).tag(config=True)
+    max_sessions = Int(
+        16,
+        help="Over HTTP, the most sessions (so kernels) at once; a new one beyond it is "
+        "refused with HTTP 503 and says why. 0: no limit.",
     ).tag(config=True)
     expose_tools = Bool(
         False, help="Also publish every tool as an MCP tool, with list_changed updates."

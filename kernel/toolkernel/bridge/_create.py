@@ -12,7 +12,7 @@ from typing import Any
 
 from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
 
-from toolkernel.bridge._session import KernelSession
+from toolkernel.bridge._sessions import KernelHandle
 from toolkernel.errors import BridgeError, ToolkernelError
 from toolkernel.kinds import ToolDraft
 
@@ -52,7 +52,7 @@ def create_tool_spec() -> Tool:
     )
 
 
-async def create_tool(session: KernelSession, arguments: dict[str, Any]) -> CallToolResult:
+async def create_tool(session: KernelHandle, arguments: dict[str, Any]) -> CallToolResult:
     """Check `arguments` as a `ToolDraft`, then create the tool in the kernel."""
     try:
         draft = ToolDraft.from_arguments(arguments)

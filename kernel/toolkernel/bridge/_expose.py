@@ -55,7 +55,7 @@ from toolkernel.bridge._channel import Progress
 from toolkernel.bridge._create import CREATE_TOOL, create_tool, create_tool_spec
 from toolkernel.bridge._lifecycle import LIFECYCLE_TOOLS
 from toolkernel.bridge._relay import McpClientRelay
-from toolkernel.bridge._session import KernelSession
+from toolkernel.bridge._sessions import KernelHandle
 from toolkernel.errors import BridgeError
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class BridgeServer(MCPServer):
 
     def __init__(
         self,
-        session: KernelSession,
+        session: KernelHandle,
         *,
         expose: bool,
         lifecycle: bool = False,

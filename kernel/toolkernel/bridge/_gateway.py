@@ -11,6 +11,11 @@ process-wide `GatewayClient` singleton, connects with a blocking client from the
 loop, spins on `asyncio.sleep(0)` while it waits for a message, and sends no token on
 the websocket.
 
+The start request carries an `env` (`kernel_env`): Enterprise Gateway reads the user and
+other `KERNEL_*` settings from it and passes it to the kernel. A 403 that gives a reason
+(Enterprise Gateway refusing the user, or at its kernel limit) is reported with that
+reason, not as a refused token.
+
 A dropped websocket is reopened with the same session id, so the server replays what the
 kernel said meanwhile, and requests sent while it was down go out once it is back.
 """
@@ -22,7 +27,6 @@ import contextlib
 import itertools
 import json
 import struct
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -32,12 +36,20 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HT
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
 from toolkernel.bridge._gateway_client import WebSocketKernelClient
+from toolkernel.bridge._gateway_rest import (
+    GATEWAY_TOKEN_ENV_VAR,
+    GatewayTarget,
+    detail,
+    json_body,
+    kernel_env,
+    ok,
+    reason,
+    refused,
+    unreachable,
+)
 from toolkernel.errors import BridgeError
 
 __all__ = ["GATEWAY_TOKEN_ENV_VAR", "GatewayKernel", "GatewayTarget"]
-
-GATEWAY_TOKEN_ENV_VAR = "TOOLKERNEL_GATEWAY_TOKEN"  # noqa: S105 - a name, not a secret
-"""Environment variable that holds the gateway token (safer than a command-line flag)."""
 
 _CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 _REQUEST_S = 30.0
@@ -46,22 +58,6 @@ _RECONNECT_S = 10.0
 _PING_S = 30.0
 _CLOSE_S = 5.0
 _MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class GatewayTarget:
-    """Where the bridge's kernel runs: a Jupyter Server or a Kernel / Enterprise Gateway.
-
-    Attributes:
-        url: Base URL of the server, with its base path if it has one
-            (`http://host:8888` or `https://hub.example/user/me`).
-        token: Sent as `Authorization: token <token>`; empty for a server without auth.
-        kernel_name: Kernelspec the server starts.
-    """
-
-    url: str
-    token: str = field(default="", repr=False)
-    kernel_name: str = "toolkernel"
 
 
 class GatewayKernel:
@@ -140,7 +136,7 @@ class GatewayKernel:
         if not restarting_itself:
             response = await self._request("POST", "restart", _RESTART_S)
             # Jupyter Server answers 500, not 404, for a kernel it no longer has.
-            if not _ok(response) and await self._gone():
+            if not ok(response) and await self._gone():
                 self.kernel_id = await self._new_kernel(_RESTART_S)
             else:
                 self._check(response, "restart the kernel")
@@ -177,28 +173,33 @@ class GatewayKernel:
         return self._queues[channel]
 
     async def _new_kernel(self, timeout: float) -> str:
-        body = {"name": self.target.kernel_name}
+        body = {"name": self.target.kernel_name, "env": kernel_env(self.target, timeout)}
         response = await self._send_rest("POST", "api/kernels", timeout, body)
         if response.code != 201:
             msg = await self._start_failure(response)
             raise BridgeError(msg)
-        kernel_id: str = _json(response)["id"]
+        kernel_id: str = json_body(response)["id"]
         return kernel_id
 
     async def _start_failure(self, response: HTTPResponse) -> str:
         """Say why the kernel did not start, naming the kernelspecs the server has."""
         name = self.target.kernel_name
         specs = await self._send_rest("GET", "api/kernelspecs", _REQUEST_S)
-        available = sorted(_json(specs).get("kernelspecs", {})) if _ok(specs) else []
+        available = sorted(json_body(specs).get("kernelspecs", {})) if ok(specs) else []
         if available and name not in available:
             return (
                 f"the gateway at {self.target.url} has no kernelspec {name!r}; available: "
                 f"{', '.join(available)}. Install it there (`toolkernel install-kernel "
                 "--sys-prefix` in the server's environment) or pass --kernel-name"
             )
-        return f"the gateway at {self.target.url} did not start kernel {name!r}: " + _reason(
-            response
-        )
+        failure = f"the gateway at {self.target.url} did not start kernel {name!r}: "
+        if response.code == 403:  # Enterprise Gateway: a user it refuses, or a kernel limit
+            return (
+                f"{failure}{reason(response).rstrip('.')}. To start it as another user, set "
+                "KERNEL_USERNAME in the bridge's environment (its KERNEL_* variables go "
+                "with the request)"
+            )
+        return failure + reason(response)
 
     async def _gone(self) -> bool:
         return (await self._request("GET", "", _REQUEST_S)).code == 404
@@ -224,16 +225,16 @@ class GatewayKernel:
         try:
             response = await self._http.fetch(request, raise_error=False)
         except (OSError, HTTPClientError) as exc:  # no answer at all (refused, timed out)
-            raise _unreachable(self.target.url, exc) from exc
-        if response.code in (401, 403):
-            raise _refused(self.target.url, response.code)
-        return response
+            raise unreachable(self.target.url, exc) from exc
+        if response.code == 401 or (response.code == 403 and not detail(response)):
+            raise refused(self.target.url, response.code)
+        return response  # a 403 with a reason is the server refusing the request itself
 
     def _check(self, response: HTTPResponse, what: str) -> None:
-        if not _ok(response):
+        if not ok(response):
             msg = (
                 f"the gateway at {self.target.url} could not {what} "
-                f"(kernel {self.kernel_id}): {_reason(response)}"
+                f"(kernel {self.kernel_id}): {reason(response)}"
             )
             raise BridgeError(msg)
 
@@ -256,11 +257,11 @@ class GatewayKernel:
                 )
             except HTTPClientError as exc:
                 if exc.code in (401, 403):
-                    raise _refused(self.target.url, exc.code) from exc
+                    raise refused(self.target.url, exc.code) from exc
                 msg = f"the gateway at {self.target.url} refused the kernel's websocket: {exc}"
                 raise BridgeError(msg) from exc
             except OSError as exc:
-                raise _unreachable(self.target.url, exc) from exc
+                raise unreachable(self.target.url, exc) from exc
             self._ws = ws
             self._reader = asyncio.get_running_loop().create_task(self._read(ws))
             unsent, self._unsent = self._unsent, []
@@ -329,37 +330,3 @@ def _decode(raw: str | bytes) -> dict[str, Any]:
     decoded: dict[str, Any] = json.loads(parts[0])
     decoded["buffers"] = parts[1:]
     return decoded
-
-
-def _ok(response: HTTPResponse) -> bool:
-    return 200 <= response.code < 300
-
-
-def _json(response: HTTPResponse) -> dict[str, Any]:
-    try:
-        body = json.loads(response.body or b"{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _reason(response: HTTPResponse) -> str:
-    body = _json(response)
-    detail = body.get("message") or body.get("reason")
-    return f"HTTP {response.code} {detail or response.reason}"
-
-
-def _refused(url: str, status: int) -> BridgeError:
-    msg = (
-        f"the gateway at {url} refused the token (HTTP {status}): pass the server's token "
-        f"with --gateway-token or ${GATEWAY_TOKEN_ENV_VAR}"
-    )
-    return BridgeError(msg)
-
-
-def _unreachable(url: str, exc: Exception) -> BridgeError:
-    msg = (
-        f"cannot reach the gateway at {url} ({type(exc).__name__}: {exc}): check "
-        "--gateway-url and that the server is running"
-    )
-    return BridgeError(msg)

@@ -18,7 +18,7 @@ from toolkernel.errors import BridgeError
 
 if TYPE_CHECKING:
     from toolkernel.bridge._expose import BridgeServer
-    from toolkernel.bridge._session import KernelSession
+    from toolkernel.bridge._sessions import KernelHandle
 
 __all__ = ["LIFECYCLE_TOOLS", "add_lifecycle_tools"]
 
@@ -48,7 +48,7 @@ MemoryAction = Literal["get", "set", "delete", "list"]
 _NAME = Field(description="The registry tool, as 'namespace.tool' (e.g. 'local.primes').")
 
 
-def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
+def add_lifecycle_tools(server: BridgeServer, session: KernelHandle) -> None:
     """Add the version, delete, memory and server tools (`LIFECYCLE_TOOLS` but one).
 
     `create_tool` is the server's own (`BridgeServer`), its schema made from `ToolDraft`.
@@ -119,7 +119,7 @@ def add_lifecycle_tools(server: BridgeServer, session: KernelSession) -> None:
     _add_server_tools(server, session)
 
 
-def _add_delete_tools(server: BridgeServer, session: KernelSession) -> None:
+def _add_delete_tools(server: BridgeServer, session: KernelHandle) -> None:
     @server.tool(
         description=(
             "Delete a registry tool: it leaves tools.<namespace> and search at once. The "
@@ -160,7 +160,7 @@ def _add_delete_tools(server: BridgeServer, session: KernelSession) -> None:
         return f"{name} is restored as version {version}"
 
 
-def _add_server_tools(server: BridgeServer, session: KernelSession) -> None:
+def _add_server_tools(server: BridgeServer, session: KernelHandle) -> None:
     @server.tool(
         description=(
             "Start an MCP server in the kernel now (tools.<name> in execute_code once it "
@@ -197,7 +197,7 @@ def _add_server_tools(server: BridgeServer, session: KernelSession) -> None:
         return f"server {name!r} is stopped and removed"
 
 
-async def _ask(session: KernelSession, method: str, params: dict[str, Any]) -> Any:
+async def _ask(session: KernelHandle, method: str, params: dict[str, Any]) -> Any:
     try:
         return await session.request(method, params)
     except BridgeError as exc:

@@ -34,7 +34,7 @@ from toolkernel.bridge._expose import BridgeServer
 from toolkernel.bridge._lifecycle import add_lifecycle_tools
 from toolkernel.bridge._relay import McpClientRelay
 from toolkernel.bridge._reply import ReplyLimits, build_reply, full_text
-from toolkernel.bridge._session import KernelSession
+from toolkernel.bridge._sessions import KernelHandle, SessionKernels
 from toolkernel.errors import BridgeError
 
 __all__ = ["INSTRUCTIONS", "build_server"]
@@ -57,7 +57,7 @@ _RUNS_CODE = ToolAnnotations(
 
 
 def build_server(
-    session: KernelSession,
+    session: KernelHandle,
     *,
     limits: ReplyLimits | None = None,
     keepalive_s: float = 10.0,
@@ -65,6 +65,9 @@ def build_server(
     lifecycle_tools: bool = False,
 ) -> BridgeServer:
     """Return the bridge's MCP server, driving `session` (which the caller starts).
+
+    `session` is one kernel (`KernelSession`: stdio, or a kernel every client shares),
+    or `SessionKernels`, which runs each MCP session's requests on its own kernel.
 
     It offers `search_tools`, `get_tool_details` and `execute_code`. With
     `lifecycle_tools`, also `create_tool`, `memory`, `tool_versions`, `diff_tool`,
@@ -81,6 +84,8 @@ def build_server(
         version=__version__,
         instructions=INSTRUCTIONS,
     )
+    if isinstance(session, SessionKernels):
+        server.middleware.append(session.middleware)
 
     @server.tool(
         description=(
@@ -173,7 +178,7 @@ def build_server(
 _DISCOVERY_TIMEOUT_S = 60.0
 
 
-async def _discover(session: KernelSession, method: str, params: dict[str, Any]) -> Any:
+async def _discover(session: KernelHandle, method: str, params: dict[str, Any]) -> Any:
     # The kernel answers from what is connected or cached, after a short bounded wait for
     # servers with no cached catalog, and notes which servers are connecting or failed.
     try:
@@ -182,7 +187,7 @@ async def _discover(session: KernelSession, method: str, params: dict[str, Any])
         raise ToolError(str(exc)) from exc
 
 
-async def _keep(session: KernelSession, params: dict[str, Any]) -> bool:
+async def _keep(session: KernelHandle, params: dict[str, Any]) -> bool:
     """Keep what a reply leaves out in the kernel, as `<table>[key]`."""
     try:
         await session.request("kernel/keep", params)

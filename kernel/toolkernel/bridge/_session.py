@@ -18,22 +18,29 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty
 from typing import Any, Protocol
 
 import anyio
 from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
 from toolkernel._spec import LOG_MIME, PROGRESS_MIME, ClientRelay, JSONObject
 from toolkernel.bridge._channel import ChannelClient, Progress
 from toolkernel.bridge._gateway import GatewayKernel, GatewayTarget
+from toolkernel.bridge._wire import receiver
 from toolkernel.errors import BridgeError
 
-__all__ = ["CellEvents", "Execution", "KernelSession", "StdinRelay"]
+__all__ = [
+    "BRIDGE_KERNEL_ARGUMENTS",
+    "CellEvents",
+    "Execution",
+    "KernelSession",
+    "StdinRelay",
+    "bridge_kernel_arguments",
+]
 
 log = logging.getLogger("toolkernel.bridge")
 
@@ -69,6 +76,7 @@ class StdinRelay(Protocol):
 
 
 _LIVENESS_CHECK_S = 1.0
+_STDERR_FD = 2
 _SETTLE_S = 10.0
 _SUBSHELL_WAIT_S = 10.0
 _RESTART_WAIT_S = 60.0
@@ -167,8 +175,14 @@ class KernelSession:
             manager = AsyncKernelManager(
                 kernel_name=self.kernel_name, transport="ipc", ip=str(sockets)
             )
+            # The kernel's stdout is the bridge's stderr: over stdio, the bridge's stdout
+            # is the MCP wire, and ipykernel copies what a cell's subprocess writes to
+            # the stdout it was started with.
             await manager.start_kernel(
-                env=self._env or dict(os.environ), cwd=str(self._cwd or Path.cwd())
+                env=self._env or dict(os.environ),
+                cwd=str(self._cwd or Path.cwd()),
+                extra_arguments=bridge_kernel_arguments(manager.kernel_spec),
+                stdout=_STDERR_FD,
             )
             self._manager = manager
             client = manager.client()
@@ -347,6 +361,12 @@ class KernelSession:
                 await self._restart()
                 self._unreported_restart = True
 
+    async def is_alive(self) -> bool:
+        """True while the kernel process (or the gateway's kernel) is running."""
+        with contextlib.suppress(BridgeError):
+            return await self._alive()
+        return False
+
     async def interrupt(self) -> None:
         """Interrupt the running cell (a signal when owned, else an interrupt_request)."""
         if self._manager is not None:
@@ -395,8 +415,9 @@ class KernelSession:
 
     async def _pump_iopub(self, client: AsyncKernelClient) -> None:
         """Hand every iopub message to the cell or the channel waiting for it."""
+        receive = receiver(client.iopub_channel)
         while True:
-            msg = await _next(client.get_iopub_msg)
+            msg = await receive()
             if msg is None:
                 continue
             if self.channel.receive(msg):
@@ -407,8 +428,9 @@ class KernelSession:
 
     async def _pump_shell(self, client: AsyncKernelClient) -> None:
         """Hand every shell reply to whoever registered for it (`_expect_reply`)."""
+        receive = receiver(client.shell_channel)
         while True:
-            msg = await _next(client.get_shell_msg)
+            msg = await receive()
             if msg is None:
                 continue
             future = self._shell_routes.pop(msg["parent_header"].get("msg_id", ""), None)
@@ -515,20 +537,22 @@ class KernelSession:
         await self._ready_again(_RESTART_WAIT_S)
 
 
-async def _next(get: Callable[..., Awaitable[dict[str, Any]]]) -> dict[str, Any] | None:
-    """The next message of one channel, or None after a quiet second.
+BRIDGE_KERNEL_ARGUMENTS = ("--HistoryManager.hist_file=:memory:",)
+"""What a Toolkernel kernel the bridge starts is told on its command line.
 
-    A channel that fails (its socket closed under a restart) is retried after a second,
-    and said once in the log at debug level.
+Its input history stays in memory (`In`, `_i`, `%history` of this session still work):
+an agent's cells do not belong in the person's IPython history, and the history's
+SQLite thread cost about 0.7 ms of every `execute_code`.
+"""
+
+
+def bridge_kernel_arguments(spec: KernelSpec | None) -> list[str]:
+    """`BRIDGE_KERNEL_ARGUMENTS` for a kernelspec that runs `toolkernel.launcher`, else none.
+
+    Other kernels (and the sandboxed kernel's launcher) may not take IPython options.
     """
-    try:
-        return await get(timeout=_LIVENESS_CHECK_S)
-    except Empty:
-        return None
-    except Exception:
-        log.debug("a kernel channel failed; retrying in a second", exc_info=True)
-        await asyncio.sleep(_LIVENESS_CHECK_S)  # a back-off, not a synchronisation
-        return None
+    argv = spec.argv if spec is not None else []
+    return list(BRIDGE_KERNEL_ARGUMENTS) if "toolkernel.launcher" in argv else []
 
 
 class _KernelDied(Exception):

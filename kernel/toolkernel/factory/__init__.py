@@ -5,6 +5,7 @@ now live in `toolkernel.kinds.skill` and `toolkernel.kinds.wasm`; they are re-ex
 here for the modules that still import them from the factory.
 """
 
+from toolkernel.factory._changes import RegistryChanges, ToolChanges
 from toolkernel.factory._create import (
     CRATE_REGISTRY_VARIABLE,
     DEFAULT_NAMESPACE,
@@ -26,7 +27,9 @@ __all__ = [
     "WASM_LANGUAGES",
     "LiveTools",
     "PreparedTool",
+    "RegistryChanges",
     "SkillDocument",
+    "ToolChanges",
     "ToolDraft",
     "ToolFactory",
     "parse_skill_md",

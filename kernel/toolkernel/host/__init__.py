@@ -12,12 +12,13 @@ from toolkernel.host._host import (
     ServerStatus,
     ToolHost,
 )
-from toolkernel.host._policy import ToolPolicy
+from toolkernel.host._policy import APPROVAL_META, ToolPolicy
 from toolkernel.host._remote import RemoteToolHost
 from toolkernel.host._service import HostService
 from toolkernel.host._wire import SOCKET_ENV_VAR
 
 __all__ = [
+    "APPROVAL_META",
     "SOCKET_ENV_VAR",
     "CatalogListener",
     "ClientRelay",

@@ -23,11 +23,13 @@ from toolkernel.errors import ConfigError, ServerUnavailable
 from toolkernel.host._host import LogCallback, ProgressCallback
 from toolkernel.host._wire import MAX_LINE, PROTOCOL_VERSION, Peer, PeerClosed, RpcError
 
-__all__ = ["CallSinks", "HostLink"]
+__all__ = ["START_FAILURE_NAME", "CallSinks", "HostLink"]
 
 _FIRST_CONNECT_RETRY_S = 0.02
 """How often a starting kernel looks again for a socket its host has not yet made."""
 _ALL_RELAY = ["sampling", "elicitation", "elicitation.url"]
+START_FAILURE_NAME = "host-failed.txt"
+"""A file beside the socket saying why the host never started (its launcher writes it)."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ class HostLink:
             except FileNotFoundError:
                 # A starting host makes its socket soon; one that ran before is gone, and
                 # one that never came is not waited for twice.
-                if not self._may_wait or time.monotonic() > deadline:
+                failed = self._start_failure() is not None
+                if failed or not self._may_wait or time.monotonic() > deadline:
                     self._may_wait = False
                     raise
                 await asyncio.sleep(_FIRST_CONNECT_RETRY_S)
@@ -194,7 +197,17 @@ class HostLink:
         self._may_wait = False
         return peer
 
+    def _start_failure(self) -> str | None:
+        try:
+            text = (self.socket_path.parent / START_FAILURE_NAME).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        return text.strip() or None
+
     def _unreachable(self, exc: BaseException) -> str:
+        failure = self._start_failure()
+        if failure is not None:
+            return failure
         if not self._ever_connected:
             return (
                 f"cannot reach the tool host at {self.socket_path} ({exc}); start it with "

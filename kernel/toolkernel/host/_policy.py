@@ -7,7 +7,8 @@ it remembers the "allow for this session" answers and counts the session's calls
 
 An approval is asked through the call's relay as an MCP form elicitation with one
 required field, `answer`: `allow` (this call), `session` (this tool, for the rest of the
-session) or `deny`. A notebook shows it as an input prompt; through the bridge it
+session) or `deny`, marked as an approval in its `_meta` (`APPROVAL_META`). JupyterLab
+shows it as a dialog, other notebook front ends as an input prompt; through the bridge it
 reaches the MCP client. Declining, cancelling, any other answer, a relay error and no
 answer within `approval_timeout` all deny the call.
 """
@@ -28,10 +29,15 @@ from traitlets.config import Configurable
 from toolkernel._spec import ClientRelay, ToolSpec, relay_can
 from toolkernel.errors import ToolCallLimit, ToolDenied
 
-__all__ = ["APPROVAL_ANSWERS", "ToolPolicy", "needs_approval"]
+__all__ = ["APPROVAL_ANSWERS", "APPROVAL_META", "ToolPolicy", "needs_approval"]
 
 APPROVAL_ANSWERS = ("allow", "session", "deny")
 """The answers an approval request offers: this call, this tool for the session, no."""
+
+APPROVAL_META = "toolkernel/approval"
+"""The `_meta` key that marks an elicitation as an approval request, for a front end
+that asks its own way (JupyterLab's dialog): `{"tool", "server", "reason", "arguments",
+"timeout_s"}`, all plain text but `timeout_s` (seconds, a number)."""
 
 _SUMMARY_CHARS = 200
 _EXECUTIONS_KEPT = 256
@@ -184,7 +190,8 @@ class ToolPolicy(Configurable):
         who = str(getattr(relay, "party", "client"))
         try:
             async with asyncio.timeout(self.approval_timeout):
-                answer = await relay("elicitation/create", _question(name, reason, arguments))
+                question = _question(name, reason, arguments, self.approval_timeout)
+                answer = await relay("elicitation/create", question)
         except TimeoutError as exc:
             msg = (
                 f"{name} was not called: nobody answered its approval request within "
@@ -239,12 +246,22 @@ def needs_approval(
     return None
 
 
-def _question(name: str, reason: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def _question(
+    name: str, reason: str, arguments: Mapping[str, Any], timeout_s: float
+) -> dict[str, Any]:
     """The `elicitation/create` params that ask whether `name` may run with `arguments`."""
     summary = json.dumps(dict(arguments), separators=(", ", ": "), default=str)
     if len(summary) > _SUMMARY_CHARS:
         summary = summary[: _SUMMARY_CHARS - 3] + "..."
+    about = {
+        "tool": name,
+        "server": name.partition(".")[0],
+        "reason": reason,
+        "arguments": summary,
+        "timeout_s": timeout_s,
+    }
     return {
+        "_meta": {APPROVAL_META: about},
         "message": f"Allow the tool {name} to run? Asked because {reason}. Arguments: {summary}",
         "requestedSchema": {
             "type": "object",

@@ -31,6 +31,7 @@ from toolkernel.config import ServerConfig
 from toolkernel.errors import ConfigError, ServerUnavailable
 from toolkernel.host._host import CANCEL_GRACE_S, CatalogListener, LogCallback, ProgressCallback
 from toolkernel.host._link import CallSinks, HostLink
+from toolkernel.host._registry_rpc import RemoteToolChanges
 from toolkernel.host._status import ServerStatus
 from toolkernel.host._wire import SOCKET_ENV_VAR
 
@@ -38,9 +39,11 @@ if TYPE_CHECKING:
     from toolkernel.host._policy import ToolPolicy
     from toolkernel.registry import ToolRegistry
 
-__all__ = ["SOCKET_ENV_VAR", "RemoteToolHost"]
+__all__ = ["HOST_STATUS_NAME", "SOCKET_ENV_VAR", "RemoteToolHost"]
 
 T = TypeVar("T")
+HOST_STATUS_NAME = "tool host"
+"""The name of the one status listed when the host itself cannot be reached."""
 log = logging.getLogger("toolkernel.host")
 
 
@@ -55,6 +58,9 @@ class RemoteToolHost:
     named in `servers` (so bindings exist at once); then it is the host's, kept current
     by its `catalog/changed` pushes.
     """
+
+    reads_own_config = True
+    """The host's `mcp.json` names the servers (`server_names`), not the kernel's."""
 
     def __init__(
         self,
@@ -91,6 +97,7 @@ class RemoteToolHost:
         self.socket_path = socket_path or _socket_from_env()
         self._servers = list(servers)
         self._listeners: list[CatalogListener] = []
+        self._registry = registry
         self._catalog_lock = threading.RLock()
         self._hashes: dict[str, str] = {}
         self._specs: dict[str, list[ToolSpec]] = {}
@@ -157,6 +164,13 @@ class RemoteToolHost:
             self._link.call(name, dict(arguments or {}), version, sinks, execution)
         )
 
+    def server_names(self) -> list[str]:
+        """The host's configured servers (as its `mcp.json` names them), once it answered.
+
+        Before that: the names this client was built with (usually none).
+        """
+        return list(self._server_names())
+
     def source_kind(self, source: str) -> str:
         """What the `source` of a log message is: `mcp`, a registry tool's kind, or `tool`."""
         if source in self._server_names():
@@ -212,7 +226,8 @@ class RemoteToolHost:
         """Each server's state, as the host sees it; as `ToolHost.statuses`.
 
         When the host cannot be reached, each known server is `failed`, and its detail
-        says why and what to do.
+        says why and what to do; with no known server, one status named
+        `HOST_STATUS_NAME` says it.
         """
         if not self._thread.is_alive():  # not started: nothing was attempted yet
             names = [n for n in self._server_names() if servers is None or n in servers]
@@ -224,6 +239,8 @@ class RemoteToolHost:
             found = await self._ask("statuses", params, None, wait=settle)
         except ServerUnavailable as exc:
             names = [n for n in self._server_names() if servers is None or n in servers]
+            if not names and servers is None:  # no server to blame: the host itself failed
+                return [ServerStatus(HOST_STATUS_NAME, "failed", str(exc), None)]
             return [ServerStatus(n, "failed", str(exc), self._count(n)) for n in names]
         return [ServerStatus(**row) for row in found]
 
@@ -239,6 +256,48 @@ class RemoteToolHost:
             "restart the kernel"
         )
         raise ConfigError(msg)
+
+    def registry_changes(self) -> RemoteToolChanges:
+        """The kernel's registry changes and reads, served by the host (`registry/*`).
+
+        A `Toolbox` whose host offers this sends `create_tool`, rollbacks, deletes,
+        versions, diffs and `call_history` here, to the real registry outside the
+        sandbox, instead of to its own.
+        """
+        return RemoteToolChanges(self)
+
+    async def registry_request(
+        self, method: str, params: dict[str, Any], *, wait: float = 0.0
+    ) -> Any:
+        """Send one `registry/*` request; bounded by the connect timeout plus `wait`.
+
+        Raises:
+            ServerUnavailable: The host cannot be reached, went away, or did not answer.
+            ToolkernelError: What the host's registry raised (the same class).
+        """
+        return await self._ask(method, params, None, wait=wait)
+
+    def registry_request_blocking(
+        self, method: str, params: dict[str, Any], *, wait: float = 0.0
+    ) -> Any:
+        """`registry_request` from synchronous code (a cell's `create_tool`).
+
+        An interrupt (KeyboardInterrupt) while waiting cancels the request on the host
+        too, and is raised at once: the cell never waits out a long build.
+
+        Raises:
+            The errors of `registry_request`.
+        """
+        if not self._thread.is_alive():
+            msg = f"the tool host client is not running (start() it); socket {self.socket_path}"
+            raise ServerUnavailable(msg, tool="", server="")
+        work = self._link.ask(method, params, server="", wait=wait)
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        try:
+            return future.result()  # bounded by `ask`: the connect timeout plus `wait`
+        except BaseException:
+            future.cancel()  # an interrupt: `$/cancel` goes to the host
+            raise
 
     # -- internals -------------------------------------------------------------------------
 

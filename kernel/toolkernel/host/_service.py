@@ -14,13 +14,22 @@ outside the sandbox, and it reaches them through `RemoteToolHost` over one Unix 
   results, progress, logs and statuses, never a server's configuration.
 - **The socket** is created mode 0600 in a folder that must be private (0700, ours, not
   a symlink; it is made so when missing); a path that is a symlink, or a live host's
-  socket, is refused. A connecting process of another user is refused (`SO_PEERCRED`).
+  socket, is refused. A connecting process of another user is refused (`SO_PEERCRED`),
+  but for one `peer_uid` (a sandboxed kernel's uid, when the host runs as root): the
+  socket is then handed to that uid (still 0600), and its folder opened to the sandbox
+  group to read and enter, not write (0750), so exactly that uid and ours can connect.
 - **Several connections at once** are served, each with its own subscription and
   calls: the kernel reconnecting after a dropped connection never races the old one.
   They all share this process's one `ToolHost`, hence one kernel's policy.
 - **A server's requests to the client** (elicitation, sampling) during a call go back
   over the connection that made the call (`relay/request`) and are answered by the
   kernel's `ClientRelay` for that call.
+- **Registry writes** (`create_tool`, versions, rollback, delete, restore) and reads
+  the kernel needs are served here (`registry/*`, `toolkernel.host._registry_rpc`) and
+  applied to the home's real registry: the sandboxed kernel's own is a throwaway.
+- **The audit log**: every call served here is recorded here, in the real registry's
+  call history, with the calling kernel's pid and this host's `session`; the kernel
+  cannot write or erase it.
 - **Connections are served on the `ToolHost`'s own loop** (its thread), not on this
   process's main loop: a call then reaches `ToolHost.call` on the loop it runs on, with
   no thread hop each way (the main thread only waits for a signal or `stop()`).
@@ -40,10 +49,11 @@ from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from toolkernel._spec import KnownRelay, ToolSpec
+from toolkernel._spec import KnownRelay, ToolResult, ToolSpec
 from toolkernel.config import ServerConfig
 from toolkernel.errors import ConfigError
 from toolkernel.host._host import ToolHost
+from toolkernel.host._registry_rpc import CallAudit, RegistryHandlers, peer_pid
 from toolkernel.host._wire import (
     INVALID_PARAMS,
     MAX_LINE,
@@ -52,6 +62,7 @@ from toolkernel.host._wire import (
     Peer,
     RpcError,
 )
+from toolkernel_sandbox.process import SANDBOX_GID
 
 if TYPE_CHECKING:
     from toolkernel.host._policy import ToolPolicy
@@ -64,27 +75,29 @@ log = logging.getLogger("toolkernel.host")
 _SOCKET_PATH_MAX = 107
 """The longest path a Unix socket can bind to on Linux (`sun_path` less its NUL)."""
 _ALL_RELAY = ("sampling", "elicitation", "elicitation.url")
-_BACKLOG = 100
-"""Connections the listening socket queues before they are accepted (asyncio's default)."""
 CLOSE_WAIT_S = 5.0
 """How long a stopping host waits for its closed connections' handlers to finish."""
 T = TypeVar("T")
 
 
-def prepare_socket_path(path: Path) -> None:
+def prepare_socket_path(path: Path, *, peer_gid: int | None = None) -> None:
     """Make `path` ready to bind: a private folder, no symlink, no live host on it.
+
+    With `peer_gid`, the folder may be open to that group alone, to read and enter (0750):
+    the folder a sandboxed kernel's launcher made for its host.
 
     Raises:
         ConfigError: The path is too long, is a symlink or not a socket, its folder is
             not private to this user, or another host is serving on it.
     """
-    if len(os.fsencode(path)) > _SOCKET_PATH_MAX:
-        msg = f"socket path {path} is over {_SOCKET_PATH_MAX} bytes; choose a shorter one"
+    longest = _SOCKET_PATH_MAX - 1  # one byte for the scratch name it is bound under
+    if len(os.fsencode(path)) > longest:
+        msg = f"socket path {path} is over {longest} bytes; choose a shorter one"
         raise ConfigError(msg)
     folder = path.parent
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True)
-    _check_private_folder(folder)
+    _check_private_folder(folder, peer_gid)
     try:
         info = path.lstat()
     except FileNotFoundError:
@@ -101,36 +114,19 @@ def prepare_socket_path(path: Path) -> None:
     path.unlink()  # a stale socket, left by a host that died
 
 
-def _check_private_folder(folder: Path) -> None:
+def _check_private_folder(folder: Path, peer_gid: int | None = None) -> None:
     info = folder.lstat()
+    shared = stat.S_IRGRP | stat.S_IXGRP if peer_gid is not None and info.st_gid == peer_gid else 0
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         msg = f"the socket's folder {folder} is a symlink or not a folder; use a real folder"
         raise ConfigError(msg)
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+    if info.st_uid != os.getuid() or info.st_mode & 0o077 & ~shared:
         msg = (
             f"the socket's folder {folder} is open to other users (mode "
             f"{stat.S_IMODE(info.st_mode):o}); make it private (chmod 700 {folder}) or "
             "choose a folder of your own"
         )
         raise ConfigError(msg)
-
-
-def _listening_socket(path: Path) -> socket.socket:
-    """A Unix socket listening on `path`, born mode 0600 (no window where it is not).
-
-    Bound before any other thread of this process starts: the umask is process-wide.
-    """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_umask = os.umask(0o177)
-    try:
-        sock.bind(str(path))
-        sock.listen(_BACKLOG)
-    except BaseException:
-        sock.close()
-        raise
-    finally:
-        os.umask(old_umask)
-    return sock
 
 
 def _someone_listens(path: Path) -> bool:
@@ -159,6 +155,7 @@ class HostService:
         connect_timeout: float = 30.0,
         sandbox_backend: str | None = None,
         policy: ToolPolicy | None = None,
+        peer_uid: int | None = None,
     ) -> None:
         """Build the host (nothing connects, nothing is bound until `run`).
 
@@ -171,8 +168,13 @@ class HostService:
             sandbox_backend: The process sandbox of script tools; None: the best one.
             policy: Decides every call of every connected kernel (allowlist, approvals
                 asked through the calling kernel's relay, budgets); None: no policy.
+            peer_uid: The one other uid admitted (a sandboxed kernel's, which runs as
+                uid 65534 when the host is root); the socket is handed to it (0600) and
+                its folder opened to the sandbox group to read and enter (0750). None: only
+                this process's uid.
         """
         self.socket_path = socket_path
+        self.peer_uid = peer_uid
         self.host = ToolHost(
             servers,
             registry=registry,
@@ -182,6 +184,17 @@ class HostService:
             sandbox_backend=sandbox_backend,
             policy=policy,
         )
+        self.audit = CallAudit(registry, f"host {socket_path}")
+        """Records every call served here in the registry's call history."""
+        self.registry = RegistryHandlers(
+            self.host,
+            registry,
+            servers=list(servers),
+            sandbox_backend=sandbox_backend,
+            connect_timeout=connect_timeout,
+            audit=self.audit,
+        )
+        """Serves the kernel's `registry/*` requests against `registry`."""
         self._peers: set[Peer] = set()
         self._serving: set[asyncio.Task[Any]] = set()
         # Connections are served on the host's own loop, so a call reaches `ToolHost.call`
@@ -189,6 +202,7 @@ class HostService:
         self._peer_loop: asyncio.AbstractEventLoop = self.host._loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
+        self._stop_asked = False
 
     def run(self, *, on_ready: Callable[[], None] | None = None) -> None:
         """Serve until SIGTERM, SIGINT or `stop()`; then stop the host, remove the socket.
@@ -207,17 +221,21 @@ class HostService:
         self._broadcast("log", {"source": source, "level": level, "text": text})
 
     def stop(self) -> None:
-        """Ask a running `run` to end (from any thread)."""
+        """Ask a running `run` to end, or a `run` still starting to end at once (any thread)."""
+        self._stop_asked = True
         if self._loop is not None and self._stopped is not None:
             self._loop.call_soon_threadsafe(self._stopped.set)
 
     async def _run(self, on_ready: Callable[[], None] | None) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        if self._stop_asked:
+            self._stopped.set()
         for signum in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(signum, self._stopped.set)
-        prepare_socket_path(self.socket_path)
-        listener = _listening_socket(self.socket_path)
+        peer_gid = SANDBOX_GID if self.peer_uid is not None else None
+        prepare_socket_path(self.socket_path, peer_gid=peer_gid)
+        listener = self._listen()
         made = self.socket_path.lstat()
         self.host.start()  # its loop, which serves the connections, runs from here on
         try:
@@ -235,6 +253,7 @@ class HostService:
         finally:
             await self._on_peer_loop(self._close_connections(server))
             await asyncio.to_thread(self.host.stop)
+            await asyncio.to_thread(self.audit.close)
             with contextlib.suppress(FileNotFoundError):
                 if self.socket_path.lstat().st_ino == made.st_ino:
                     self.socket_path.unlink()
@@ -251,6 +270,35 @@ class HostService:
         if self._serving:
             await asyncio.wait(list(self._serving), timeout=CLOSE_WAIT_S)
 
+    def _listen(self) -> socket.socket:
+        """A listening socket at `socket_path`, usable by exactly who may connect.
+
+        It is bound under a scratch name, made the peer's (`peer_uid`), and renamed into
+        place listening: whoever sees the path can connect, never a socket not ready.
+        """
+        path = self.socket_path
+        scratch = path.with_name(f"{path.name}~")
+        with contextlib.suppress(FileNotFoundError):
+            scratch.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window where it is not
+        try:
+            listener.bind(str(scratch))
+        except OSError:
+            listener.close()
+            raise
+        finally:
+            os.umask(old_umask)
+        if self.peer_uid is not None:
+            os.chown(scratch, self.peer_uid, -1, follow_symlinks=False)
+            folder = path.parent
+            if folder.lstat().st_gid != SANDBOX_GID:
+                os.chown(folder, -1, SANDBOX_GID, follow_symlinks=False)
+                folder.chmod(0o750)
+        listener.listen()
+        scratch.rename(path)
+        return listener
+
     def _broadcast(self, method: str, params: dict[str, Any]) -> None:
         """Notify every connection; from any thread (the set is read on the loop only)."""
         loop = self._peer_loop
@@ -264,11 +312,14 @@ class HostService:
             peer.notify(method, params)
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not _same_user(writer):
-            log.warning("refused a connection from another user on %s", self.socket_path)
+        uid = _peer_uid(writer)
+        if uid is not None and uid not in (os.getuid(), self.peer_uid):
+            log.warning("refused a connection from uid %s on %s", uid, self.socket_path)
             writer.close()
             return
         session = _Session(self.host, asyncio.get_running_loop())
+        session.registry, session.audit = self.registry, self.audit
+        session.pid = peer_pid(writer.get_extra_info("socket"))
         peer = Peer(reader, writer, on_request=session.serve, on_notify=_ignore, name="host")
         session.peer = peer
         self._peers.add(peer)
@@ -292,6 +343,12 @@ class _Session:
         self.loop = loop
         self.peer: Peer | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self.registry: RegistryHandlers | None = None
+        """Serves `registry/*`; None: this connection may not touch the registry."""
+        self.audit: CallAudit | None = None
+        """Records this connection's calls; None: they are not recorded."""
+        self.pid: int | None = None
+        """The connected process (the kernel), as the socket reports it."""
 
     def close(self) -> None:
         if self._unsubscribe is not None:
@@ -299,6 +356,8 @@ class _Session:
 
     async def serve(self, method: str, params: dict[str, Any]) -> Any:
         handler = _HANDLERS.get(method)
+        if handler is None and method.startswith("registry/") and self.registry is not None:
+            return await self.registry.serve(method, params)
         if handler is None:
             msg = f"the tool host has no method {method!r}; it serves {', '.join(_HANDLERS)}"
             raise RpcError(msg, code=METHOD_NOT_FOUND)
@@ -320,15 +379,34 @@ class _Session:
         return {"protocol": PROTOCOL_VERSION, "pid": os.getpid(), "servers": _names(statuses)}
 
     async def call(self, params: dict[str, Any]) -> dict[str, Any]:
-        rid = params.get("id")
         name = params.get("name")
         if not isinstance(name, str):
             msg = "tools/call needs a 'name' (the tool's qualified name)"
             raise RpcError(msg, code=INVALID_PARAMS)
+        recorded = self.audit.start(name, params.get("arguments")) if self.audit else None
+        try:
+            result = await self._call(name, params)
+        except BaseException as exc:
+            if recorded is not None:
+                recorded(exc, self.pid)
+            raise
+        if recorded is not None:
+            recorded(result, self.pid)
+        return {
+            "tool": result.tool,
+            "content": result.content,
+            "structured": result.structured,
+            "is_error": result.is_error,
+            "meta": result.meta,
+            "approval": result.approval,
+        }
+
+    async def _call(self, name: str, params: dict[str, Any]) -> ToolResult:
+        rid = params.get("id")
         arguments = params.get("arguments")
         version = params.get("version")
         execution = params.get("execution")
-        result = await self.host.call(
+        return await self.host.call(
             name,
             arguments if isinstance(arguments, dict) else {},
             version=version if isinstance(version, int) else None,
@@ -338,14 +416,6 @@ class _Session:
             relay=self._relay(rid, params.get("relay")),
             execution=execution if isinstance(execution, str) else None,
         )
-        return {
-            "tool": result.tool,
-            "content": result.content,
-            "structured": result.structured,
-            "is_error": result.is_error,
-            "meta": result.meta,
-            "approval": result.approval,
-        }
 
     async def catalog(self, params: dict[str, Any]) -> dict[str, Any]:
         found = await self.host.catalog()
@@ -433,13 +503,14 @@ def _names(statuses: list[Any]) -> list[str]:
     return [status.name for status in statuses]
 
 
-def _same_user(writer: asyncio.StreamWriter) -> bool:
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    """The connecting process's uid (`SO_PEERCRED`); None where the system cannot say."""
     sock = writer.get_extra_info("socket")
     if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return True
+        return None
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
-    return bool(uid == os.getuid())
+    return int(uid)
 
 
 def _ignore(method: str, params: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@ strings, so a line is a message). Either side sends requests, answers and notifi
 
 - kernel to host, requests: `initialize`, `tools/call`, `catalog`, `statuses`,
   `resources/list`, `resources/read`; notification `$/cancel` `{"id"}` (cancels one of
-  its requests; `calls/cancel` is the same as a request);
+  its requests; `calls/cancel` is the same as a request); `registry/*`, the registry
+  changes and reads of `toolkernel.host._registry_rpc`;
 - host to kernel, notifications: `catalog/changed` `{"source", "tools"}`, `log`
   `{"source", "level", "text"}`, and per call `calls/progress`, `calls/output`,
   `calls/log` (each with the call's request `id`); request `relay/request`

@@ -20,6 +20,7 @@ from toolkernel.config import toolkernel_settings
 from toolkernel.errors import ToolkernelError
 from toolkernel.factory import CRATE_REGISTRY_VARIABLE, SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
+from toolkernel.kernel._approval import ApprovalComms
 from toolkernel.kernel._channel import register_channel
 from toolkernel.kernel._magics import ToolMagics
 from toolkernel.kernel._progress import CellFrontEnd, LastResortRelay
@@ -47,6 +48,13 @@ class ToolKernel(IPythonKernel):
     ).tag(config=True)
     show_progress = Bool(
         True, help="Show a live progress line in the cell while a tool reports progress."
+    ).tag(config=True)
+
+    _execute_sleep = Float(
+        0.0,
+        help="Seconds ipykernel sleeps after each cell, before its reply (its default, "
+        "0.0005, works around lost output; here stdout and stderr are flushed, and so "
+        "sent, before the reply, so it is not needed).",
     ).tag(config=True)
 
     toolchain_path = Unicode(
@@ -90,6 +98,8 @@ class ToolKernel(IPythonKernel):
         super().__init__(**kwargs)
         skip_slow_format_checkers()
         where = toolkernel_settings(self)  # c.Toolkernel.home and .mcp_config
+        self.approvals = ApprovalComms()  # JupyterLab's approval dialogs
+        self.approvals.register(self.comm_manager)
         self.toolbox = Toolbox(
             parent=self,  # c.Toolbox.<option> in the kernel's config applies
             home=where.home_path(),
@@ -97,7 +107,7 @@ class ToolKernel(IPythonKernel):
             connect_timeout=self.connect_timeout,
             front_end=CellFrontEnd(
                 show_progress=self.show_progress,
-                relay=make_relay_factory(self),
+                relay=make_relay_factory(self, self.approvals),
                 logs_to_cell=lambda: relay_capabilities(self) is not None,
             ),
             on_log=self._server_log,

@@ -7,9 +7,10 @@ which the bridge answers through its MCP client's `sampling/createMessage` or
 `elicitation/create`. The bridge marks each execute request with what its client can
 do, so a request the client cannot serve fails at once with a clear error.
 
-In JupyterLab (no bridge), an elicitation becomes ordinary input prompts, one per
+In a notebook (no bridge), an elicitation becomes ordinary input prompts, one per
 field; a URL-mode elicitation becomes a link in the cell and one prompt to confirm;
-sampling is refused: a notebook has no model to ask.
+sampling is refused: a notebook has no model to ask. A tool policy's approval request
+is a dialog when JupyterLab listens (`ApprovalComms`), else such a prompt.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from toolkernel._spec import RELAY_MARK, KnownRelay
 from toolkernel.errors import BridgeError
 from toolkernel.host import ClientRelay
+from toolkernel.kernel._approval import ApprovalComms, approval_about
 from toolkernel.kernel._progress import show_link
 
 __all__ = ["RelayFactory", "make_relay_factory", "make_sample", "relay_capabilities"]
@@ -77,23 +79,31 @@ def relay_request(kernel: Any, method: str, params: dict[str, Any]) -> dict[str,
     return answer
 
 
-def make_relay_factory(kernel: Any) -> RelayFactory:
+def make_relay_factory(kernel: Any, approvals: ApprovalComms | None = None) -> RelayFactory:
     """Return what the toolbox calls, inside a cell, to get that cell's relay.
 
     The relay runs on the tool host's loop but must ask in the cell's context (the
     parent message decides who answers), so the context is captured when the call
-    starts and each request runs in a copy of it on a worker thread.
+    starts and each request runs in a copy of it on a worker thread. In a notebook, an
+    approval request goes to JupyterLab's dialog through `approvals` when a JupyterLab
+    listens, and to an input prompt otherwise.
     """
 
     def factory() -> ClientRelay:
         context = contextvars.copy_context()
+        in_notebook = relay_capabilities(kernel) is None
 
         async def relay(method: str, params: dict[str, Any]) -> dict[str, Any]:
+            about = approval_about(params) if method == "elicitation/create" else None
+            if in_notebook and about is not None and approvals and approvals.listening:
+                answer = await approvals.ask(about)
+                if answer is not None:
+                    return answer
             loop = asyncio.get_running_loop()
             ask = context.copy().run
             return await loop.run_in_executor(None, ask, relay_request, kernel, method, params)
 
-        party = "person" if relay_capabilities(kernel) is None else "client"
+        party = "person" if in_notebook else "client"
         return KnownRelay(relay, _cell_capabilities(kernel), party)
 
     return factory

@@ -90,8 +90,8 @@ class ToolDraft:
     policy: Mapping[str, Any] | None = _field(
         None,
         'WASM: `{"mounts": [{"host", "guest", "writable"}], "env": {...}}`. Script: '
-        '`{"network": bool, "read_only": [...], "writable": [...]}`. Nothing on the '
-        "host is visible unless listed.",
+        '`{"network": bool or ["api.github.com", "*.example.org"], "read_only": [...], '
+        '"writable": [...]}`. Nothing on the host is visible unless listed.',
         _OBJECT,
     )
     note: str = _field("", "Why this version was made.", {"type": "string"})

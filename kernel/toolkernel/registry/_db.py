@@ -188,6 +188,19 @@ def _add_call_approval(conn: sqlite3.Connection) -> None:
 
 _V5_CALL_APPROVAL: tuple[Callable[[sqlite3.Connection], None]] = (_add_call_approval,)
 
+
+def _add_call_session(conn: sqlite3.Connection) -> None:
+    """Add `call_history.session`: which kernel's tool host served each call.
+
+    Looks first, as `_add_call_approval` does, so a re-run step is harmless.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(call_history)")}
+    if "session" not in columns:
+        conn.execute("ALTER TABLE call_history ADD COLUMN session TEXT")
+
+
+_V6_CALL_SESSION: tuple[Callable[[sqlite3.Connection], None]] = (_add_call_session,)
+
 MigrationStep = tuple[str | Callable[[sqlite3.Connection], None], ...]
 """Single SQL statements, or functions that change the data through the connection."""
 
@@ -197,6 +210,7 @@ MIGRATIONS: list[MigrationStep] = [
     _V3_BINDING_IDENTIFIERS,
     _V4_CALL_HISTORY,
     _V5_CALL_APPROVAL,
+    _V6_CALL_SESSION,
 ]
 """Schema steps in order; step `i` takes the schema from version `i` to `i + 1`.
 
@@ -204,7 +218,7 @@ Each step is a tuple of single statements (not a script: `executescript` would c
 the surrounding transaction) or of functions that run inside the migration's
 transaction. Step 2 adds the versioned registry tools and the memory store; step 3
 gives every indexed tool its binding's name as identifier; step 4 adds the call history;
-step 5 adds each call's approval.
+step 5 adds each call's approval; step 6 the session (the tool host) that served it.
 """
 
 

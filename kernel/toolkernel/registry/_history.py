@@ -56,6 +56,8 @@ class CallRecord:
             (someone was asked and allowed it), `remembered:<who>` (allowed by their
             earlier "for this session" answer), or `denied:<who>`; `<who>` is `person`,
             `client`, `policy` or `timeout`. None: the call needed no approval.
+        session: Which kernel's `toolkernel host` served and recorded the call
+            (`host <socket path>`); None: the calling process recorded it itself.
     """
 
     tool: str
@@ -67,6 +69,7 @@ class CallRecord:
     execution_count: int | None = None
     pid: int | None = None
     approval: str | None = None
+    session: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the record as a JSON object (its fields by name)."""
@@ -74,14 +77,15 @@ class CallRecord:
 
 
 _COLUMNS = (
-    "tool, arguments_bytes, duration_s, outcome, started_at, error, execution_count, pid, approval"
+    "tool, arguments_bytes, duration_s, outcome, started_at, error, execution_count, pid, "
+    "approval, session"
 )
 
 
 def record_calls(conn: sqlite3.Connection, records: list[CallRecord], *, keep: int) -> None:
     """Append `records` and drop all but the newest `keep` rows (call inside a write)."""
     conn.executemany(
-        f"INSERT INTO call_history ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT INTO call_history ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         [
             (
                 r.tool,
@@ -93,6 +97,7 @@ def record_calls(conn: sqlite3.Connection, records: list[CallRecord], *, keep: i
                 r.execution_count,
                 r.pid,
                 r.approval,
+                r.session,
             )
             for r in records
         ],

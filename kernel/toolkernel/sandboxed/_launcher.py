@@ -3,10 +3,11 @@
     python -P -s -m toolkernel.sandboxed -f {connection_file} [--workspace DIR] ...
 
 It reads the connection file that `SandboxedProvisioner` had written (transport `ipc`,
-sockets in a private folder), copies it into that folder, and starts
-`python -m toolkernel.launcher` there under bubblewrap (else firejail), in its place:
-Jupyter sees the launcher as the kernel process. What the kernel gets is
-`kernel_policy`'s.
+sockets in a private folder), copies it into that folder, starts the kernel's tool host
+outside the sandbox (`KernelHost`; unless `$TOOLKERNEL_HOST_SOCKET` names one already
+running), and starts `python -m toolkernel.launcher` under bubblewrap (else firejail),
+its tools reached through `RemoteToolHost`, in its place: Jupyter sees the launcher as
+the kernel process. What the kernel gets is `kernel_policy`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import toolkernel
 import toolkernel_sandbox
+from toolkernel.config import toolkernel_home
+from toolkernel.sandboxed._host import KernelHost
 from toolkernel_sandbox import SandboxError
 from toolkernel_sandbox.process import Exited, ProcessPolicy, run_foreground, share_writable
 
@@ -47,6 +50,9 @@ ENV_ALLOWLIST = ("JPY_SESSION_NAME", HOST_SOCKET_VAR)
 #: Where the kernel keeps its registry: the private `/tmp`, empty at each start. Tools
 #: reach a sandboxed kernel through the host service, not through a shared home.
 INNER_HOME = "/tmp/toolkernel"  # noqa: S108  (the sandbox's own private tmpfs)
+
+#: How the kernel inside is told to reach its tools through the host's socket.
+REMOTE_HOST_ARG = "--Toolbox.host_class=toolkernel.host.RemoteToolHost"
 
 _CONNECTION_COPY = "connection.json"
 _GIB = 2**30
@@ -146,9 +152,19 @@ def package_paths() -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the kernel of the connection file under the sandbox; return its exit status."""
     args = _parser().parse_args(argv)
+    environ = dict(os.environ)
+    host: KernelHost | None = None
     try:
         sockets_dir, inner_file = _sockets(args.connection_file)
         workspace = checked_workspace((args.workspace or Path.cwd()).resolve(), sockets_dir)
+        if not environ.get(HOST_SOCKET_VAR):
+            host = KernelHost.start(
+                environ=environ,
+                home=toolkernel_home(),
+                log_name=f"host-{args.connection_file.stem}.log",
+                policy_file=args.policy,
+            )
+            environ[HOST_SOCKET_VAR] = str(host.socket)
         limits = KernelLimits(
             memory_bytes=args.memory, processes=args.processes, cpu_s=args.cpu_seconds
         )
@@ -156,17 +172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             workspace=workspace,
             sockets_dir=sockets_dir,
             limits=limits,
-            environ=os.environ,
+            environ=environ,
             python_paths=python_paths(),
             package_paths=package_paths(),
         )
         for path in (workspace, sockets_dir, inner_file):
             share_writable(path)
         command = [sys.executable, "-P", "-s", "-m", "toolkernel.launcher", "-f", str(inner_file)]
+        command.append(REMOTE_HOST_ARG)
         exited = run_foreground(command, policy=policy, backend=args.backend, cwd=workspace)
     except (SandboxError, ValueError, OSError) as exc:
         sys.stderr.write(f"toolkernel-sandboxed: the kernel could not start: {exc}\n")
         return 1
+    finally:
+        if host is not None:
+            host.stop()
     explanation = explain_exit(exited, limits)
     if explanation:
         sys.stderr.write(f"toolkernel-sandboxed: {explanation}\n")
@@ -279,6 +299,14 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=_env_int("TOOLKERNEL_SANDBOX_CPU_SECONDS", defaults.cpu_s),
         help="CPU seconds per process [TOOLKERNEL_SANDBOX_CPU_SECONDS]",
+    )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=os.environ.get("TOOLKERNEL_SANDBOX_POLICY") or None,
+        help="the tool host's policy file, a JSON object of c.ToolPolicy options (default: "
+        "the ToolPolicy section of your toolkernel_config files, read by the host outside "
+        "the sandbox) [TOOLKERNEL_SANDBOX_POLICY]",
     )
     parser.add_argument(
         "--backend",

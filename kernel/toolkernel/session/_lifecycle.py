@@ -2,9 +2,10 @@
 
 `Toolbox` inherits it; these are the functions a kernel preloads for changing tools
 (`create_tool`, `tool_versions`, `diff_tool`, `rollback_tool`, `delete_tool`,
-`restore_tool`, `save_skill`, `load_skill`). Every change goes through the one
-`ToolFactory` and the registry, which tells the host at once, so bindings follow before
-the change returns.
+`restore_tool`, `save_skill`, `load_skill`). Every change goes through the session's
+`RegistryChanges`: in process, the one `ToolFactory` and the registry, which tells the
+host at once, so bindings follow before the change returns; in a sandboxed kernel, the
+`toolkernel host`, which applies it to the real registry outside the sandbox.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from toolkernel.session._sync import run_blocking
 if TYPE_CHECKING:
     from toolkernel.bundles import ImportedTool
     from toolkernel.config import McpConfig
-    from toolkernel.factory import ToolFactory
+    from toolkernel.factory import RegistryChanges, ToolFactory
     from toolkernel.host import ToolHost
     from toolkernel.kinds.skill import SkillLibrary
     from toolkernel.registry import ToolRegistry, ToolVersion
@@ -37,6 +38,8 @@ class ToolLifecycle:
 
     factory: ToolFactory
     registry: ToolRegistry
+    changes: RegistryChanges
+    """Where changes go: this process's registry, or the tool host's (sandboxed kernel)."""
     host: ToolHost
     lock: ToolLock
     skills: SkillLibrary
@@ -175,7 +178,7 @@ class ToolLifecycle:
             source, entry = function, skill_entry(function, name)
         else:
             source, entry = skill_source(function, self.skill_scope), function.__name__
-        created = self.factory.create(
+        draft = ToolDraft.of(
             name or entry,
             kind="skill",
             language="python",
@@ -184,6 +187,7 @@ class ToolLifecycle:
             description=description,
             note=note,
         )
+        created = self.changes.create(draft)
         self.lock.pins.pop(created.name, None)
         return self.skills.load(created.name)
 
@@ -200,15 +204,14 @@ class ToolLifecycle:
 
     def tool_versions(self, name: str) -> list[ToolVersion]:
         """Return every version of registry tool `name` (`local.fetch`), oldest first."""
-        return self.registry.tool_versions(self.factory.qualify(name, reserved_ok=True))
+        return self.changes.versions(name)
 
     def diff_tool(self, name: str, a: int, b: int | None = None) -> DiffText:
         """Return a unified diff (sources, schemas, policy) of `name` from version `a` to `b`.
 
         `b` defaults to the current version.
         """
-        qualified = self.factory.qualify(name, reserved_ok=True)
-        return DiffText(self.registry.diff_tool(qualified, a, b))
+        return DiffText(self.changes.diff(name, a, b))
 
     def rollback_tool(self, name: str, version: int, *, note: str | None = None) -> ToolVersion:
         """Make version `version` of `name` current again, as a new version; bindings follow.
@@ -217,11 +220,8 @@ class ToolLifecycle:
         a deleted tool back restores it.
         """
         self._check_registry()
-        qualified = self.factory.qualify(name, reserved_ok=True)
-        restored = self.registry.rollback_tool(
-            qualified, version, note=note, author=self.factory.author
-        )
-        self.lock.pins.pop(qualified, None)
+        restored = self.changes.rollback(name, version, note=note)
+        self.lock.pins.pop(restored.name, None)
         return restored
 
     def delete_tool(self, name: str, *, note: str | None = None) -> ToolVersion:
@@ -239,9 +239,8 @@ class ToolLifecycle:
             RegistryError: It is already deleted, or it is an MCP server's tool.
         """
         self._check_registry()
-        qualified = self._registry_name(name)
-        tombstone = self.registry.delete_tool(qualified, note=note, author=self.factory.author)
-        self.lock.pins.pop(qualified, None)
+        tombstone = self.changes.delete(name, note=note)
+        self.lock.pins.pop(tombstone.name, None)
         return tombstone
 
     def restore_tool(self, name: str, *, note: str | None = None) -> ToolVersion:
@@ -254,20 +253,9 @@ class ToolLifecycle:
             RegistryError: It is not deleted, or it is an MCP server's tool.
         """
         self._check_registry()
-        qualified = self._registry_name(name)
-        restored = self.registry.restore_tool(qualified, note=note, author=self.factory.author)
-        self.lock.pins.pop(qualified, None)
+        restored = self.changes.restore(name, note=note)
+        self.lock.pins.pop(restored.name, None)
         return restored
-
-    def _registry_name(self, name: str) -> str:
-        """Return `name` in the default namespace when it has none, else as given.
-
-        A qualified name is not checked here, so that the registry can say that an MCP
-        tool (`my-server.get-weather`) is not its own.
-        """
-        if isinstance(name, str) and "." in name:
-            return name
-        return self.factory.qualify(name, reserved_ok=True)
 
     def create_tool(self, draft: ToolDraft | str | None = None, /, **arguments: Any) -> ToolVersion:
         """Make a tool (from source, or from steps) and register it; it is callable at once.
@@ -293,7 +281,7 @@ class ToolLifecycle:
         draft = self._locked_dependencies(ToolDraft.of(draft, **arguments))
         if draft.steps:
             self._wait_for_step_servers(draft.steps)
-        created = self.factory.create(draft, on_line=_print_line)
+        created = self.changes.create(draft, on_line=_print_line)
         self.lock.pins.pop(created.name, None)  # a tool made here is used as made
         return created
 
@@ -308,7 +296,7 @@ class ToolLifecycle:
             return draft
         try:
             name = self.factory.name_for(draft.name, kind=draft.kind, source=draft.source)
-            pinned = self.registry.tool_version(name, self.lock.pins[name]).manifest
+            pinned = self.changes.version(name, self.lock.pins[name]).manifest
         except (KeyError, ToolkernelError):
             return draft
         field = "requirements" if draft.requirements else "packages"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import re
 import shutil
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from traitlets import Any as TraitAny
-from traitlets import Float, Int, List, Type, Unicode
+from traitlets import Float, Int, List, Type, Unicode, default
 from traitlets import Instance as TraitInstance
 from traitlets.config import Configurable
 
@@ -38,8 +39,8 @@ from toolkernel.bindings import (
 )
 from toolkernel.config import CONFIG_ENV_VAR, McpConfig, ServerConfig, load_config
 from toolkernel.errors import ConfigError, RegistryError, ToolkernelError, ToolNotFound
-from toolkernel.factory import SKILL_NAMESPACE, ToolFactory
-from toolkernel.host import ServerStatus, ToolHost, ToolPolicy
+from toolkernel.factory import SKILL_NAMESPACE, RegistryChanges, ToolChanges, ToolFactory
+from toolkernel.host import SOCKET_ENV_VAR, ServerStatus, ToolHost, ToolPolicy
 from toolkernel.registry import HISTORY_KEEP, ToolRegistry
 from toolkernel.session._calls import (
     CallNote,
@@ -73,7 +74,9 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
     `Type` traits, as ipykernel composes its own, so another registry, tool host or
     factory (an out-of-process host, say) is a matter of configuration:
     `host_class` must take `ToolHost`'s constructor arguments and offer its interface
-    (`call`, `catalog`, `subscribe`, `statuses`, `start`, `stop`).
+    (`call`, `catalog`, `subscribe`, `statuses`, `start`, `stop`). A host that serves
+    the registry itself (`RemoteToolHost`) also offers `registry_changes()`: tool
+    changes and the call history then go to it, and this process records no calls.
 
     Building one opens the registry and builds bindings from the catalog cache; no
     server is waited for. `start()` installs `tools` and connects servers.
@@ -141,12 +144,24 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         klass=object,
         help=(
             "The tool host (ToolHost's interface). toolkernel.host.RemoteToolHost reaches "
-            "a `toolkernel host` process at $TOOLKERNEL_HOST_SOCKET instead."
+            "a `toolkernel host` process at $TOOLKERNEL_HOST_SOCKET instead; it is the "
+            "default in a sandboxed kernel ($TOOLKERNEL_SANDBOXED) given that socket."
         ),
     ).tag(config=True)
     factory_class = Type(
         "toolkernel.factory.ToolFactory", klass=object, help="What create_tool builds with."
     ).tag(config=True)
+
+    @default("host_class")
+    def _default_host_class(self) -> str:
+        """The remote host in a sandboxed kernel given a host's socket, else in process.
+
+        The sandboxed kernel's own home is a throwaway: its tools and registry are the
+        host's, outside the sandbox.
+        """
+        if os.environ.get("TOOLKERNEL_SANDBOXED") == "1" and os.environ.get(SOCKET_ENV_VAR):
+            return "toolkernel.host.RemoteToolHost"
+        return "toolkernel.host.ToolHost"
 
     def __init__(self, **kwargs: Any) -> None:
         """Take the traits above as keywords (`home` is required), then build the parts."""
@@ -166,14 +181,20 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         self._servers_lock = threading.RLock()
         self._added: dict[str, ServerConfig] = {}
         self._removed: set[str] = set()
-        self.server_config: McpConfig = self._read_mcp_json(home, self.config_path)
-        """The servers of mcp.json (none, and `config_error` says why, if it is unusable)."""
+        self._host_reads_config = bool(getattr(self.host_class, "reads_own_config", False))
+        self.server_config: McpConfig = (
+            McpConfig(servers={})
+            if self._host_reads_config
+            else self._read_mcp_json(home, self.config_path)
+        )
+        """The servers of mcp.json (none, and `config_error` says why, if it is unusable).
+
+        None either when the host reads its own (a `RemoteToolHost`'s, outside the
+        sandbox): `server_names()` then asks the host."""
         self._file_servers = dict(self.server_config.servers)
         self.registry_error: str | None = None
         self.registry: ToolRegistry = self._open_registry(home)
         self._specs: dict[str, dict[str, ToolSpec]] = {}
-        self.history = CallRecorder(self.registry, keep=self.call_history_size)
-        """Writes each call through `call_result` to the registry's call history."""
         self.policy = ToolPolicy(parent=self)
         """The tool policy (`c.ToolPolicy`) the host applies to every call."""
         self.host: ToolHost = cast("type[ToolHost]", self.host_class)(
@@ -195,6 +216,12 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             sandbox_backend=self.sandbox_backend,
             crate_registry=self.crate_registry,
         )
+        self.changes, self._mirror_catalogs = self._registry_access()
+        """Registry changes and reads: here, or the tool host's when it serves them."""
+        keep = 0 if self._mirror_catalogs else self.call_history_size
+        self.history = CallRecorder(self.registry, keep=keep)
+        """Writes each call through `call_result` to the registry's call history (a
+        host that serves the registry records the calls it serves itself)."""
         self.namespace = ToolsNamespace(BindingCache(home / "bindings"), explain=self._unloaded)
         self.host.subscribe(self._set_source)  # the cached catalogs now, later each change
         self.lock = ToolLock()
@@ -205,7 +232,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         self.skill_scope: dict[str, Any] = {}
         """The globals a Python skill's module starts with: the preloads."""
         self.skills = SkillLibrary(
-            self.registry,
+            self._skill_source(),
             scope=lambda: dict(self.skill_scope),
             pins=self.lock.pins,
             record=lambda name, version: self.lock.record(name, {"version": version}),
@@ -239,7 +266,8 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         set_caller(self.call)
         set_resource_reader(self.host.read_resource)
         self.host.start()
-        self.follower.start()
+        if not self._host_reads_config:  # a remote host's mcp.json is its own business
+            self.follower.start()
         if self.watcher is not None:
             self.watcher.start()
 
@@ -337,13 +365,16 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         `started_at` (Unix time), `error`, `execution_count` (the calling cell's), `pid`
         (the calling process: kernels, bridges and the panel share the history of their
         home) and `approval` (what the tool policy decided, when it asked or refused:
-        `allowed:person`, `remembered:client`, `denied:timeout`, ...; else None).
+        `allowed:person`, `remembered:client`, `denied:timeout`, ...; else None), and
+        `session` (`host <socket>` when a `toolkernel host` served and recorded the call,
+        the sandboxed kernel's case; else None). A sandboxed kernel reads its host's
+        history, in the real home.
 
         Raises:
             RegistryError: `limit` is not between 1 and 10,000.
         """
         self.history.flush()
-        return [call.to_json() for call in self.registry.call_history(limit, tool=tool)]
+        return [call.to_json() for call in self.changes.history(limit, tool=tool)]
 
     def preloads(self) -> dict[str, Any]:
         """Return the names a kernel puts into the user namespace (skills see them too)."""
@@ -427,9 +458,10 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             Notes naming servers still connecting, servers that failed and why, and
             (with no mcp.json) where it was looked for.
         """
+        await self._hear_host_servers()
         pending = [
             name
-            for name in self.server_config.servers
+            for name in self.server_names()
             if name not in self._specs and name not in self._first_waited
         ]
         if pending:
@@ -458,10 +490,11 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         used = set(_SOURCE_REFERENCE.findall(code))
         if not used:
             return
+        await self._hear_host_servers()
         loaded = set(self.namespace.sources())
         pending = [
             name
-            for name in self.server_config.servers
+            for name in self.server_names()
             if name not in loaded and self.namespace.python_source(name) in used
         ]
         if pending:
@@ -507,12 +540,35 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
             "is_error": result.is_error,
         }
 
+    def server_names(self) -> list[str]:
+        """The MCP servers the tool host runs.
+
+        The host's own list when it reads its own mcp.json (a `RemoteToolHost`), else
+        this process's mcp.json's (with the servers added since).
+        """
+        if self._host_reads_config:
+            return cast("list[str]", self.host.server_names())  # type: ignore[attr-defined]
+        return list(self.server_config.servers)
+
+    async def _hear_host_servers(self) -> None:
+        """Ask a host that reads its own mcp.json, until it first answered: its servers.
+
+        Only its answer names them here; the wait is bounded by its connect timeout.
+        """
+        if self._host_reads_config and not self.server_names():
+            await self.host.statuses()
+
     def statuses(self) -> list[ServerStatus]:
         """Return each configured server's connection state (from synchronous code)."""
         return run_blocking(self.host.statuses())
 
     def _set_source(self, source: str, specs: list[ToolSpec]) -> None:
         self._specs = {**self._specs, source: {spec.name: spec for spec in specs}}
+        if self._mirror_catalogs:
+            try:
+                self.registry.save_catalog(source, specs)
+            except ToolkernelError:
+                log.exception("could not index the tools of %r for search", source)
         try:
             self.namespace.set_source(source, specs)
         except Exception:
@@ -524,8 +580,11 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
 
     def _unloaded(self, attr: str) -> str | None:
         """Why `tools.<attr>` has no bindings, when it names a server that failed or waits."""
-        servers = self.server_config.servers
+        servers = self.server_names()
         server = next((s for s in servers if attr in (s, self.namespace.python_source(s))), None)
+        if server is None and not servers and self._host_reads_config:
+            failed = [s for s in run_blocking(self.host.statuses()) if s.state == "failed"]
+            return f"the tool host failed: {failed[0].detail}" if failed else None
         statuses = run_blocking(self.host.statuses([server])) if server is not None else []
         if not statuses or statuses[0].state == "connected":
             return None
@@ -540,7 +599,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         """Note what a call used, for `%tools lock`; warn if a locked schema drifted."""
         source, _, tool = name.partition(".")
         spec = self._specs.get(source, {}).get(tool)
-        if source in self._specs and source not in self.server_config.servers:  # a registry tool
+        if source in self._specs and source not in self.server_names():  # a registry tool
             if version is None and spec is not None:
                 version = self._current_version(name)
             if version is not None:
@@ -557,7 +616,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
 
     def _registry_namespaces(self) -> set[str]:
         """The registry namespaces the host serves (`local`, ...): its other sources."""
-        return set(self._specs) - set(self.server_config.servers)
+        return set(self._specs) - set(self.server_names())
 
     def _tool_names(self) -> set[str]:
         """The qualified name of every tool the host serves now."""
@@ -565,7 +624,7 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
 
     def _sources(self) -> list[str]:
         """Configured servers, then registry namespaces (the tools discovery covers)."""
-        servers = list(self.server_config.servers)
+        servers = self.server_names()
         local = self._registry_namespaces()
         if SKILL_NAMESPACE in self.registry.namespaces():
             local.add(SKILL_NAMESPACE)
@@ -579,6 +638,30 @@ class Toolbox(ToolLifecycle, ServerChanges, Configurable):
         except ToolNotFound:
             return False
         return True
+
+    def _registry_access(self) -> tuple[RegistryChanges, bool]:
+        """Where registry changes go, and whether this process's registry is only a mirror.
+
+        A host that serves the registry (`registry_changes()`, a sandboxed kernel's
+        `RemoteToolHost`) takes every change and records the calls; this process's own
+        registry then only mirrors each source's tools, so its search index serves
+        discovery.
+        """
+        served = getattr(self.host, "registry_changes", None)
+        if served is None:
+            return ToolChanges(self.factory, self.registry), False
+        changes: RegistryChanges = served()
+        return changes, True
+
+    def _skill_source(self) -> ToolRegistry:
+        """Where skills are read: this process's registry, or the host's when it serves it.
+
+        `SkillLibrary` reads only `tool_version`, `get_blob` and `registry_tools`, which
+        the host's `RemoteToolChanges` offers too.
+        """
+        if self._mirror_catalogs:
+            return cast("ToolRegistry", self.changes)
+        return self.registry
 
     def _open_registry(self, home: Path) -> ToolRegistry:
         """The home's registry; if it cannot be opened, a scratch one, and say why.

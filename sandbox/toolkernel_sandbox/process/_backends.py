@@ -30,7 +30,14 @@ from toolkernel_sandbox.process._policy import (
     sandbox_env,
 )
 
-__all__ = ["BACKENDS", "Launch", "UnsandboxedWarning", "pick_backend", "prepare"]
+__all__ = [
+    "BACKENDS",
+    "Launch",
+    "UnsandboxedWarning",
+    "check_command",
+    "pick_backend",
+    "prepare",
+]
 
 #: Every backend, in the order `pick_backend` tries the isolating ones.
 BACKENDS = ("bwrap", "firejail", "nsjail", "rlimits")
@@ -135,7 +142,7 @@ def prepare(
             uid 65534 could not use it; the message says how to fix it.
         SandboxUnavailable: The backend's binary is gone.
     """
-    _check_command(command)
+    check_command(command)
     _check_paths_exist(policy, cwd)
     layout = host_layout()
     if layout.privileged:
@@ -194,7 +201,8 @@ def _probe(backend: str, executable: str) -> str | None:
     return None
 
 
-def _check_command(command: Sequence[str]) -> None:
+def check_command(command: Sequence[str]) -> None:
+    """Raise `ValueError` unless `command` is a non-empty list of strings without NUL."""
     if isinstance(command, str | bytes) or not command:
         msg = f"command must be a non-empty list of strings, not {command!r}"
         raise ValueError(msg)

@@ -21,6 +21,7 @@ from toolkernel_sandbox.process._argv import cgroup_join_argv
 from toolkernel_sandbox.process._backends import pick_backend, prepare
 from toolkernel_sandbox.process._cgroups import CgroupSupport, RunCgroup, cgroup_support
 from toolkernel_sandbox.process._limits import limit_error, signal_of
+from toolkernel_sandbox.process._netproxy import behind_proxy
 from toolkernel_sandbox.process._policy import ProcessPolicy
 
 __all__ = ["Exited", "run_foreground"]
@@ -61,14 +62,32 @@ def run_foreground(
     as `jupyter_client` killing a kernel, reaches it) and inherits stdin, stdout and
     stderr. SIGTERM, SIGHUP, SIGINT and SIGQUIT sent to this process alone are passed
     on. The memory and process totals (a cgroup, where `cgroups` has one) hold for the
-    program's whole life; `policy.timeout_s` does not apply. `Exited.limit` says which
-    limit ended it, if one did; saying so to a person is the caller's job.
+    program's whole life; `policy.timeout_s` does not apply. With `network_allow`, its
+    filtering proxy runs on a thread of this process until the program exits.
+    `Exited.limit` says which limit ended it, if one did; saying so to a person is the
+    caller's job.
 
     Raises:
         SandboxUnavailable: No backend can run here; the message says what to install.
         SandboxError: A path the policy shows is missing or unusable.
     """
-    launch = prepare(pick_backend(backend), policy, command, cwd)
+    picked = pick_backend(backend)
+    proxy, policy, command = behind_proxy(picked, policy, command)
+    try:
+        return _run(picked, policy, command, cwd, cgroups)
+    finally:
+        if proxy is not None:
+            proxy.close()
+
+
+def _run(
+    backend: str,
+    policy: ProcessPolicy,
+    command: Sequence[str],
+    cwd: Path | None,
+    cgroups: CgroupSupport | None,
+) -> Exited:
+    launch = prepare(backend, policy, command, cwd)
     cgroup = RunCgroup.create(policy, cgroups or cgroup_support())
     argv = launch.argv if cgroup is None else cgroup_join_argv(cgroup.procs_files, launch.argv)
     kwargs = launch.popen_kwargs()

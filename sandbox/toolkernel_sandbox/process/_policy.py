@@ -11,8 +11,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 
+from toolkernel_sandbox.process._allowlist import check_allowlist
+
 __all__ = [
     "IDENTITY_RANGE",
+    "PROXY_PORT",
     "SANDBOX_GID",
     "SANDBOX_UID",
     "ProcessPolicy",
@@ -51,6 +54,19 @@ _BASE_ENV = {
     "TMPDIR": "/tmp",  # noqa: S108
 }
 
+#: The port a process with `network_allow` finds its proxy on: the forwarder inside its
+#: own network namespace listens on `127.0.0.1:PROXY_PORT` (nothing else holds it there).
+PROXY_PORT = 3128
+_PROXY_URL = f"http://127.0.0.1:{PROXY_PORT}"
+_PROXY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+_PROXY_ENV = {
+    **dict.fromkeys(_PROXY_NAMES, _PROXY_URL),
+    **{name.lower(): _PROXY_URL for name in _PROXY_NAMES},
+    "NO_PROXY": "",
+    "no_proxy": "",
+    "NODE_USE_ENV_PROXY": "1",  # Node (22.21+, 24+) reads the variables above only then
+}
+
 _COUNTS = ("cpu_s", "memory_bytes", "processes", "file_size_bytes", "open_files")
 _BYTES = ("stdout_bytes", "stderr_bytes", "tmp_bytes")
 _PATHS = ("read_only", "writable")
@@ -69,6 +85,11 @@ class ProcessPolicy:
         network: `True` (the bool, nothing else) lets the process use the network; any
             other value is refused with `TypeError`, so a string such as `"false"` can
             never switch it on.
+        network_allow: Domain patterns (`api.github.com`, `*.example.org`,
+            `localhost:8080`, `10.0.0.7`; see `toolkernel_sandbox.process._allowlist`)
+            the process may reach through a filtering HTTP(S) proxy that `run`, `spawn`
+            and `run_foreground` start outside the sandbox; the process itself still has
+            no network. Empty (the default): no proxy. Only with `network=False`.
         read_only: Absolute host paths shown read-only at the same path. Only what is
             listed here is shown: nothing inside a shown folder (a `pyvenv.cfg`, a
             link) can add another, so a virtualenv needs its base interpreter's
@@ -77,7 +98,8 @@ class ProcessPolicy:
             is root they must be writable by group 65534 (see `share_writable`).
         tool_dir: The tool's own files, shown read-only; also the working directory.
         env: The only environment variables besides `PATH`, `LANG=C.UTF-8`,
-            `HOME=/tmp` and `TMPDIR=/tmp`. The host environment is never inherited.
+            `HOME=/tmp` and `TMPDIR=/tmp` (and the proxy's, see `sandbox_env`). The host
+            environment is never inherited.
         cpu_s: CPU seconds (`RLIMIT_CPU`); over it, `TimeLimitExceeded(limit="cpu")`.
         memory_bytes: Memory, twice over: the address space of each process
             (`RLIMIT_AS`; allocations past it fail), and the total of the whole run
@@ -109,6 +131,7 @@ class ProcessPolicy:
     """
 
     network: bool = False
+    network_allow: tuple[str, ...] = ()
     read_only: tuple[Path, ...] = ()
     writable: tuple[Path, ...] = ()
     tool_dir: Path | None = None
@@ -136,6 +159,13 @@ class ProcessPolicy:
                 f"{self.network!r}; pass network=True to allow network access"
             )
             raise TypeError(msg)
+        object.__setattr__(self, "network_allow", check_allowlist(self.network_allow))
+        if self.network and self.network_allow:
+            msg = (
+                "ProcessPolicy.network=True opens the whole network; give it or a "
+                "network_allow list of domains, not both"
+            )
+            raise ValueError(msg)
         for name in _PATHS:
             object.__setattr__(self, name, _absolute_paths(name, getattr(self, name)))
         if self.tool_dir is not None:
@@ -154,8 +184,14 @@ class ProcessPolicy:
 
 
 def sandbox_env(policy: ProcessPolicy) -> dict[str, str]:
-    """The complete environment a sandboxed process gets under `policy`."""
-    return {**_BASE_ENV, **policy.env}
+    """The complete environment a sandboxed process gets under `policy`.
+
+    With `network_allow`, `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` (and their lower case
+    forms) name the proxy's forwarder, `http://127.0.0.1:PROXY_PORT`, over anything
+    `env` says, and `NO_PROXY` is empty.
+    """
+    proxy = _PROXY_ENV if policy.network_allow else {}
+    return {**_BASE_ENV, **policy.env, **proxy}
 
 
 def share_writable(path: Path) -> None:

@@ -24,6 +24,7 @@ from toolkernel_sandbox.process._cgroups import (
     join_error,
 )
 from toolkernel_sandbox.process._limits import limit_error
+from toolkernel_sandbox.process._netproxy import behind_proxy
 from toolkernel_sandbox.process._policy import ProcessPolicy
 from toolkernel_sandbox.process._spares import claim_spare, exec_error
 from toolkernel_sandbox.process._streams import Capture, feed, kill_group
@@ -74,7 +75,9 @@ def run(
     Args:
         command: The argv to run inside the sandbox; `command[0]` is looked up on the
             sandbox's `PATH` (`/usr/local/bin:/usr/bin:/bin`) unless absolute.
-        policy: What it may see and use; the default grants nothing extra.
+        policy: What it may see and use; the default grants nothing extra. With
+            `network_allow`, a filtering proxy (`NetProxy`) serves the run, in this
+            process, until it ends.
         stdin: Bytes fed to its stdin, which is then closed.
         backend: One of `BACKENDS`, or None for the best available (`pick_backend`).
         cwd: Where it starts, as a path inside the sandbox; default the tool dir or /tmp.
@@ -96,11 +99,40 @@ def run(
             `stdout_bytes`/`stderr_bytes` (`"stdout"`, `"stderr"`), or a file passed
             `file_size_bytes` (`"file_size"`).
         SandboxUnavailable: No backend can run here; the message says what to install.
-        SandboxError: The sandbox could not be started, or not moved into its cgroup.
+        SandboxError: The sandbox could not be started, or not moved into its cgroup;
+            or the policy has `network_allow` and the backend is `rlimits`.
         KeyboardInterrupt: Re-raised after the process group is killed.
     """
-    policy = policy or ProcessPolicy()
-    launch = prepare(pick_backend(backend), policy, command, cwd)
+    picked = pick_backend(backend)
+    proxy, policy, command = behind_proxy(picked, policy or ProcessPolicy(), command)
+    try:
+        return _run(
+            picked,
+            policy,
+            command,
+            cwd=cwd,
+            cgroups=cgroups,
+            stdin=stdin,
+            on_stdout_line=on_stdout_line,
+            on_stderr_line=on_stderr_line,
+        )
+    finally:
+        if proxy is not None:
+            proxy.close()
+
+
+def _run(
+    backend: str,
+    policy: ProcessPolicy,
+    command: Sequence[str],
+    *,
+    cwd: Path | None,
+    cgroups: CgroupSupport | None,
+    stdin: bytes,
+    on_stdout_line: Callable[[str], None] | None,
+    on_stderr_line: Callable[[str], None] | None,
+) -> Completed:
+    launch = prepare(backend, policy, command, cwd)
     started = time.monotonic()
     proc, cgroup, spared = _start(launch, policy, cgroups)
     try:

@@ -21,6 +21,7 @@ from toolkernel_sandbox.process._cgroups import (
     cgroup_support,
     join_error,
 )
+from toolkernel_sandbox.process._netproxy import NetProxy, behind_proxy
 from toolkernel_sandbox.process._policy import ProcessPolicy
 from toolkernel_sandbox.process._spares import Spare, claim_spare, exec_error
 from toolkernel_sandbox.process._streams import kill_group
@@ -48,22 +49,36 @@ async def spawn(
     with `asyncio.timeout` and `kill()` a worker that misses it). `stdout_bytes` bounds
     one line, and `stderr_bytes` the kept tail of stderr. The memory and process totals
     (its cgroup, made in `cgroups`, default `cgroup_support()`) hold for its whole life
-    too; `memory_exceeded()` says whether the memory total stopped it.
+    too; `memory_exceeded()` says whether the memory total stopped it. With
+    `policy.network_allow`, its filtering proxy runs until the worker is reaped.
 
     Raises:
         SandboxUnavailable: No backend can run here; the message says what to install.
         SandboxError: The sandbox could not be started.
     """
-    policy = policy or ProcessPolicy()
     # Picking probes the backend once and reads the filesystem: keep it off the loop.
-    launch, started = await asyncio.to_thread(_launch, backend, policy, command, cwd, cgroups)
-    if isinstance(started, Spare):
-        proc = await _AdoptedProcess.adopt(started.popen, limit=policy.stdout_bytes)
-        return SandboxedProcess(proc, policy, launch, started.cgroup, spared=True)
-    cgroup = started
+    proxy, shown, command = await asyncio.to_thread(
+        _proxy, backend, policy or ProcessPolicy(), command
+    )
+    try:
+        launch, started = await asyncio.to_thread(_launch, backend, shown, command, cwd, cgroups)
+        if isinstance(started, Spare):
+            proc = await _AdoptedProcess.adopt(started.popen, limit=shown.stdout_bytes)
+            return SandboxedProcess(proc, shown, launch, started.cgroup, spared=True, proxy=proxy)
+        created = await _create(launch, shown, started)
+    except BaseException:
+        if proxy is not None:
+            await asyncio.to_thread(proxy.close)
+        raise
+    return SandboxedProcess(created, shown, launch, started, proxy=proxy)
+
+
+async def _create(
+    launch: Launch, policy: ProcessPolicy, cgroup: RunCgroup | None
+) -> asyncio.subprocess.Process:
     argv = launch.argv if cgroup is None else cgroup_join_argv(cgroup.procs_files, launch.argv)
     try:
-        created = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -78,7 +93,12 @@ async def spawn(
             raise
         msg = f"could not start the {launch.backend} sandbox: {exc}; is it installed and usable?"
         raise SandboxError(msg) from exc
-    return SandboxedProcess(created, policy, launch, cgroup)
+
+
+def _proxy(
+    backend: str | None, policy: ProcessPolicy, command: Sequence[str]
+) -> tuple[NetProxy | None, ProcessPolicy, Sequence[str]]:
+    return behind_proxy(pick_backend(backend), policy, command)
 
 
 def _launch(
@@ -178,6 +198,7 @@ class SandboxedProcess:
         cgroup: RunCgroup | None = None,
         *,
         spared: bool = False,
+        proxy: NetProxy | None = None,
     ) -> None:
         self.backend = launch.backend
         self._spared = spared
@@ -189,6 +210,7 @@ class SandboxedProcess:
         self._stderr = cast(asyncio.StreamReader, proc.stderr)
         self._policy = policy
         self._cgroup = cgroup
+        self._proxy = proxy
         self._tail = bytearray()
         self._stderr_task = asyncio.create_task(self._keep_stderr_tail())
 
@@ -306,6 +328,9 @@ class SandboxedProcess:
         if self._cgroup is not None:
             # Kills what is left inside and removes the cgroup; it keeps the OOM verdict.
             await asyncio.to_thread(self._cgroup.close)
+        if self._proxy is not None:
+            proxy, self._proxy = self._proxy, None
+            await asyncio.to_thread(proxy.close)
 
     async def _keep_stderr_tail(self) -> None:
         keep = self._policy.stderr_bytes

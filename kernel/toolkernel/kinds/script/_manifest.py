@@ -68,27 +68,28 @@ def check_script_limits(limits: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def check_script_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return a script tool's policy: `network` (bool), `read_only`, `writable` paths.
+    """Return a script tool's policy: `network`, `read_only`, `writable` paths.
 
-    Anything else is refused: a policy may open the network or name host paths, and
-    nothing more.
+    `network` is `true` (the whole network), `false`, or a list of domain patterns the
+    tool may reach through the sandbox's filtering proxy (`api.github.com`,
+    `*.example.org`, `localhost:8080`, `10.0.0.7`), kept normalized; an empty list is
+    `false`. Anything else is refused: a policy may open the network or name host
+    paths, and nothing more.
 
     Raises:
-        RegistryError: An unknown key, a non-bool `network`, or a relative or missing path.
+        RegistryError: An unknown key, a `network` that is neither a bool nor a list of
+            valid patterns, or a relative or missing path.
     """
     given = dict(policy or {})
     unknown = sorted(set(given) - {"network", "read_only", "writable"})
     if unknown:
         msg = (
-            f"unknown script policy key(s) {unknown}; a policy may set 'network' (true or "
-            "false), 'read_only' and 'writable' (lists of absolute host paths), nothing else"
+            f"unknown script policy key(s) {unknown}; a policy may set 'network' (true, "
+            "false or a list of domains), 'read_only' and 'writable' (lists of absolute "
+            "host paths), nothing else"
         )
         raise RegistryError(msg)
-    network = given.get("network", False)
-    if type(network) is not bool:
-        msg = f"policy network must be true or false (a JSON boolean), not {network!r}"
-        raise RegistryError(msg)
-    checked: dict[str, Any] = {"network": network}
+    checked: dict[str, Any] = {"network": _network(given.get("network", False))}
     for key in ("read_only", "writable"):
         paths = given.get(key) or []
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
@@ -100,6 +101,26 @@ def check_script_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
                 raise RegistryError(msg)
         checked[key] = list(paths)
     return checked
+
+
+def _network(network: object) -> bool | list[str]:
+    """`network` checked: a bool, or a list of domain patterns (normalized)."""
+    from toolkernel_sandbox.process import ProcessPolicy  # noqa: PLC0415
+
+    if type(network) is bool:
+        return network
+    if not isinstance(network, list):
+        msg = (
+            "policy network must be true, false, or a list of domains such as "
+            f'["api.github.com", "*.example.org"], not {network!r}'
+        )
+        raise RegistryError(msg)
+    try:
+        allowed = ProcessPolicy(network_allow=tuple(network)).network_allow
+    except (TypeError, ValueError) as exc:
+        msg = f"policy network: {exc}"
+        raise RegistryError(msg) from exc
+    return list(allowed) or False
 
 
 _SECRET_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
@@ -264,9 +285,12 @@ def policy_or_error(
 
     policy = manifest.get("policy") or {}
     limits = manifest.get("limits") or {}
+    network = policy.get("network", False)
+    allowed = tuple(network) if isinstance(network, list) else ()
     try:
         return ProcessPolicy(
-            network=policy.get("network", False),
+            network=False if allowed else network,
+            network_allow=allowed,
             read_only=(*env_paths, *(Path(p) for p in policy.get("read_only") or [])),
             writable=tuple(Path(p) for p in policy.get("writable") or []),
             tool_dir=tool_dir,
