@@ -31,6 +31,7 @@ from toolkernel.bridge._reply import ReplyLimits
 from toolkernel.bridge._server import build_server
 from toolkernel.bridge._session import KernelSession
 from toolkernel.bridge._sessions import KernelHandle, SessionKernels
+from toolkernel.bridge._stdio import serve_stdio
 from toolkernel.config import toolkernel_home
 from toolkernel.errors import BridgeError
 from toolkernel.kernelspec import KERNEL_NAME as DEFAULT_KERNEL_NAME
@@ -162,7 +163,7 @@ async def _serve(
                 if reg is not None:
                     tasks.start_soon(server.follow_registry, reg)
                 if http is None:
-                    await server.run_stdio_async()
+                    await serve_stdio(server)
                 else:
                     await _serve_http(server, bridge, *http)
                 tasks.cancel_scope.cancel()
