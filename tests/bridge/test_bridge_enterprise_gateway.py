@@ -1,4 +1,6 @@
-"""The bridge driving a kernel on a real Jupyter Enterprise Gateway (local process proxy)."""
+"""What the bridge does only with a real Jupyter Enterprise Gateway (local process proxy):
+kernel variables, the gateway's refusals and limits, the deployment samples. The tests it
+shares with `jupyter server` are in test_bridge_gateway.py."""
 
 from __future__ import annotations
 
@@ -22,15 +24,13 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from gateway_support import (
     WAIT,
     Bridge,
-    CuttableProxy,
     EnterpriseGateway,
-    call,
     eg_python,
     run,
     running_bridge,
 )
-from tk_support import LoopThread, python_server, write_config
-from toolkernel.bridge import GatewayTarget, KernelSession, build_server
+from tk_support import python_server, write_config
+from toolkernel.bridge import GatewayTarget, KernelSession
 from toolkernel.bridge._gateway_rest import kernel_env
 from toolkernel.config import StdioServer, load_config
 from toolkernel.errors import BridgeError
@@ -47,14 +47,6 @@ def bridge(enterprise_gateway: EnterpriseGateway) -> Iterator[Bridge]:
     assert enterprise_gateway.kernels() == []
 
 
-def test_code_runs_in_a_kernel_on_the_gateway_and_keeps_state(
-    bridge: Bridge, enterprise_gateway: EnterpriseGateway
-) -> None:
-    assert run(bridge, "kept = 6 * 7\nprint('hello')\nkept") == "hello\n42"
-    assert run(bridge, "kept + 1") == "43"
-    assert len(enterprise_gateway.kernels()) == 1
-
-
 def test_tools_from_the_home_baked_into_the_kernelspec_are_preloaded(
     bridge: Bridge, enterprise_gateway: EnterpriseGateway
 ) -> None:
@@ -65,90 +57,6 @@ def test_tools_from_the_home_baked_into_the_kernelspec_are_preloaded(
 
 def test_the_kernel_runs_as_the_user_the_bridge_names(bridge: Bridge) -> None:
     assert run(bridge, "import os\nos.environ['KERNEL_USERNAME']") == "'toolkernel-test'"
-
-
-def test_discovery_answers_from_the_kernel_on_the_gateway(bridge: Bridge) -> None:
-    listed = call(bridge, "search_tools", {"server": "echo", "limit": 100})
-    assert "echo.add(" in listed.content[0].text
-
-
-def test_a_timeout_interrupts_the_kernel_on_the_gateway_and_it_stays_usable(
-    bridge: Bridge,
-) -> None:
-    run(bridge, "before_timeout = 1")
-    result = call(bridge, "execute_code", {"code": "import time\ntime.sleep(60)", "timeout_s": 1})
-    assert result.is_error
-    assert result.content[0].text.startswith("Timed out")
-    assert run(bridge, "before_timeout") == "1"
-
-
-def test_a_dead_kernel_on_the_gateway_is_restarted_and_the_reply_says_state_was_lost(
-    bridge: Bridge, enterprise_gateway: EnterpriseGateway
-) -> None:
-    before = enterprise_gateway.kernels()
-    run(bridge, "doomed = 1")
-    result = call(bridge, "execute_code", {"code": "import os\nos._exit(1)"})
-    assert result.is_error
-    assert "restarted" in result.content[0].text
-    assert run(bridge, "'doomed' in globals()") == "False"
-    run(bridge, "await wait_for_servers(30)")
-    assert run(bridge, "await tools.echo.add(a=1, b=1)") == "2"
-    assert enterprise_gateway.kernels() == before
-
-
-def test_a_kernel_that_died_between_calls_is_reported_on_the_next_cell(
-    bridge: Bridge, enterprise_gateway: EnterpriseGateway
-) -> None:
-    [kernel] = enterprise_gateway.kernels()
-    mark = len(enterprise_gateway.log)
-    run(bridge, "lost = 1\nimport os, threading\nthreading.Timer(0.2, os._exit, (1,)).start()")
-    enterprise_gateway.wait_for_log(f"kernel {kernel} restarted", after=mark)
-    # The gateway sends its "restarting" status before any later reply on the websocket,
-    # so once discovery answers (from the new kernel) the bridge has heard of the death.
-    listed = call(bridge, "search_tools", {"server": "echo", "limit": 100})
-    assert "echo.add(" in listed.content[0].text
-    result = call(bridge, "execute_code", {"code": "'lost' in globals()"})
-    assert result.is_error
-    assert "restarted" in result.content[0].text
-    assert run(bridge, "'lost' in globals()") == "False"
-
-
-def test_a_kernel_the_gateway_gave_up_on_is_replaced_through_its_rest_api(
-    tmp_path: Path,
-) -> None:
-    # With no restarts allowed, the gateway reports the dead kernel and forgets it.
-    gateway = EnterpriseGateway(tmp_path, "--KernelRestarter.restart_limit=0")
-    try:
-        with running_bridge(gateway.target()) as bridge:
-            [first] = gateway.kernels()
-            run(bridge, "doomed = 1")
-            result = call(bridge, "execute_code", {"code": "import os\nos._exit(1)"})
-            assert "restarted" in result.content[0].text
-            assert run(bridge, "'doomed' in globals()") == "False"
-            [second] = gateway.kernels()
-            assert second != first
-        assert gateway.kernels() == []
-    finally:
-        gateway.stop()
-
-
-def test_a_dropped_connection_to_the_gateway_is_reopened_and_the_kernel_keeps_its_state(
-    enterprise_gateway: EnterpriseGateway,
-) -> None:
-    proxy = CuttableProxy(enterprise_gateway.port)
-    loop = LoopThread(wait=WAIT)
-    port = loop.run(proxy.start())
-    session = KernelSession(gateway=enterprise_gateway.target(url=f"http://127.0.0.1:{port}"))
-    try:
-        loop.run(session.start())
-        bridge = (loop, build_server(session), session)
-        run(bridge, "kept = 'before the cut'")
-        loop.run(proxy.cut())
-        assert run(bridge, "kept") == "'before the cut'"
-    finally:
-        loop.run(session.shutdown())
-        loop.run(proxy.close())
-        loop.close()
 
 
 def test_an_mcp_json_the_client_sends_picks_the_remote_kernels_tools(
@@ -162,14 +70,6 @@ def test_an_mcp_json_the_client_sends_picks_the_remote_kernels_tools(
         assert run(bridge, "'echo' in dir(tools)") == "False"
         # The gateway waits for the kernel as long as the bridge does.
         assert run(bridge, "import os\nos.environ['KERNEL_LAUNCH_TIMEOUT']") == "'77'"
-
-
-def test_shutdown_deletes_the_kernel_on_the_gateway(enterprise_gateway: EnterpriseGateway) -> None:
-    before = set(enterprise_gateway.kernels())
-    with running_bridge(enterprise_gateway.target()):
-        started = set(enterprise_gateway.kernels()) - before
-        assert len(started) == 1
-    assert set(enterprise_gateway.kernels()) == before
 
 
 def test_a_user_the_gateway_refuses_is_told_how_to_name_another(
@@ -206,16 +106,6 @@ def test_a_wrong_token_is_refused_by_the_gateway_with_a_clear_error(
 ) -> None:
     session = KernelSession(gateway=enterprise_gateway.target(token="not-the-token"))  # noqa: S106
     with pytest.raises(BridgeError, match=r"refused the token \(HTTP 401\).*--gateway-token"):
-        asyncio.run(asyncio.wait_for(session.start(), WAIT))
-
-
-def test_a_missing_kernelspec_names_the_ones_the_gateway_has(
-    enterprise_gateway: EnterpriseGateway,
-) -> None:
-    session = KernelSession(gateway=enterprise_gateway.target(kernel_name="no-such-kernel"))
-    with pytest.raises(
-        BridgeError, match=r"no kernelspec 'no-such-kernel'; available: .*toolkernel"
-    ):
         asyncio.run(asyncio.wait_for(session.start(), WAIT))
 
 

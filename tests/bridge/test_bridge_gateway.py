@@ -1,4 +1,8 @@
-"""The bridge driving a kernel on a real Jupyter Server, over its REST and websocket API."""
+"""The bridge driving a kernel on a real kernel server, over its REST and websocket API.
+
+The tests that take `kernel_server` or `bridge` run against both a `jupyter server` and an
+Enterprise Gateway; what only Enterprise Gateway does is in test_bridge_enterprise_gateway.py.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ from gateway_support import (
     WAIT,
     Bridge,
     CuttableProxy,
+    EnterpriseGateway,
     JupyterServer,
+    KernelServer,
     call,
     free_port,
     run,
@@ -31,22 +37,31 @@ from toolkernel.errors import BridgeError
 
 pytestmark = pytest.mark.timeout(240)
 TOOLKERNEL = str(Path(sys.executable).parent / "toolkernel")
+KINDS = ["jupyter_server", "enterprise_gateway"]
+"""The kernel servers the shared tests run against (fixtures in conftest.py)."""
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def kernel_server(request: pytest.FixtureRequest) -> KernelServer:
+    """Each kind of kernel server the bridge drives, started once for the module."""
+    server: KernelServer = request.getfixturevalue(request.param)
+    return server
 
 
 @pytest.fixture(scope="module")
-def bridge(jupyter_server: JupyterServer) -> Iterator[Bridge]:
-    with running_bridge(jupyter_server.target()) as running:
-        call(running, "execute_code", {"code": "await wait_for_servers(30)"})
+def bridge(kernel_server: KernelServer) -> Iterator[Bridge]:
+    with running_bridge(kernel_server.target()) as running:
+        run(running, "await wait_for_servers(30)")
         yield running
-    assert jupyter_server.kernels() == []
+    assert kernel_server.kernels() == []
 
 
 def test_code_runs_in_a_kernel_on_the_server_and_keeps_state(
-    bridge: Bridge, jupyter_server: JupyterServer
+    bridge: Bridge, kernel_server: KernelServer
 ) -> None:
-    assert run(bridge, "import os\nkept = os.getcwd()\nprint('hello')\n6 * 7") == "hello\n42"
-    assert run(bridge, "kept") == repr(str(jupyter_server.root))
-    assert len(jupyter_server.kernels()) == 1
+    assert run(bridge, "kept = 6 * 7\nprint('hello')\nkept") == "hello\n42"
+    assert run(bridge, "kept + 1") == "43"
+    assert len(kernel_server.kernels()) == 1
 
 
 def test_tools_are_called_from_code_in_the_remote_kernel(bridge: Bridge) -> None:
@@ -78,9 +93,9 @@ def test_input_in_the_remote_kernel_is_relayed_as_an_elicitation(bridge: Bridge)
 
 
 def test_a_dead_remote_kernel_is_restarted_and_the_reply_says_state_was_lost(
-    bridge: Bridge, jupyter_server: JupyterServer
+    bridge: Bridge, kernel_server: KernelServer
 ) -> None:
-    before = jupyter_server.kernels()
+    before = kernel_server.kernels()
     run(bridge, "doomed = 1")
     result = call(bridge, "execute_code", {"code": "import os\nos._exit(1)"})
     assert result.is_error
@@ -88,16 +103,16 @@ def test_a_dead_remote_kernel_is_restarted_and_the_reply_says_state_was_lost(
     assert run(bridge, "'doomed' in globals()") == "False"
     run(bridge, "await wait_for_servers(30)")
     assert run(bridge, "await tools.echo.add(a=1, b=1)") == "2"
-    assert jupyter_server.kernels() == before
+    assert kernel_server.kernels() == before
 
 
 def test_a_kernel_that_died_between_calls_is_reported_on_the_next_cell(
-    bridge: Bridge, jupyter_server: JupyterServer
+    bridge: Bridge, kernel_server: KernelServer
 ) -> None:
-    [kernel] = jupyter_server.kernels()
-    mark = len(jupyter_server.log)
+    [kernel] = kernel_server.kernels()
+    mark = len(kernel_server.log)
     run(bridge, "lost = 1\nimport os, threading\nthreading.Timer(0.2, os._exit, (1,)).start()")
-    jupyter_server.wait_for_log(f"kernel {kernel} restarted", after=mark)
+    kernel_server.wait_for_log(f"kernel {kernel} restarted", after=mark)
     # The server sends its "restarting" status before any later reply on the websocket,
     # so once discovery answers (from the new kernel) the bridge has heard of the death.
     listed = call(bridge, "search_tools", {"server": "echo", "limit": 100})
@@ -108,11 +123,14 @@ def test_a_kernel_that_died_between_calls_is_reported_on_the_next_cell(
     assert run(bridge, "'lost' in globals()") == "False"
 
 
+@pytest.mark.parametrize(
+    "server_class", [JupyterServer, EnterpriseGateway], ids=["jupyter_server", "enterprise_gateway"]
+)
 def test_a_kernel_the_server_gave_up_on_is_replaced_through_the_rest_api(
-    tmp_path: Path,
+    tmp_path: Path, server_class: type[JupyterServer | EnterpriseGateway]
 ) -> None:
     # With no restarts allowed, the server reports the dead kernel and forgets it.
-    server = JupyterServer(tmp_path, "--KernelRestarter.restart_limit=0")
+    server = server_class(tmp_path, "--KernelRestarter.restart_limit=0")
     try:
         with running_bridge(server.target()) as bridge:
             [first] = server.kernels()
@@ -128,12 +146,12 @@ def test_a_kernel_the_server_gave_up_on_is_replaced_through_the_rest_api(
 
 
 def test_a_dropped_connection_is_reopened_and_the_kernel_keeps_its_state(
-    jupyter_server: JupyterServer,
+    kernel_server: KernelServer,
 ) -> None:
-    proxy = CuttableProxy(jupyter_server.port)
+    proxy = CuttableProxy(kernel_server.port)
     loop = LoopThread(wait=WAIT)
     port = loop.run(proxy.start())
-    session = KernelSession(gateway=jupyter_server.target(url=f"http://127.0.0.1:{port}"))
+    session = KernelSession(gateway=kernel_server.target(url=f"http://127.0.0.1:{port}"))
     try:
         loop.run(session.start())
         bridge = (loop, build_server(session), session)
@@ -144,6 +162,26 @@ def test_a_dropped_connection_is_reopened_and_the_kernel_keeps_its_state(
         loop.run(session.shutdown())
         loop.run(proxy.close())
         loop.close()
+
+
+def test_a_missing_kernelspec_names_the_ones_the_server_has(kernel_server: KernelServer) -> None:
+    session = KernelSession(gateway=kernel_server.target(kernel_name="no-such-kernel"))
+    with pytest.raises(
+        BridgeError, match=r"no kernelspec 'no-such-kernel'; available: .*toolkernel"
+    ):
+        asyncio.run(asyncio.wait_for(session.start(), WAIT))
+
+
+def test_shutdown_deletes_the_kernel_on_the_server(kernel_server: KernelServer) -> None:
+    before = set(kernel_server.kernels())
+    with running_bridge(kernel_server.target()):
+        started = set(kernel_server.kernels()) - before
+        assert len(started) == 1
+    assert set(kernel_server.kernels()) == before
+
+
+def test_the_kernel_works_in_the_servers_root(bridge: Bridge, kernel_server: KernelServer) -> None:
+    assert run(bridge, "import os\nos.getcwd()") == repr(str(kernel_server.root))
 
 
 def test_a_wrong_token_is_refused_at_start_with_a_clear_error(
@@ -160,22 +198,6 @@ def test_an_unreachable_gateway_says_to_check_the_url() -> None:
     session = KernelSession(gateway=GatewayTarget(f"http://127.0.0.1:{free_port()}", "t"))
     with pytest.raises(BridgeError, match=r"cannot reach the gateway .* check --gateway-url"):
         asyncio.run(asyncio.wait_for(session.start(), WAIT))
-
-
-def test_a_missing_kernelspec_names_the_ones_the_server_has(jupyter_server: JupyterServer) -> None:
-    session = KernelSession(gateway=jupyter_server.target(kernel_name="no-such-kernel"))
-    with pytest.raises(
-        BridgeError, match=r"no kernelspec 'no-such-kernel'; available: .*toolkernel"
-    ):
-        asyncio.run(asyncio.wait_for(session.start(), WAIT))
-
-
-def test_shutdown_deletes_the_kernel_on_the_server(jupyter_server: JupyterServer) -> None:
-    before = set(jupyter_server.kernels())
-    with running_bridge(jupyter_server.target()):
-        started = set(jupyter_server.kernels()) - before
-        assert len(started) == 1
-    assert set(jupyter_server.kernels()) == before
 
 
 def test_gateway_url_and_connection_file_together_are_refused(

@@ -28,26 +28,21 @@ pytestmark = pytest.mark.timeout(300)
 
 POOL_SIZE = 2
 CONCURRENT = 12
+ROOMY = ("--pool-size", str(POOL_SIZE), "--max-sessions", str(CONCURRENT + 2))
+"""Bridge options: a warm pool, and room for the concurrent sessions and two more."""
 
 
 @pytest.fixture(scope="module")
 def sessions_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bridge with a warm pool and room for the concurrent sessions."""
-    with _bridge(
-        tmp_path_factory.mktemp("sessions"),
-        "--pool-size",
-        str(POOL_SIZE),
-        "--max-sessions",
-        str(CONCURRENT + 2),
-    ) as url:
+    with _bridge(tmp_path_factory.mktemp("sessions"), *ROOMY) as url:
         yield url
 
 
 def test_twelve_concurrent_sessions_each_see_their_own_variables(sessions_bridge: str) -> None:
     async def one(i: int) -> str:
         async with _client(sessions_bridge) as (session, _):
-            await _run(session, f"mine = {i}")
-            return await _run(session, "print(mine)")
+            return await _own_variable(session, i)
 
     async def scenario() -> list[str]:
         return await asyncio.gather(*(one(i) for i in range(CONCURRENT)))
@@ -109,13 +104,7 @@ def test_a_session_over_the_limit_is_refused_at_once_with_a_clear_error(tmp_path
     async def scenario(url: str) -> tuple[list[str], str]:
         async with _client(url) as (first, _), _client(url) as (second, _):
             served = [await _run(first, "'one'"), await _run(second, "'two'")]
-            refusals: list[str] = []
-            try:
-                async with asyncio.timeout(30), _client(url):
-                    pass
-            except* MCPError as group:  # raised through the client's task groups
-                refusals = _messages(group)
-            return served, "\n".join(refusals)
+            return served, await _refusal(url)
 
     with _bridge(tmp_path, "--pool-size", "0", "--max-sessions", "2") as url:
         served, message = asyncio.run(asyncio.wait_for(scenario(url), 120))
@@ -176,6 +165,23 @@ async def _run(session: ClientSession, code: str) -> str:
     return text.strip()
 
 
+async def _own_variable(session: ClientSession, i: int) -> str:
+    """Set `mine = i` in the session's kernel, then print it back from a second cell."""
+    await _run(session, f"mine = {i}")
+    return await _run(session, "print(mine)")
+
+
+async def _refusal(url: str) -> str:
+    """The errors met opening one more session (within 30 s), one a line; '' if none."""
+    refusals: list[str] = []
+    try:
+        async with asyncio.timeout(30), _client(url):
+            pass
+    except* MCPError as group:  # raised through the client's task groups
+        refusals = _messages(group)
+    return "\n".join(refusals)
+
+
 def _messages(error: BaseException) -> list[str]:
     """The messages of `error`, or of every error in it when it is a group."""
     if isinstance(error, BaseExceptionGroup):
@@ -199,3 +205,12 @@ def _wait_for(url: str, done: Callable[[dict[str, Any]], bool], within: float) -
             pytest.fail(f"the bridge's status did not get there within {within} s: {status}")
         time.sleep(0.1)  # a polling interval, bounded by the deadline
     return status
+
+
+def _until(done: Callable[[], bool], state: Callable[[], str], within: float = 120) -> None:
+    """Poll `done` until it holds; fail after `within` seconds, saying the `state`."""
+    deadline = time.monotonic() + within
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not done within {within} s: {state()}")
+        time.sleep(0.1)  # a polling interval, bounded by the deadline

@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
-from test_bridge_sessions import _bridge, _client, _messages, _run, _status, _wait_for
+from test_bridge_sessions import (
+    CONCURRENT,
+    POOL_SIZE,
+    ROOMY,
+    _bridge,
+    _client,
+    _own_variable,
+    _refusal,
+    _run,
+    _status,
+    _until,
+    _wait_for,
+)
 
 from gateway_support import EnterpriseGateway, call, run, running_bridge
 from tk_support import python_server, write_config
@@ -27,10 +38,8 @@ from toolkernel.bridge import _session
 
 pytestmark = pytest.mark.timeout(420)
 
-POOL_SIZE = 2
 KERNEL_ID = "import os\nprint(os.environ['KERNEL_ID'])"
 """A cell printing the id of its kernel on the gateway (which sets KERNEL_ID)."""
-CONCURRENT = 12
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +58,7 @@ def eg_bridge(
         base,
         "--gateway-env",
         f"TOOLKERNEL_MCP_CONFIG={config}",
-        "--pool-size",
-        str(POOL_SIZE),
-        "--max-sessions",
-        str(CONCURRENT + 2),
+        *ROOMY,
     ) as url:
         yield url
     _gone_from(enterprise_gateway, set(), "after the bridge exited")
@@ -63,8 +69,7 @@ def test_twelve_concurrent_sessions_on_the_gateway_each_have_their_own_kernel(
 ) -> None:
     async def one(i: int) -> tuple[str, str]:
         async with _client(eg_bridge) as (session, _):
-            await _run(session, f"mine = {i}")
-            return await _run(session, "print(mine)"), await _kernel_id(session)
+            return await _own_variable(session, i), await _kernel_id(session)
 
     async def scenario() -> list[tuple[str, str]]:
         return await asyncio.gather(*(one(i) for i in range(CONCURRENT)))
@@ -164,15 +169,10 @@ def test_a_session_over_the_limit_is_refused_without_starting_a_kernel_on_the_ga
             served = [await _run(first, "'one'"), await _run(second, "'two'")]
             kernels = {await _kernel_id(first), await _kernel_id(second)}
             before = set(enterprise_gateway.kernels())
-            refusals: list[str] = []
-            try:
-                async with asyncio.timeout(30), _client(url):
-                    pass
-            except* MCPError as group:  # raised through the client's task groups
-                refusals = _messages(group)
+            refusal = await _refusal(url)
             after = set(enterprise_gateway.kernels())
             assert after == before, "the refused session started a kernel on the gateway"
-            return served, "\n".join(refusals), kernels, after
+            return served, refusal, kernels, after
 
     args = ("--pool-size", "0", "--max-sessions", "2")
     with _eg_bridge(enterprise_gateway, tmp_path, *args) as url:
@@ -284,12 +284,3 @@ def _gone_from(
         return listed & kernels if kernels else listed
 
     _until(lambda: not remaining(), lambda: f"still on the gateway {when}: {remaining()}", within)
-
-
-def _until(done: Callable[[], bool], state: Callable[[], str], within: float) -> None:
-    """Poll `done` until it holds; fail after `within` seconds, saying the `state`."""
-    deadline = time.monotonic() + within
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not done within {within} s: {state()}")
-        time.sleep(0.1)  # a polling interval, bounded by the deadline

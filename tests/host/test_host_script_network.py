@@ -8,15 +8,14 @@ No internet here: the tools reach an HTTP server this test starts on the host's
 from __future__ import annotations
 
 import asyncio
-import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tk_support import local_web_server
 from toolkernel.errors import RegistryError
 from toolkernel.factory import ToolFactory
 from toolkernel.host import ToolHost
@@ -80,24 +79,8 @@ def test_the_sandbox_policy_of_a_domain_list_keeps_the_network_off() -> None:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[int]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = f"hello {self.path}".encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join(WAIT_S)
+    with local_web_server(lambda request: f"hello {request.path}".encode()) as port:
+        yield port
 
 
 @pytest.fixture(scope="module", params=["bwrap", "firejail"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import socket
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 from jupyter_client.manager import KernelManager
 
-from sandboxed_support import provisioner_site, sandboxed_spec
+from sandboxed_support import registered_spec, run_cell
 from toolkernel.kernelspec import SANDBOXED_KERNEL_NAME
 from toolkernel.sandboxed import PROVISIONER_NAME
 from toolkernel_sandbox.process import cgroup_support
@@ -32,14 +31,9 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def spec_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def spec_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prefix holding the sandboxed kernelspec, its provisioner registered."""
-    site = provisioner_site(tmp_path_factory.mktemp("site"))
-    if site is not None:
-        sys.path.append(str(site))
-    yield sandboxed_spec(tmp_path_factory.mktemp("prefix"))
-    if site is not None:
-        sys.path.remove(str(site))
+    return registered_spec(tmp_path_factory)
 
 
 class Sandboxed:
@@ -61,27 +55,7 @@ class Sandboxed:
 
         With `stop_on_error=False`, a failure does not make ipykernel abort the next cell.
         """
-        msg_id = self.client.execute(code, store_history=False, stop_on_error=stop_on_error)
-        out, error = "", None
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                msg = f"no idle from the kernel within {timeout} s"
-                raise TimeoutError(msg)
-            try:
-                msg = self.client.get_iopub_msg(timeout=remaining)
-            except queue.Empty:
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream" and content["name"] == "stdout":
-                out += content["text"]
-            elif kind == "error":
-                error = content
-            elif kind == "status" and content["execution_state"] == "idle":
-                return out, error
+        return run_cell(self.client, code, timeout, stop_on_error=stop_on_error)
 
     def value(self, expression: str) -> Any:
         out, error = self.run(f"import json as _j; print(_j.dumps({expression}))")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import queue
 import shutil
 import sys
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 from jupyter_client.manager import KernelManager
 
-from sandboxed_support import provisioner_site, sandboxed_spec
+from sandboxed_support import registered_spec, run_cell
 from toolkernel.kernelspec import SANDBOXED_KERNEL_NAME
 from toolkernel.sandboxed import KernelLimits
 from toolkernel.sandboxed._launcher import NETWORK_VAR, kernel_policy, network_allowlist
@@ -83,14 +82,9 @@ def server_port() -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def spec_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def spec_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prefix holding the sandboxed kernelspec, its provisioner registered."""
-    site = provisioner_site(tmp_path_factory.mktemp("site"))
-    if site is not None:
-        sys.path.append(str(site))
-    yield sandboxed_spec(tmp_path_factory.mktemp("prefix"))
-    if site is not None:
-        sys.path.remove(str(site))
+    return registered_spec(tmp_path_factory)
 
 
 class Kernel:
@@ -111,27 +105,7 @@ class Kernel:
     def value(self, code: str, expression: str, timeout: float = 60.0) -> Any:
         """Run `code`, then return `expression`'s value (through JSON)."""
         cell = f"{code}\nimport json as _j\nprint(_j.dumps({expression}))"
-        msg_id = self.client.execute(cell, store_history=False)
-        out, error = "", None
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                msg = f"no idle from the kernel within {timeout} s"
-                raise TimeoutError(msg)
-            try:
-                msg = self.client.get_iopub_msg(timeout=remaining)
-            except queue.Empty:
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream" and content["name"] == "stdout":
-                out += content["text"]
-            elif kind == "error":
-                error = content
-            elif kind == "status" and content["execution_state"] == "idle":
-                break
+        out, error = run_cell(self.client, cell, timeout)
         assert error is None, "\n".join(error["traceback"])
         return json.loads(out.strip().splitlines()[-1])
 

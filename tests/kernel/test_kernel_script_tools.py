@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tk_support import TESTS, python_server, start_kernel
+from tk_support import TESTS, local_web_server, python_server, start_kernel
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -196,25 +195,8 @@ def test_the_network_is_off_unless_the_policy_opens_it(kernel: Any) -> None:
 @pytest.fixture
 def web_server() -> Iterator[int]:
     """An HTTP server on the host's 127.0.0.1 that answers `hello <path>`."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = f"hello {self.path}".encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
+    with local_web_server(lambda request: f"hello {request.path}".encode()) as port:
+        yield port
 
 
 def test_a_policy_may_open_the_network_to_listed_domains_only(kernel: Any, web_server: int) -> None:

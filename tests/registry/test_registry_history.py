@@ -33,6 +33,24 @@ def call(n: int, tool: str = "echo.add", **extra: object) -> CallRecord:
     return CallRecord(**fields)  # type: ignore[arg-type]
 
 
+def old_registry(tmp_path: Path, version: int, *rows: str) -> Path:
+    """A home whose registry.db has the schema of `version` (its first migrations only),
+    holding what the `rows` SQL statements insert."""
+    home = tmp_path / "old"
+    home.mkdir()
+    with closing(sqlite3.connect(home / "registry.db", isolation_level=None)) as conn:
+        for step in MIGRATIONS[:version]:
+            for statement in step:
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
+        for row in rows:
+            conn.execute(row)
+        conn.execute(f"PRAGMA user_version = {version}")
+    return home
+
+
 def test_recorded_calls_come_back_newest_first_with_every_field(registry: ToolRegistry) -> None:
     first = call(1, execution_count=4, pid=99)
     second = call(2, tool="echo.fail", outcome="error", error="no luck", execution_count=5)
@@ -83,16 +101,7 @@ def test_another_connection_sees_the_calls(home: Path, registry: ToolRegistry) -
 
 
 def test_a_registry_of_schema_3_gets_the_history_table_when_opened(tmp_path: Path) -> None:
-    home = tmp_path / "old"
-    home.mkdir()
-    with closing(sqlite3.connect(home / "registry.db", isolation_level=None)) as conn:
-        for step in MIGRATIONS[:3]:
-            for statement in step:
-                if callable(statement):
-                    statement(conn)
-                else:
-                    conn.execute(statement)
-        conn.execute("PRAGMA user_version = 3")
+    home = old_registry(tmp_path, 3)
     with ToolRegistry(home) as registry:
         registry.record_calls([call(1)])
         assert registry.call_history() == [call(1)]
@@ -114,20 +123,12 @@ def test_a_calls_approval_is_kept(registry: ToolRegistry) -> None:
 def test_a_registry_of_schema_4_keeps_its_history_and_gains_the_approval_column(
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "old"
-    home.mkdir()
-    with closing(sqlite3.connect(home / "registry.db", isolation_level=None)) as conn:
-        for step in MIGRATIONS[:4]:
-            for statement in step:
-                if callable(statement):
-                    statement(conn)
-                else:
-                    conn.execute(statement)
-        conn.execute(
-            "INSERT INTO call_history (tool, arguments_bytes, duration_s, outcome, started_at) "
-            "VALUES ('echo.add', 13, 0.5, 'ok', 1000.0)"
-        )
-        conn.execute("PRAGMA user_version = 4")
+    home = old_registry(
+        tmp_path,
+        4,
+        "INSERT INTO call_history (tool, arguments_bytes, duration_s, outcome, started_at) "
+        "VALUES ('echo.add', 13, 0.5, 'ok', 1000.0)",
+    )
     with ToolRegistry(home) as registry:
         registry.record_calls([call(2, approval="remembered:client")])
         assert [(c.tool, c.approval) for c in registry.call_history()] == [
@@ -139,20 +140,12 @@ def test_a_registry_of_schema_4_keeps_its_history_and_gains_the_approval_column(
 def test_a_registry_of_schema_5_keeps_its_history_and_gains_the_session_column(
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "old"
-    home.mkdir()
-    with closing(sqlite3.connect(home / "registry.db", isolation_level=None)) as conn:
-        for step in MIGRATIONS[:5]:
-            for statement in step:
-                if callable(statement):
-                    statement(conn)
-                else:
-                    conn.execute(statement)
-        conn.execute(
-            "INSERT INTO call_history (tool, arguments_bytes, duration_s, outcome, started_at, "
-            "approval) VALUES ('echo.add', 13, 0.5, 'ok', 1000.0, 'allowed:person')"
-        )
-        conn.execute("PRAGMA user_version = 5")
+    home = old_registry(
+        tmp_path,
+        5,
+        "INSERT INTO call_history (tool, arguments_bytes, duration_s, outcome, started_at, "
+        "approval) VALUES ('echo.add', 13, 0.5, 'ok', 1000.0, 'allowed:person')",
+    )
     with ToolRegistry(home) as registry:
         registry.record_calls([call(2, session="host /run/h.sock")])
         assert [(c.approval, c.session) for c in registry.call_history()] == [

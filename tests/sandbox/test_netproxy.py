@@ -24,6 +24,7 @@ import pytest
 from process_support import REAL_BACKENDS, processes_running
 
 import toolkernel_sandbox
+from tk_support import local_web_server
 from toolkernel_sandbox import SandboxError
 from toolkernel_sandbox.process import ProcessPolicy, run, run_foreground, sandbox_env, spawn
 from toolkernel_sandbox.process._allowlist import Allowlist, check_allowlist
@@ -160,28 +161,15 @@ class Upstream:
 def upstream() -> Iterator[Upstream]:
     found = Upstream(0)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found.seen.append({"path": self.path, **dict(self.headers.items())})
-            body = json.dumps({"path": self.path, "host": self.headers["Host"]}).encode()
-            if self.path == "/big":
-                body = bytes(range(256)) * 16384  # 4 MiB: more than any buffer on the way
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(request: http.server.BaseHTTPRequestHandler) -> bytes:
+        found.seen.append({"path": request.path, **dict(request.headers.items())})
+        if request.path == "/big":
+            return bytes(range(256)) * 16384  # 4 MiB: more than any buffer on the way
+        return json.dumps({"path": request.path, "host": request.headers["Host"]}).encode()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    found.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield found
-    server.shutdown()
-    server.server_close()
-    thread.join(WAIT_S)
+    with local_web_server(answer) as port:
+        found.port = port
+        yield found
 
 
 @pytest.fixture

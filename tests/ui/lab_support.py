@@ -353,3 +353,85 @@ def overflowing(page: Any, selector: str) -> list[str]:
             }""",
         )
     )
+
+
+IDLE = "text=Toolkernel | Idle"
+"""The status bar of a notebook on the `toolkernel` kernel once the kernel is idle."""
+KERNEL_WAIT_MS = 60_000
+"""The bound of a wait on the kernel (its start, or a cell that calls a tool)."""
+DIALOG = ".jp-Dialog.jp-toolkernel-approval"
+"""The labextension's approval dialog."""
+OUTPUT = ".jp-Notebook .jp-Cell .jp-OutputArea-output"
+COMM_OPEN = """async () => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
+  if (!kernel) return false;
+  const reply = await kernel.requestCommInfo({ target_name: 'toolkernel.approval' });
+  return Object.keys(reply.content.comms || {}).length > 0;
+}"""
+"""True once the kernel holds the comm the labextension opened for approval dialogs."""
+
+
+def start_cell(
+    page: Any,
+    code: str,
+    *,
+    idle: str = IDLE,
+    wait_ms: int = KERNEL_WAIT_MS,
+    keys: str = "Control+Enter",
+) -> None:
+    """Put `code` into the first cell and run it with `keys`, without waiting for its output.
+
+    The kernel must be idle (`idle` shown within `wait_ms`) first: a request sent while it
+    still handles a failed cell is aborted (ipykernel's stop on error), and the cell would
+    never run.
+    """
+    page.wait_for_selector(idle, timeout=wait_ms)
+    page.evaluate(
+        "code => { const nb = window.jupyterapp.shell.currentWidget.content;"
+        " nb.activeCellIndex = 0; nb.activeCell.model.sharedModel.setSource(code); }",
+        code,
+    )
+    page.click(".jp-Cell .jp-InputArea-editor")
+    page.keyboard.press(keys)
+
+
+def wait_for_approvals(page: Any, *, idle: str = IDLE, wait_ms: int = KERNEL_WAIT_MS) -> None:
+    """Wait until the notebook's kernel is idle and holds the labextension's approval comm."""
+    page.wait_for_selector(".jp-Notebook")
+    page.wait_for_selector(idle, timeout=wait_ms)
+    page.wait_for_function(COMM_OPEN, polling=250, timeout=wait_ms)
+
+
+def delete_note(name: str) -> str:
+    """A cell calling `guarded.delete_note` (tests/servers/guarded_server.py) on `name`."""
+    return f"await tools.guarded.delete_note(name={json.dumps(name)})"
+
+
+def click_in_dialog(page: Any, button: str) -> None:
+    """Click `button` in the open approval dialog and wait until the dialog has closed."""
+    page.click(f"{DIALOG} button:has-text('{button}')")
+    page.wait_for_selector(DIALOG, state="detached")
+
+
+def deny_in_dialog(page: Any, *, wait_ms: int = KERNEL_WAIT_MS) -> str:
+    """Deny in the approval dialog once it opens; the cell's output once it names ToolDenied."""
+    page.wait_for_selector(DIALOG, timeout=wait_ms)
+    click_in_dialog(page, "Deny")
+    page.wait_for_selector(f"{OUTPUT}:has-text('ToolDenied')", timeout=wait_ms)
+    return str(page.inner_text(OUTPUT))
+
+
+CALL_ROWS = ".jp-toolkernel-call[data-tool='guarded.delete_note']"
+"""The Tools panel's Calls rows for `guarded.delete_note`, newest first."""
+
+
+def call_rows(
+    page: Any, count: int, *, wait_ms: int = KERNEL_WAIT_MS
+) -> tuple[list[str], list[str]]:
+    """The approvals and outcomes of the first `count` `CALL_ROWS`, once there are that many."""
+    page.wait_for_function(
+        f'() => document.querySelectorAll("{CALL_ROWS}").length >= {count}', timeout=wait_ms
+    )
+    approvals = page.eval_on_selector_all(CALL_ROWS, "rows => rows.map(r => r.dataset.approval)")
+    outcomes = page.eval_on_selector_all(CALL_ROWS, "rows => rows.map(r => r.dataset.outcome)")
+    return approvals[:count], outcomes[:count]

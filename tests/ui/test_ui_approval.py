@@ -8,17 +8,32 @@ This tree's labextension build is served (`THIS_BUILD`), not the environment's c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lab_support import THIS_BUILD, Lab, open_panel, running_lab, shot
+from lab_support import (
+    CALL_ROWS,
+    COMM_OPEN,
+    DIALOG,
+    KERNEL_WAIT_MS,
+    OUTPUT,
+    THIS_BUILD,
+    Lab,
+    call_rows,
+    click_in_dialog,
+    delete_note,
+    deny_in_dialog,
+    open_panel,
+    running_lab,
+    shot,
+    start_cell,
+    wait_for_approvals,
+)
 
 from tk_support import python_server
 
 pytestmark = pytest.mark.timeout(300)
-KERNEL_WAIT_MS = 60_000
 TIMEOUT_S = 8
 HOSTILE = "<img src=x onerror=window.__tk_pwned=1>"
 """Markup that would run script if it were rendered (no quotes: JSON leaves it as is)."""
@@ -26,15 +41,6 @@ KERNEL_CONFIG = f"""
 c.ToolPolicy.approve = ["guarded.delete_note"]
 c.ToolPolicy.approval_timeout = {TIMEOUT_S}
 """
-DIALOG = ".jp-Dialog.jp-toolkernel-approval"
-OUTPUT = ".jp-Notebook .jp-Cell .jp-OutputArea-output"
-COMM_OPEN = """async () => {
-  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
-  if (!kernel) return false;
-  const reply = await kernel.requestCommInfo({ target_name: 'toolkernel.approval' });
-  return Object.keys(reply.content.comms || {}).length > 0;
-}"""
-"""True once the kernel holds the comm the labextension opened for approval dialogs."""
 
 
 @pytest.fixture(scope="module")
@@ -57,36 +63,14 @@ def page(lab: Lab, browser: Any) -> Iterator[Any]:
         assert page.evaluate(
             "() => window.jupyterapp.hasPlugin('@toolkernel/labextension:approvals')"
         ), "the lab serves another build of the labextension"
-        page.wait_for_selector(".jp-Notebook")
-        page.wait_for_selector("text=Toolkernel | Idle", timeout=KERNEL_WAIT_MS)
-        page.wait_for_function(COMM_OPEN, polling=250, timeout=KERNEL_WAIT_MS)
+        wait_for_approvals(page)
         yield page
     finally:
         page.close()
 
 
-def start_cell(page: Any, code: str) -> None:
-    """Put `code` into the first cell and run it, without waiting for its output.
-
-    The kernel must be idle first: a request sent while it still handles a failed cell
-    is aborted (ipykernel's stop on error), and the cell would never run.
-    """
-    page.wait_for_selector("text=Toolkernel | Idle", timeout=KERNEL_WAIT_MS)
-    page.evaluate(
-        "code => { const nb = window.jupyterapp.shell.currentWidget.content;"
-        " nb.activeCellIndex = 0; nb.activeCell.model.sharedModel.setSource(code); }",
-        code,
-    )
-    page.click(".jp-Cell .jp-InputArea-editor")
-    page.keyboard.press("Control+Enter")
-
-
-def call(name: str) -> str:
-    return f"await tools.guarded.delete_note(name={json.dumps(name)})"
-
-
 def test_allow_once_runs_the_call_and_the_hostile_argument_is_text(page: Any) -> None:
-    start_cell(page, call(HOSTILE))
+    start_cell(page, delete_note(HOSTILE))
     dialog = page.wait_for_selector(DIALOG, timeout=KERNEL_WAIT_MS)
     assert dialog.get_attribute("data-tool") == "guarded.delete_note"
     assert page.inner_text(f"{DIALOG} [data-field='tool']") == "guarded.delete_note"
@@ -94,24 +78,19 @@ def test_allow_once_runs_the_call_and_the_hostile_argument_is_text(page: Any) ->
     assert HOSTILE in page.inner_text(f"{DIALOG} [data-field='arguments']")
     assert page.locator(f"{DIALOG} img").count() == 0
     shot(page, "approval-dialog")
-    page.click(f"{DIALOG} button:has-text('Allow once')")
-    page.wait_for_selector(DIALOG, state="detached")
+    click_in_dialog(page, "Allow once")
     page.wait_for_selector(f"{OUTPUT}:has-text('deleted <img')", timeout=KERNEL_WAIT_MS)
     assert page.locator(".jp-Notebook .jp-Stdin").count() == 0  # no input prompt asked
     assert page.evaluate("() => typeof window.__tk_pwned") == "undefined"
 
 
 def test_deny_raises_tool_denied_in_the_cell(page: Any) -> None:
-    start_cell(page, call("kept"))
-    page.wait_for_selector(DIALOG, timeout=KERNEL_WAIT_MS)
-    page.click(f"{DIALOG} button:has-text('Deny')")
-    page.wait_for_selector(DIALOG, state="detached")
-    page.wait_for_selector(f"{OUTPUT}:has-text('ToolDenied')", timeout=KERNEL_WAIT_MS)
-    assert "the person denied it" in page.inner_text(OUTPUT)
+    start_cell(page, delete_note("kept"))
+    assert "the person denied it" in deny_in_dialog(page)
 
 
 def test_an_unanswered_dialog_closes_and_the_call_is_denied(page: Any) -> None:
-    start_cell(page, call("late"))
+    start_cell(page, delete_note("late"))
     page.wait_for_selector(DIALOG, timeout=KERNEL_WAIT_MS)
     page.wait_for_selector(DIALOG, state="detached", timeout=(TIMEOUT_S + 30) * 1000)
     page.wait_for_selector(f"{OUTPUT}:has-text('nobody answered')", timeout=KERNEL_WAIT_MS)
@@ -119,15 +98,10 @@ def test_an_unanswered_dialog_closes_and_the_call_is_denied(page: Any) -> None:
 
 
 def test_the_calls_section_lists_the_calls_and_their_approvals(page: Any) -> None:
-    rows = ".jp-toolkernel-call[data-tool='guarded.delete_note']"
-    page.wait_for_function(
-        f'() => document.querySelectorAll("{rows}").length >= 3', timeout=KERNEL_WAIT_MS
-    )
-    approvals = page.eval_on_selector_all(rows, "rows => rows.map(r => r.dataset.approval)")
-    outcomes = page.eval_on_selector_all(rows, "rows => rows.map(r => r.dataset.outcome)")
-    assert approvals[:3] == ["denied:timeout", "denied:person", "allowed:person"]
-    assert outcomes[:3] == ["refused", "refused", "ok"]
-    texts = page.locator(rows).all_inner_texts()[:3]
+    approvals, outcomes = call_rows(page, 3)
+    assert approvals == ["denied:timeout", "denied:person", "allowed:person"]
+    assert outcomes == ["refused", "refused", "ok"]
+    texts = page.locator(CALL_ROWS).all_inner_texts()[:3]
     assert "denied: not answered in time" in texts[0]
     assert "denied by person" in texts[1]
     assert "allowed by person" in texts[2]
@@ -136,17 +110,17 @@ def test_the_calls_section_lists_the_calls_and_their_approvals(page: Any) -> Non
 
 
 def test_a_restart_closes_the_open_dialog_and_the_new_kernel_asks_again(page: Any) -> None:
-    start_cell(page, call("before restart"))
+    start_cell(page, delete_note("before restart"))
     page.wait_for_selector(DIALOG, timeout=KERNEL_WAIT_MS)
     page.evaluate(
         "() => void window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()"
     )
     page.wait_for_selector(DIALOG, state="detached", timeout=KERNEL_WAIT_MS)
     page.wait_for_function(COMM_OPEN, polling=250, timeout=KERNEL_WAIT_MS)
-    start_cell(page, "await wait_for_servers(30)\n" + call("after restart"))
+    start_cell(page, "await wait_for_servers(30)\n" + delete_note("after restart"))
     page.wait_for_selector(DIALOG, timeout=KERNEL_WAIT_MS)
     page.click(f"{DIALOG} button:has-text('Allow for this session')")
     page.wait_for_selector(f"{OUTPUT}:has-text('deleted after restart')", timeout=KERNEL_WAIT_MS)
-    start_cell(page, call("remembered"))
+    start_cell(page, delete_note("remembered"))
     page.wait_for_selector(f"{OUTPUT}:has-text('deleted remembered')", timeout=KERNEL_WAIT_MS)
     assert page.locator(DIALOG).count() == 0

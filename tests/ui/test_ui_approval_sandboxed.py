@@ -17,8 +17,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lab_support import THIS_BUILD, Lab, open_panel, running_lab, shot
-from test_ui_approval import COMM_OPEN, DIALOG, OUTPUT, call
+from lab_support import (
+    DIALOG,
+    OUTPUT,
+    THIS_BUILD,
+    Lab,
+    call_rows,
+    click_in_dialog,
+    delete_note,
+    deny_in_dialog,
+    open_panel,
+    running_lab,
+    shot,
+    start_cell,
+    wait_for_approvals,
+)
 
 from sandboxed_support import provisioner_site
 from tk_support import python_server
@@ -54,24 +67,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def page(lab: Lab, browser: Any) -> Iterator[Any]:
     page = open_panel(browser, lab, "lab/tree/tools-demo.ipynb")
     try:
-        page.wait_for_selector(".jp-Notebook")
-        page.wait_for_selector(IDLE, timeout=KERNEL_WAIT_MS)
-        page.wait_for_function(COMM_OPEN, polling=250, timeout=KERNEL_WAIT_MS)
+        wait_for_approvals(page, idle=IDLE, wait_ms=KERNEL_WAIT_MS)
         yield page
     finally:
         page.close()
 
 
 def run_cell(page: Any, code: str) -> None:
-    """Put `code` into the first cell and run it, once the kernel is idle."""
-    page.wait_for_selector(IDLE, timeout=KERNEL_WAIT_MS)
-    page.evaluate(
-        "code => { const nb = window.jupyterapp.shell.currentWidget.content;"
-        " nb.activeCellIndex = 0; nb.activeCell.model.sharedModel.setSource(code); }",
-        code,
-    )
-    page.click(".jp-Cell .jp-InputArea-editor")
-    page.keyboard.press("Control+Enter")
+    """Put `code` into the first cell and run it, once the sandboxed kernel is idle."""
+    start_cell(page, code, idle=IDLE, wait_ms=KERNEL_WAIT_MS)
 
 
 def test_the_notebook_runs_in_the_sandbox_with_the_hosts_tools(page: Any) -> None:
@@ -82,36 +86,27 @@ def test_the_notebook_runs_in_the_sandbox_with_the_hosts_tools(page: Any) -> Non
 
 
 def test_allow_in_the_dialog_runs_the_call_in_the_host(page: Any) -> None:
-    run_cell(page, call("a"))
+    run_cell(page, delete_note("a"))
     dialog = page.wait_for_selector(DIALOG, timeout=KERNEL_WAIT_MS)
     assert dialog.get_attribute("data-tool") == "guarded.delete_note"
     assert page.inner_text(f"{DIALOG} [data-field='server']") == "guarded"
     assert '"name": "a"' in page.inner_text(f"{DIALOG} [data-field='arguments']")
     shot(page, "approval-dialog-sandboxed")
-    page.click(f"{DIALOG} button:has-text('Allow once')")
-    page.wait_for_selector(DIALOG, state="detached")
+    click_in_dialog(page, "Allow once")
     page.wait_for_selector(f"{OUTPUT}:has-text('deleted a')", timeout=KERNEL_WAIT_MS)
     assert page.locator(".jp-Notebook .jp-Stdin").count() == 0  # no input prompt asked
 
 
 def test_deny_in_the_dialog_raises_tool_denied_naming_the_person(page: Any) -> None:
-    run_cell(page, call("kept"))
-    page.wait_for_selector(DIALOG, timeout=KERNEL_WAIT_MS)
-    page.click(f"{DIALOG} button:has-text('Deny')")
-    page.wait_for_selector(DIALOG, state="detached")
-    page.wait_for_selector(f"{OUTPUT}:has-text('ToolDenied')", timeout=KERNEL_WAIT_MS)
-    assert "the person denied it" in page.inner_text(OUTPUT)
-    assert "the client" not in page.inner_text(OUTPUT)
+    run_cell(page, delete_note("kept"))
+    output = deny_in_dialog(page, wait_ms=KERNEL_WAIT_MS)
+    assert "the person denied it" in output
+    assert "the client" not in output
 
 
 def test_the_calls_section_shows_the_hosts_audit_rows(page: Any) -> None:
-    rows = ".jp-toolkernel-call[data-tool='guarded.delete_note']"
-    page.wait_for_function(
-        f'() => document.querySelectorAll("{rows}").length >= 2', timeout=KERNEL_WAIT_MS
-    )
-    approvals = page.eval_on_selector_all(rows, "rows => rows.map(r => r.dataset.approval)")
-    outcomes = page.eval_on_selector_all(rows, "rows => rows.map(r => r.dataset.outcome)")
-    assert approvals[:2] == ["denied:person", "allowed:person"]
-    assert outcomes[:2] == ["refused", "ok"]
+    approvals, outcomes = call_rows(page, 2, wait_ms=KERNEL_WAIT_MS)
+    assert approvals == ["denied:person", "allowed:person"]
+    assert outcomes == ["refused", "ok"]
     page.locator(".jp-toolkernel-calls").scroll_into_view_if_needed()
     shot(page, "approval-calls-sandboxed")

@@ -17,6 +17,7 @@ from lab_support import (
     running_lab,
     set_theme,
     shot,
+    start_cell,
 )
 
 from toolkernel.registry import ToolRegistry
@@ -156,14 +157,7 @@ def test_rolling_back_adds_a_version_after_confirming(page: Any) -> None:
 
 def run_cell(page: Any, code: str, expected_output: str) -> None:
     """Put `code` into the first cell, run it, and wait for `expected_output`."""
-    page.wait_for_selector("text=Toolkernel | Idle", timeout=KERNEL_WAIT_MS)
-    page.evaluate(
-        "code => { const nb = window.jupyterapp.shell.currentWidget.content;"
-        " nb.activeCellIndex = 0; nb.activeCell.model.sharedModel.setSource(code); }",
-        code,
-    )
-    page.click(".jp-Cell .jp-InputArea-editor")
-    page.keyboard.press("Shift+Enter")
+    start_cell(page, code, wait_ms=KERNEL_WAIT_MS, keys="Shift+Enter")
     page.wait_for_selector(
         f".jp-OutputArea-output:has-text('{expected_output}')", timeout=KERNEL_WAIT_MS
     )
