@@ -26,7 +26,7 @@ When a goal is missed (or with `--profile always`), more rounds run beside the p
 bridge and raw kernel:
 - a traced bridge: this file's `--serve-traced` role wraps `toolkernel mcp` (product
   code untouched) with timestamps at every boundary, and the report splits one call into
-  client, stdio threads, MCP dispatch, kernel and reply. Clocks: `perf_counter`
+  client, stdio transport, MCP dispatch, kernel and reply. Clocks: `perf_counter`
   (CLOCK_MONOTONIC, shared by processes) and, for the kernel, its messages' timestamps;
 - before/after: a raw kernel started with ipykernel's own per-execute settings
   (`IPYKERNEL_DEFAULTS`: the 0.5 ms sleep before each reply, flushes that always wait for
@@ -557,11 +557,12 @@ def serve_traced(trace_path: str) -> int:
     """`toolkernel mcp`, with a timestamp at every boundary of each `execute_code` call.
 
     Written to `trace_path`, one JSON line per call, after its reply is flushed.
-    Boundaries: a = the bridge's stdin thread has the request line; b = the line is on
-    the event loop; c = BridgeServer.call_tool entered; c2 = KernelSession.execute
-    entered; d = execute_request sent; e = the kernel's idle status absorbed; f =
-    KernelSession.execute returned; g = call_tool returned; w1 = the reply line goes to
-    the stdout thread; w2 = it is written and flushed. busy / idle are the kernel's own
+    Boundaries: a = the bridge has read the request line (its stdin thread with the SDK's
+    transport, the event loop with the bridge's own); b = the line is on the event loop;
+    c = BridgeServer.call_tool entered; c2 = KernelSession.execute entered; d =
+    execute_request sent; e = the kernel's idle status absorbed; f = KernelSession.execute
+    returned; g = call_tool returned; w1 = the reply line goes to be written; w2 = it is
+    written (and flushed). busy / idle are the kernel's own
     message timestamps (wall clock), d_wall / e_wall the bridge's wall clock at d / e.
     """
     import anyio
@@ -606,7 +607,9 @@ def serve_traced(trace_path: str) -> int:
     def wrap_file(fp: Any, limiter: Any = None) -> Any:
         return TracedFile(fp, limiter=limiter)
 
-    anyio.wrap_file = wrap_file  # used by mcp.server.stdio for stdin and stdout
+    anyio.wrap_file = wrap_file  # the SDK's stdio transport (the bridge's fallback)
+
+    _trace_own_stdio(state, out, now)
 
     real_call_tool = _expose.BridgeServer.call_tool
 
@@ -660,9 +663,37 @@ def serve_traced(trace_path: str) -> int:
     return cli.main(["mcp"])
 
 
+def _trace_own_stdio(state: dict[str, Any], out: Any, now: Callable[[], float]) -> None:
+    """Mark a, b, w1, w2 in the bridge's own stdio transport (it reads on the loop: a = b)."""
+    from toolkernel.bridge import _stdio
+
+    real_lines, real_write_all = _stdio._lines, _stdio._write_all
+
+    async def lines(fd: int) -> Any:
+        async for line in real_lines(fd):
+            state["a"] = now()
+            state["rec"] = {"a": state["a"], "b": state["a"]}
+            yield line
+
+    async def write_all(fd: int, data: bytes) -> bool:
+        rec = state["rec"]
+        mark = rec is not None and "g" in rec and "w1" not in rec
+        if mark:
+            rec["w1"] = now()
+        written: bool = await real_write_all(fd, data)
+        if mark:
+            rec["w2"] = now()
+            out.write(json.dumps(rec) + "\n")
+            out.flush()
+        return written
+
+    _stdio._lines = lines
+    _stdio._write_all = write_all
+
+
 SEGMENTS: list[tuple[str, str, str]] = [
-    ("client: call_tool -> line read by the bridge's stdin thread", "t0", "a"),
-    ("bridge: stdin thread -> event loop (to_thread hop)", "a", "b"),
+    ("client: call_tool -> line read by the bridge", "t0", "a"),
+    ("bridge: stdin thread -> event loop (SDK transport only)", "a", "b"),
     ("bridge: JSON-RPC parse + session dispatch -> call_tool", "b", "c"),
     ("bridge: call_tool -> KernelSession.execute (args, Context)", "c", "c2"),
     ("bridge: execute -> execute_request sent (lock, msg, zmq)", "c2", "d"),
@@ -671,8 +702,8 @@ SEGMENTS: list[tuple[str, str, str]] = [
     ("kernel: idle -> absorbed by the bridge (iopub)", "idle", "e_wall"),
     ("bridge: idle -> execute_reply drained, execute returns", "e", "f"),
     ("bridge: build reply, call_tool returns", "f", "g"),
-    ("bridge: result -> JSON line to the stdout thread", "g", "w1"),
-    ("bridge: stdout thread write + flush (2 to_thread hops)", "w1", "w2"),
+    ("bridge: result -> JSON line to write", "g", "w1"),
+    ("bridge: stdout write (+ flush, 2 thread hops with the SDK's)", "w1", "w2"),
     ("client: line read, parsed, validated, returned", "w2", "t1"),
 ]
 

@@ -22,6 +22,7 @@ from toolkernel.bridge import (
     bridge_overrides,
     load_bridge,
 )
+from toolkernel.bridge._run import _kernel_target
 from toolkernel.cli import main
 
 TOOLKERNEL = str(Path(sys.executable).parent / "toolkernel")
@@ -142,6 +143,38 @@ def test_a_gateway_token_given_on_the_command_line_without_a_gateway_is_refused(
 ) -> None:
     assert main(["mcp", "--gateway-token", "t0ken"]) == 1
     assert "--gateway-token needs --gateway-url" in capsys.readouterr().err
+
+
+def test_a_gateway_env_without_a_gateway_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mcp", "--gateway-env", "KERNEL_USERNAME=ada"]) == 1
+    assert "--gateway-env needs --gateway-url" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("entry", ["KERNEL_USERNAME", "=ada", "NOT A NAME=1"])
+def test_a_gateway_env_entry_that_is_not_name_equals_value_is_refused(
+    entry: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["mcp", "--gateway-url", "http://127.0.0.1:1", "--gateway-env", entry]
+    assert main(argv) == 1
+    assert f"--gateway-env takes NAME=VALUE (a variable name, then =), not {entry!r}" in (
+        capsys.readouterr().err
+    )
+
+
+def test_each_gateway_env_entry_goes_into_the_gateways_kernel_environment() -> None:
+    bridge = load_bridge(
+        {
+            "gateway_url": "http://127.0.0.1:1",
+            "gateway_env": ["KERNEL_USERNAME=ada", "TOOLKERNEL_MCP_CONFIG=/etc/a=b.json"],
+        },
+        config_dirs=[],
+    )
+    _, target = _kernel_target(bridge)
+    assert target is not None
+    assert target.env == {
+        "KERNEL_USERNAME": "ada",
+        "TOOLKERNEL_MCP_CONFIG": "/etc/a=b.json",
+    }
 
 
 def test_a_port_in_use_is_refused_before_a_kernel_starts(

@@ -36,7 +36,7 @@ from toolkernel.errors import (
     ToolNotFound,
 )
 from toolkernel.factory import ToolFactory
-from toolkernel.host import RemoteToolHost, ToolHost
+from toolkernel.host import APPROVAL_META, RemoteToolHost, ToolHost
 from toolkernel.registry import ToolRegistry
 
 WAIT = 30
@@ -486,6 +486,36 @@ def test_the_hosts_policy_decides_the_kernels_calls(tmp_path: Path) -> None:
         with pytest.raises(ToolDenied) as denied:
             run(client.call("echo.echo", {"text": "hi"}))
         assert denied.value.by == "policy"
+    finally:
+        client.stop()
+        proc.terminate()
+        proc.wait(WAIT)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("party", ["person", "client"])
+def test_a_denied_approval_names_who_the_kernels_relay_reaches(tmp_path: Path, party: str) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"approve": ["echo.add"]}))
+    folder = Path(tempfile.mkdtemp(prefix="tkh-"))
+    proc = start_host(
+        tmp_path, tmp_path / "home", folder / "h.sock", extra=("--policy", str(policy))
+    )
+    client = HostProcess(proc, folder / "h.sock", tmp_path / "home").remote()
+    asked: list[dict[str, Any]] = []
+
+    async def deny(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        asked.append(params)
+        return {"action": "accept", "content": {"answer": "deny"}}
+
+    try:
+        relay = KnownRelay(deny, frozenset({"elicitation"}), party)
+        with pytest.raises(ToolDenied) as denied:
+            run(client.call("echo.add", {"a": 2, "b": 3}, relay=relay))
+        assert denied.value.by == party
+        assert f"the {party} denied it" in str(denied.value)
+        # The approval marker crossed the socket: a notebook routes it to the dialog.
+        assert asked[0]["_meta"][APPROVAL_META]["tool"] == "echo.add"
     finally:
         client.stop()
         proc.terminate()

@@ -1,7 +1,10 @@
 """The `toolkernel-sandboxed` kernel: real kernels under bubblewrap, started by jupyter_client.
 
 Agent code in it cannot reach the host's network, files, environment or processes, can
-write its workspace only, and meets its memory limit with a clear outcome.
+write its workspace only, and meets its limits with a clear outcome, never a hang: an
+allocation past the memory limit or a fork past the process limit fails in the cell and
+the kernel goes on; past the memory total or the CPU time the kernel is killed and the
+launcher says its state was lost.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from jupyter_client.manager import KernelManager
 from sandboxed_support import provisioner_site, sandboxed_spec
 from toolkernel.kernelspec import SANDBOXED_KERNEL_NAME
 from toolkernel.sandboxed import PROVISIONER_NAME
+from toolkernel_sandbox.process import cgroup_support
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -262,6 +266,83 @@ def test_code_cannot_start_more_processes_than_its_limit(sandboxed: Any) -> None
     assert error is None, error
     assert out.startswith("stopped BlockingIOError")
     assert int(out.split()[-1]) < 64
+
+
+def test_a_cell_allocating_3_gib_ends_with_memory_error_under_the_default_limit(
+    sandboxed: Any,
+) -> None:
+    kernel = sandboxed()  # the default limit, 2 GiB
+    kernel.run("kept = 'state'")
+    _, error = kernel.run("big = bytearray(3 * 2**30)", stop_on_error=False)
+    assert error is not None
+    assert error["ename"] == "MemoryError"
+    assert kernel.value("kept") == "state"  # the kernel went on, its state intact
+    assert kernel.value("'big' in globals()") is False
+
+
+MEMORY_TOTAL = """
+import os, signal, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
+held = b"x" * (900 * 2**20)  # the kernel holds the most: the one the OOM killer picks
+pids = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        del held
+        share = b"y" * (700 * 2**20)
+        signal.pause()
+    pids.append(pid)
+print([os.waitpid(pid, 0) for pid in pids])
+"""
+
+
+def test_a_kernel_past_its_memory_total_is_killed_and_the_launcher_says_state_was_lost(
+    sandboxed: Any,
+) -> None:
+    if cgroup_support().memory is None:
+        pytest.skip(f"needs a memory cgroup: {cgroup_support().reason}")
+    kernel = sandboxed()  # the default limit: 2 GiB each, and 2 GiB for all together
+    kernel.client.execute(MEMORY_TOTAL)  # each process is under it, all three are not
+    returncode = kernel.manager.provisioner.process.wait(timeout=120)
+    assert returncode != 0
+    log = kernel.log.read_text()
+    assert f"used their {2**31} byte memory total and the kernel was killed" in log
+    assert "its state is lost, and Jupyter restarts it" in log
+    assert "TOOLKERNEL_SANDBOX_MEMORY" in log
+
+
+FORK_BOMB = """
+import os, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
+root = os.getpid()
+children, stopped = [], False
+for _ in range(12):  # every child forks on too: up to 2**12 processes
+    try:
+        pid = os.fork()
+    except BlockingIOError:
+        stopped = True
+        break
+    if pid == 0:
+        children = []
+    else:
+        children.append(pid)
+for pid in children:  # each waits for its own, and hears whether any was stopped
+    stopped |= os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 1
+if os.getpid() != root:
+    os._exit(1 if stopped else 0)
+print("stopped" if stopped else "ran", len(children))
+"""
+
+
+def test_a_fork_bomb_stops_at_the_process_limit_and_the_kernel_goes_on(sandboxed: Any) -> None:
+    kernel = sandboxed(TOOLKERNEL_SANDBOX_PROCESSES="64")
+    count = "len([p for p in __import__('os').listdir('/proc') if p.isdigit()])"
+    before = kernel.value(count)
+    out, error = kernel.run(FORK_BOMB, timeout=120)
+    assert error is None, error
+    assert out.split()[0] == "stopped"  # a fork failed: the limit held, not 2**12
+    assert kernel.value(count) == before  # every process of the bomb is gone
+    assert kernel.value("6 * 7") == 42
 
 
 def test_an_interrupt_reaches_the_cell_inside_the_sandbox(sandboxed: Any) -> None:

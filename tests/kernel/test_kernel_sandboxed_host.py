@@ -3,7 +3,8 @@
 One sandboxed kernel (bubblewrap, started by jupyter_client from the kernelspec) with a
 test home: the host reads that home's mcp.json (a stdio server holding a secret, an
 HTTP server) and registry (a script tool, a WASM tool); the kernel reaches them only
-through the host's socket.
+through the host's socket. A second kernel's host has a policy that asks before a
+destructive tool: the person at the notebook answers, and a denial names them.
 """
 
 from __future__ import annotations
@@ -349,3 +350,64 @@ def test_a_host_named_by_the_launching_environment_is_used_and_none_is_started(
         host.terminate()
         host.wait(WAIT)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def guarded(setup: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A sandboxed kernel whose host asks before a destructive tool runs (a policy file)."""
+    base = tmp_path_factory.mktemp("sbx-guarded")
+    policy = base / "policy.json"
+    policy.write_text(json.dumps({"approve_destructive": True}))
+    config = write_config(base / "mcp.json", {"guarded": python_server("guarded_server.py")})
+    env = {
+        **setup["env"],
+        "TOOLKERNEL_HOME": str(base / "home"),
+        "TOOLKERNEL_MCP_CONFIG": str(config),
+        "TOOLKERNEL_SANDBOX_POLICY": str(policy),
+    }
+    workspace = base / "workspace"
+    workspace.mkdir()
+    driver = SandboxedDriver(env=env, cwd=workspace, log=base / "kernel.log")
+    driver.execute("await wait_for_servers(30)")
+    yield driver
+    driver.shutdown()
+
+
+def test_the_person_at_the_notebook_allows_one_call_and_denies_the_next_by_name(
+    guarded: SandboxedDriver,
+) -> None:
+    allowed = guarded.execute("await tools.guarded.delete_note(name='a')", answers=["allow"])
+    assert allowed.text == repr("deleted a")
+    assert "Allow the tool guarded.delete_note to run?" in allowed.stdout
+    denied = guarded.execute(
+        "await tools.guarded.delete_note(name='b')", answers=["deny"], allow_error=True
+    )
+    assert denied.error is not None
+    assert denied.error["ename"] == "ToolDenied"
+    assert "guarded.delete_note" in denied.error["evalue"]
+    assert "the person denied it" in denied.error["evalue"]  # not "the client"
+    assert guarded.value("await tools.guarded.deleted()") == ["a"]
+    history = guarded.value("[c['approval'] for c in call_history(3)]")
+    assert history == [None, "denied:person", "allowed:person"]  # the host's audit rows
+
+
+def test_discovery_finds_an_mcp_servers_tools_right_after_start(
+    setup: dict[str, Any], workspace: Path, tmp_path: Path
+) -> None:
+    # A fresh home has no cached catalog: only the host's, pushed after start, can answer.
+    config = write_config(tmp_path / "mcp.json", {"echo": python_server("echo_server.py")})
+    env = {
+        **setup["env"],
+        "TOOLKERNEL_HOME": str(tmp_path / "home"),
+        "TOOLKERNEL_MCP_CONFIG": str(config),
+    }
+    driver = SandboxedDriver(env=env, cwd=workspace, log=tmp_path / "kernel.log")
+    try:
+        assert "echo.echo" in driver.value("list(list_tool_names())")
+        assert "echo.echo" in driver.value("list(search_tools('echo', detail='name'))")
+        details = driver.value("vars(get_tool_details('echo.echo'))")
+        assert details["source"] == "echo"
+        assert details["signature"].startswith("echo(")
+        assert "text" in details["input_schema"]["properties"]
+    finally:
+        driver.shutdown()

@@ -19,8 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from sandboxed_support import sandboxed_spec
 from toolkernel import ToolSpec
 from toolkernel.factory import ToolFactory
+from toolkernel.kernelspec import (
+    DISPLAY_NAME,
+    SANDBOXED_DISPLAY_NAME,
+    SANDBOXED_KERNEL_NAME,
+)
 from toolkernel.registry import ToolRegistry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,6 +148,13 @@ def fill_home(home: Path, extra_tools: int = 0) -> None:
     registry.close()
 
 
+def notebook_for(kernel_name: str) -> dict[str, Any]:
+    """`NOTEBOOK`, on the kernelspec `kernel_name` (its display name as JupyterLab shows it)."""
+    shown = SANDBOXED_DISPLAY_NAME if kernel_name == SANDBOXED_KERNEL_NAME else DISPLAY_NAME
+    spec = {"display_name": shown, "language": "python", "name": kernel_name}
+    return {**NOTEBOOK, "metadata": {**NOTEBOOK["metadata"], "kernelspec": spec}}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -157,6 +170,8 @@ def running_lab(
     servers: dict[str, Any] | None = None,
     kernel_config: str = "",
     labextension: Path | None = None,
+    kernel_name: str = "toolkernel",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Lab]:
     """Start `jupyter lab` on a fresh home under `base`; stop it afterwards.
 
@@ -168,11 +183,14 @@ def running_lab(
         kernel_config: The kernels' `ipython_kernel_config.py` (`c.ToolPolicy...`).
         labextension: A build of @toolkernel/labextension to serve instead of the one
             installed in the environment (`THIS_BUILD`: this tree's).
+        kernel_name: The kernelspec of the notebooks (`toolkernel-sandboxed` is installed
+            under `base` and put on the lab's `JUPYTER_PATH`).
+        extra_env: More environment for the lab and its kernels (`TOOLKERNEL_SANDBOX_POLICY`).
     """
     home, root = base / "home", base / "root"
     root.mkdir(parents=True, exist_ok=True)
     fill_home(home, extra_tools)
-    (root / "tools-demo.ipynb").write_text(json.dumps(NOTEBOOK))
+    (root / "tools-demo.ipynb").write_text(json.dumps(notebook_for(kernel_name)))
     config = base / "mcp.json"
     config.write_text(
         json.dumps(
@@ -202,7 +220,10 @@ def running_lab(
         "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "IPYTHONDIR": str(base / "ipython"),
+        **(extra_env or {}),
     }
+    if kernel_name == SANDBOXED_KERNEL_NAME:
+        env["JUPYTER_PATH"] = str(sandboxed_spec(base / "prefix"))
     command = [
         str(Path(sys.executable).parent / "jupyter"),
         "lab",

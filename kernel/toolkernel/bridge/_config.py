@@ -48,6 +48,12 @@ class Bridge(Configurable):
     gateway_token = Unicode(
         "", help="The gateway's token; if empty, $TOOLKERNEL_GATEWAY_TOKEN."
     ).tag(config=True)
+    gateway_env = List(
+        Unicode(),
+        help="NAME=VALUE asked for in the environment of each kernel the gateway starts "
+        "(Enterprise Gateway passes on KERNEL_* names and those its client_envs allows), "
+        "e.g. KERNEL_USERNAME=ada or TOOLKERNEL_MCP_CONFIG=/etc/toolkernel/mcp.json.",
+    ).tag(config=True)
     kernel_name = Unicode("toolkernel", help="Kernelspec of the kernel to start.").tag(config=True)
     sandbox = Bool(
         False,

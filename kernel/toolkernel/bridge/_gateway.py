@@ -18,6 +18,8 @@ reason, not as a refused token.
 
 A dropped websocket is reopened with the same session id, so the server replays what the
 kernel said meanwhile, and requests sent while it was down go out once it is back.
+A kernel that died is restarted by the server; one whose restart never answers is
+deleted and a new kernel started in its place (`replace`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import struct
 from typing import Any
 
@@ -50,6 +53,8 @@ from toolkernel.bridge._gateway_rest import (
 from toolkernel.errors import BridgeError
 
 __all__ = ["GATEWAY_TOKEN_ENV_VAR", "GatewayKernel", "GatewayTarget"]
+
+log = logging.getLogger("toolkernel.bridge")
 
 _CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 _REQUEST_S = 30.0
@@ -140,6 +145,25 @@ class GatewayKernel:
                 self.kernel_id = await self._new_kernel(_RESTART_S)
             else:
                 self._check(response, "restart the kernel")
+        await self._connect(_RESTART_S)
+
+    async def replace(self) -> None:
+        """Delete the kernel and start a new one in its place; its state is lost.
+
+        For a kernel that is up but never answers (a restart that came back mute):
+        the server would not restart it again.
+
+        Raises:
+            BridgeError: The server did not start the new kernel.
+        """
+        self._announced = None
+        self._unsent.clear()  # requests meant for the old kernel must not reach the new one
+        self._drop_websocket()
+        try:
+            self._check(await self._request("DELETE", "", _REQUEST_S), "delete the kernel")
+        except BridgeError as exc:  # a new kernel is still worth starting
+            log.warning("%s; starting a new kernel anyway", exc)
+        self.kernel_id = await self._new_kernel(_RESTART_S)
         await self._connect(_RESTART_S)
 
     async def shutdown(self) -> None:

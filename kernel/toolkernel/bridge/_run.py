@@ -31,6 +31,7 @@ from toolkernel.bridge._reply import ReplyLimits
 from toolkernel.bridge._server import build_server
 from toolkernel.bridge._session import KernelSession
 from toolkernel.bridge._sessions import KernelHandle, SessionKernels
+from toolkernel.bridge._stdio import serve_stdio
 from toolkernel.config import toolkernel_home
 from toolkernel.errors import BridgeError
 from toolkernel.kernelspec import KERNEL_NAME as DEFAULT_KERNEL_NAME
@@ -102,14 +103,32 @@ def _kernel_target(bridge: Bridge) -> tuple[Path | None, GatewayTarget | None]:
         raise BridgeError(msg)
     if bridge.gateway_url:
         token = bridge.gateway_token or os.environ.get(GATEWAY_TOKEN_ENV_VAR, "")
-        return None, GatewayTarget(bridge.gateway_url, token, kernel_name=_kernel_name(bridge))
-    if bridge.gateway_token:
-        msg = (
-            f"{flags['gateway_token']} needs {flags['gateway_url']} (the server the token is "
-            "for): pass both, or neither"
+        return None, GatewayTarget(
+            bridge.gateway_url, token, kernel_name=_kernel_name(bridge), env=_gateway_env(bridge)
         )
-        raise BridgeError(msg)
+    for option in ("gateway_token", "gateway_env"):
+        if getattr(bridge, option):
+            msg = (
+                f"{flags[option]} needs {flags['gateway_url']} (the server it is for): pass "
+                f"{flags['gateway_url']} too, or drop {flags[option]}"
+            )
+            raise BridgeError(msg)
     return (Path(bridge.connection_file) if bridge.connection_file else None), None
+
+
+def _gateway_env(bridge: Bridge) -> dict[str, str]:
+    """The `--gateway-env NAME=VALUE` entries, as the environment a kernel start asks for."""
+    env: dict[str, str] = {}
+    for entry in bridge.gateway_env:
+        name, sep, value = entry.partition("=")
+        if not sep or not name.isidentifier():
+            msg = (
+                f"{bridge_flags()['gateway_env']} takes NAME=VALUE (a variable name, then =), "
+                f"not {entry!r}"
+            )
+            raise BridgeError(msg)
+        env[name] = value
+    return env
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -162,7 +181,7 @@ async def _serve(
                 if reg is not None:
                     tasks.start_soon(server.follow_registry, reg)
                 if http is None:
-                    await server.run_stdio_async()
+                    await serve_stdio(server)
                 else:
                     await _serve_http(server, bridge, *http)
                 tasks.cancel_scope.cancel()

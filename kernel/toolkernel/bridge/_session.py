@@ -524,8 +524,7 @@ class KernelSession:
 
     async def _restart_kernel(self) -> None:
         if self._remote is not None:
-            await self._remote.restart()
-            await self._ready_again(_RESTART_WAIT_S)
+            await self._restart_remote(self._remote)
             return
         if self._manager is None:
             msg = (
@@ -535,6 +534,37 @@ class KernelSession:
             raise BridgeError(msg)
         await self._manager.restart_kernel(now=True)
         await self._ready_again(_RESTART_WAIT_S)
+
+    async def _restart_remote(self, remote: GatewayKernel) -> None:
+        """Restart a gateway's kernel; one whose restart never answers is replaced.
+
+        A restarted kernel can come back mute (its process up, its shell never
+        answering, or its websocket never opening). The gateway will not restart it
+        again, so the bridge deletes it and starts a new kernel in its place; the state
+        was lost either way.
+        """
+        try:
+            await remote.restart()
+            await self._ready_again(_RESTART_WAIT_S)
+        except BridgeError as exc:
+            log.warning(
+                "kernel %s on %s did not come back after its restart (%s): starting a new one",
+                remote.kernel_id,
+                remote.target.url,
+                exc,
+            )
+        else:
+            return
+        await remote.replace()
+        try:
+            await self._ready_again(_RESTART_WAIT_S)
+        except BridgeError:
+            msg = (
+                f"the kernel on the gateway at {remote.target.url} did not answer after "
+                f"its restart, nor did the new kernel started in its place, within "
+                f"{_RESTART_WAIT_S:g} s: check the gateway and its log, then retry"
+            )
+            raise BridgeError(msg) from None
 
 
 BRIDGE_KERNEL_ARGUMENTS = ("--HistoryManager.hist_file=:memory:",)

@@ -105,6 +105,7 @@ class HostLink:
             params["execution"] = execution
         if isinstance(sinks.relay, KnownRelay):
             params["relay"] = sorted(sinks.relay.capabilities)
+            params["relay_party"] = sinks.relay.party
         elif sinks.relay is not None:
             params["relay"] = _ALL_RELAY
         self._calls[rid] = sinks

@@ -23,7 +23,8 @@ outside the sandbox, and it reaches them through `RemoteToolHost` over one Unix 
   They all share this process's one `ToolHost`, hence one kernel's policy.
 - **A server's requests to the client** (elicitation, sampling) during a call go back
   over the connection that made the call (`relay/request`) and are answered by the
-  kernel's `ClientRelay` for that call.
+  kernel's `ClientRelay` for that call; the call says who that relay reaches (a person at
+  a notebook, or the bridge's MCP client), and a denied approval names them.
 - **Registry writes** (`create_tool`, versions, rollback, delete, restore) and reads
   the kernel needs are served here (`registry/*`, `toolkernel.host._registry_rpc`) and
   applied to the home's real registry: the sandboxed kernel's own is a throwaway.
@@ -75,6 +76,7 @@ log = logging.getLogger("toolkernel.host")
 _SOCKET_PATH_MAX = 107
 """The longest path a Unix socket can bind to on Linux (`sun_path` less its NUL)."""
 _ALL_RELAY = ("sampling", "elicitation", "elicitation.url")
+_PARTIES = ("client", "person")
 CLOSE_WAIT_S = 5.0
 """How long a stopping host waits for its closed connections' handlers to finish."""
 T = TypeVar("T")
@@ -413,7 +415,7 @@ class _Session:
             on_progress=self._per_call("calls/progress", rid, ("progress", "total", "message")),
             on_output=self._per_call("calls/output", rid, ("text",)),
             on_log=self._per_call("calls/log", rid, ("source", "level", "text")),
-            relay=self._relay(rid, params.get("relay")),
+            relay=self._relay(rid, params.get("relay"), params.get("relay_party")),
             execution=execution if isinstance(execution, str) else None,
         )
 
@@ -453,8 +455,12 @@ class _Session:
 
         return send
 
-    def _relay(self, rid: Any, capabilities: Any) -> KnownRelay | None:
-        """Ask the kernel, over this connection, what the call's server asks its client."""
+    def _relay(self, rid: Any, capabilities: Any, party: Any) -> KnownRelay | None:
+        """Ask the kernel, over this connection, what the call's server asks its client.
+
+        `party` is who answers the kernel's relay (`person` at a notebook, `client` through
+        the bridge), so an approval the policy asks here is denied by the right one.
+        """
         if not isinstance(capabilities, list) or self.peer is None:
             return None
         peer, loop = self.peer, self.loop
@@ -468,7 +474,8 @@ class _Session:
                 answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
             return answer
 
-        return KnownRelay(ask, frozenset(str(c) for c in capabilities if c in _ALL_RELAY))
+        can = frozenset(str(c) for c in capabilities if c in _ALL_RELAY)
+        return KnownRelay(ask, can, party if party in _PARTIES else "client")
 
 
 _HANDLERS = {

@@ -4,7 +4,9 @@ A kernel (`RemoteToolHost`) and its `toolkernel host` (`HostService`) talk over 
 Unix socket. Each message is one JSON object on one line (JSON escapes newlines inside
 strings, so a line is a message). Either side sends requests, answers and notifications:
 
-- kernel to host, requests: `initialize`, `tools/call`, `catalog`, `statuses`,
+- kernel to host, requests: `initialize`, `tools/call` (`{"id", "name", "arguments",
+  "version"?, "execution"?, "relay"?, "relay_party"?}`: `relay` lists what the call's relay
+  can answer, `relay_party` who answers it, `person` or `client`), `catalog`, `statuses`,
   `resources/list`, `resources/read`; notification `$/cancel` `{"id"}` (cancels one of
   its requests; `calls/cancel` is the same as a request); `registry/*`, the registry
   changes and reads of `toolkernel.host._registry_rpc`;

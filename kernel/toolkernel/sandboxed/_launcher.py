@@ -7,7 +7,10 @@ sockets in a private folder), copies it into that folder, starts the kernel's to
 outside the sandbox (`KernelHost`; unless `$TOOLKERNEL_HOST_SOCKET` names one already
 running), and starts `python -m toolkernel.launcher` under bubblewrap (else firejail),
 its tools reached through `RemoteToolHost`, in its place: Jupyter sees the launcher as
-the kernel process. What the kernel gets is `kernel_policy`'s.
+the kernel process. What the kernel gets is `kernel_policy`'s: no network, unless a
+person names domains (`--network`, `$TOOLKERNEL_SANDBOX_NETWORK`, read here, outside the
+sandbox, where the kernel's code cannot set them); then the kernel reaches those alone,
+through a filtering proxy that runs on a thread of this launcher, as long as it does.
 """
 
 from __future__ import annotations
@@ -27,22 +30,34 @@ import toolkernel_sandbox
 from toolkernel.config import toolkernel_home
 from toolkernel.sandboxed._host import KernelHost
 from toolkernel_sandbox import SandboxError
-from toolkernel_sandbox.process import Exited, ProcessPolicy, run_foreground, share_writable
+from toolkernel_sandbox.process import (
+    Exited,
+    ProcessPolicy,
+    pick_backend,
+    run_foreground,
+    share_writable,
+)
 
 __all__ = [
     "ENV_ALLOWLIST",
     "HOST_SOCKET_VAR",
+    "NETWORK_VAR",
     "KernelLimits",
     "checked_workspace",
     "explain_exit",
     "kernel_policy",
     "main",
+    "network_allowlist",
 ]
 
 #: The variable naming the tool host service's Unix socket. When the launching
 #: environment sets it, the socket's folder is shown read-only inside and the variable
 #: is passed on: it is how the kernel reaches tools that run outside the sandbox.
 HOST_SOCKET_VAR = "TOOLKERNEL_HOST_SOCKET"
+
+#: The variable holding the kernel's network allowlist: domain patterns, comma-separated
+#: (`api.github.com,*.example.org,localhost:8080`). Unset or empty: no network.
+NETWORK_VAR = "TOOLKERNEL_SANDBOX_NETWORK"
 
 #: Variables passed on from the launching environment when set (nothing else is).
 ENV_ALLOWLIST = ("JPY_SESSION_NAME", HOST_SOCKET_VAR)
@@ -90,6 +105,7 @@ def kernel_policy(
     environ: Mapping[str, str],
     python_paths: Sequence[Path],
     package_paths: Sequence[Path],
+    network_allow: Sequence[str] = (),
 ) -> ProcessPolicy:
     """The sandbox of one kernel: what it may read, write and see.
 
@@ -98,7 +114,13 @@ def kernel_policy(
     environment: `PATH`, `LANG`, `HOME=/tmp`, `TMPDIR=/tmp` (from the sandbox),
     `PYTHONPATH` (`package_paths`, so it imports the same toolkernel as this launcher),
     `TOOLKERNEL_HOME` (`INNER_HOME`), `TOOLKERNEL_SANDBOXED=1`, and the names of
-    `ENV_ALLOWLIST` that `environ` sets. No network.
+    `ENV_ALLOWLIST` that `environ` sets. No network, unless `network_allow` names
+    domain patterns (see `network_allowlist`): then `run_foreground` starts the filtering
+    proxy and the sandbox adds the variables that name it (`HTTP_PROXY`, `HTTPS_PROXY`,
+    `ALL_PROXY`, their lower case forms, `NO_PROXY` empty) to this environment.
+
+    Raises:
+        ValueError: A pattern of `network_allow` is malformed.
     """
     env = {name: environ[name] for name in ENV_ALLOWLIST if environ.get(name)}
     env |= {
@@ -121,6 +143,7 @@ def kernel_policy(
         tmp_bytes=limits.tmp_bytes,
         file_size_bytes=limits.file_size_bytes,
         open_files=4096,
+        network_allow=tuple(network_allow),
     )
 
 
@@ -149,6 +172,32 @@ def package_paths() -> list[Path]:
     return list(dict.fromkeys(roots))
 
 
+def network_allowlist(flags: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The kernel's network allowlist: the `--network` patterns, else `NETWORK_VAR`'s.
+
+    The variable's patterns are comma-separated; blanks around them, and empty ones, are
+    dropped. No pattern: no network. Returned checked and normalized.
+
+    Raises:
+        ValueError: A pattern is malformed; the message says where it came from, how to
+            write it, and that the kernel does not start with it.
+    """
+    if flags:
+        patterns, source = list(flags), "--network"
+    else:
+        given = environ.get(NETWORK_VAR, "")
+        patterns, source = [p.strip() for p in given.split(",") if p.strip()], NETWORK_VAR
+    try:
+        return ProcessPolicy(network_allow=tuple(patterns)).network_allow
+    except ValueError as exc:
+        msg = (
+            f"{source} holds a pattern the network allowlist refuses, so the kernel was not "
+            f"started: {exc}; fix {source} in the kernelspec's env or in the environment "
+            "Jupyter runs in (leave it empty for no network)"
+        )
+        raise ValueError(msg) from exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the kernel of the connection file under the sandbox; return its exit status."""
     args = _parser().parse_args(argv)
@@ -157,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sockets_dir, inner_file = _sockets(args.connection_file)
         workspace = checked_workspace((args.workspace or Path.cwd()).resolve(), sockets_dir)
+        network_allow = network_allowlist(args.network, environ)
         if not environ.get(HOST_SOCKET_VAR):
             host = KernelHost.start(
                 environ=environ,
@@ -175,12 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             environ=environ,
             python_paths=python_paths(),
             package_paths=package_paths(),
+            network_allow=network_allow,
         )
         for path in (workspace, sockets_dir, inner_file):
             share_writable(path)
+        backend = pick_backend(args.backend)
+        if network_allow:
+            _check_reachable_interpreter(backend, Path(sys.executable))
         command = [sys.executable, "-P", "-s", "-m", "toolkernel.launcher", "-f", str(inner_file)]
         command.append(REMOTE_HOST_ARG)
-        exited = run_foreground(command, policy=policy, backend=args.backend, cwd=workspace)
+        exited = run_foreground(command, policy=policy, backend=backend, cwd=workspace)
     except (SandboxError, ValueError, OSError) as exc:
         sys.stderr.write(f"toolkernel-sandboxed: the kernel could not start: {exc}\n")
         return 1
@@ -232,6 +286,31 @@ def explain_exit(exited: Exited, limits: KernelLimits) -> str | None:
     if exited.killed:
         return f"the kernel was killed (SIGKILL); {lost}"
     return None
+
+
+def _check_reachable_interpreter(backend: str, executable: Path) -> None:
+    """Refuse a network allowlist whose forwarder could not start the kernel's Python.
+
+    With an allowlist, the proxy's forwarder (a process inside the sandbox, already
+    running as the sandbox's uid) execs the kernel. Under firejail as root that uid is
+    65534, which cannot enter a folder closed to others (such as a 0700 `/root`) that
+    holds the interpreter; bubblewrap shows the interpreter without its host parents.
+
+    Raises:
+        ValueError: That is the case; the message names the folder and what to do.
+    """
+    if backend != "firejail" or os.geteuid() != 0:
+        return
+    real = executable.resolve()
+    for folder in real.parents:
+        if not folder.stat().st_mode & 0o001:
+            msg = (
+                f"with a network allowlist under firejail, the kernel's Python ({real}) "
+                f"must be reachable by uid 65534, but {folder} is closed to other users; "
+                "use bubblewrap (TOOLKERNEL_SANDBOX_BACKEND=bwrap), or a Python outside "
+                f"{folder}, or leave {NETWORK_VAR} empty"
+            )
+            raise ValueError(msg)
 
 
 def _sockets(connection_file: Path) -> tuple[Path, Path]:
@@ -307,6 +386,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the tool host's policy file, a JSON object of c.ToolPolicy options (default: "
         "the ToolPolicy section of your toolkernel_config files, read by the host outside "
         "the sandbox) [TOOLKERNEL_SANDBOX_POLICY]",
+    )
+    parser.add_argument(
+        "--network",
+        action="append",
+        metavar="PATTERN",
+        help="a domain the kernel may reach through the launcher's filtering proxy: "
+        "'api.github.com', '*.example.org', 'localhost:8080' or '10.0.0.7'; repeat it for "
+        "more (default: none, no network) [TOOLKERNEL_SANDBOX_NETWORK, comma-separated]",
     )
     parser.add_argument(
         "--backend",
