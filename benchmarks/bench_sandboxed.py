@@ -2,12 +2,13 @@
 
 Run: `.venv/bin/python benchmarks/bench_sandboxed.py [--quick] [--calls 500] [--cells 100]
 [--rounds 3] [--start-rounds 3]`. Needs bubblewrap (or firejail) and the installed
-`toolkernel-sandboxed` kernel provisioner.
+`toolkernel-sandboxed` kernel provisioner (`bash .ci/setup`).
 
-The sandboxed kernel runs under bubblewrap with `RemoteToolHost`, its tools in a
-`toolkernel host` process outside the sandbox (`start_sandboxed`: the host started by
-hand, on a socket in a private folder, until the provisioner starts it). The plain
-kernel is the `toolkernel` kernel with its in-process host. Both call the same
+The sandboxed kernel is the real `toolkernel-sandboxed` kernelspec (installed under a
+temporary prefix, as `toolkernel install-kernel --sandboxed --prefix` does), started
+through jupyter_client: its launcher starts the kernel's own `toolkernel host` outside
+the sandbox, then the kernel under bubblewrap with `RemoteToolHost`. The plain kernel is
+the `toolkernel` kernel with its in-process host. Both call the same
 tests/servers/echo_server.py's `echo(text="x")`; the raw SDK is one `ClientSession` in a
 plain process (`_raw_echo_worker.py`).
 
@@ -15,10 +16,10 @@ plain process (`_raw_echo_worker.py`).
    execute cost amortised), beside N raw SDK calls. Goal: sandboxed p50 <= 1.5x raw SDK.
 2. Per call, one call per cell: each cell's execute-to-reply time, seen by the client
    (what an agent sending one call per `execute_code` pays), beside one raw SDK call.
-3. Memory: RSS and PSS of the plain kernel, and of the sandboxed kernel, its host and
-   its launcher (the MCP servers, the same on both sides, are left out).
-4. Start: from launch (for the sandboxed kernel, of its host, then of the kernel once
-   the host listens) to the first execute reply that sees `tools.echo.echo`, each in a
+3. Memory: RSS and PSS of the plain kernel and its echo MCP server, and of the
+   sandboxed kernel, its tool host, its launcher and the host's echo MCP server.
+4. Start: from `start_kernel` (for the sandboxed kernel, its launcher starts the host
+   and the kernel) to the first execute reply that sees `tools.echo.echo`, each in a
    fresh home. Goal: sandboxed <= 1.5x plain.
 
 The sides alternate within each round, the order rotating, so a slow spell of the shared
@@ -32,18 +33,16 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import psutil
 from _bench_support import (
-    BENCH,
     PYTHON,
     SERVERS,
     BenchKernel,
@@ -58,15 +57,17 @@ from _bench_support import (
 from _quick import add_quick_flag, apply_quick
 from _report import latency_table, print_table
 
+from sandboxed_support import sandboxed_spec
+from toolkernel.kernelspec import SANDBOXED_KERNEL_NAME
+from toolkernel.sandboxed import PROVISIONER_NAME
+
 GOALS = {"per_call_ratio": 1.5, "start_ratio": 1.5}
-TOOLKERNEL = str(Path(PYTHON).parent / "toolkernel")
-ECHO_CMD = [PYTHON, str(SERVERS / "echo_server.py")]
-SPEC_NAME = "toolkernel-sandboxed-bench"
-HOST_READY_S = 60.0
+ECHO_SCRIPT = "echo_server.py"
+ECHO_CMD = [PYTHON, str(SERVERS / ECHO_SCRIPT)]
+SPEC_NAME = SANDBOXED_KERNEL_NAME
+PROVISIONER_GROUP = "jupyter_client.kernel_provisioners"
 SANDBOX_BINARIES = ("bwrap", "firejail")
 """Processes between the launcher and the kernel whose argv names the kernel too."""
-SANDBOX_UID = 65534
-"""The uid sandboxed code runs as when the launcher is root."""
 TOOLS_READY = "callable(getattr(getattr(tools, 'echo', None), 'echo', None))"
 """True once the echo server's tools are bound in a kernel (`tools.echo.echo`)."""
 
@@ -87,28 +88,21 @@ ONE_CALL_CELL = 'await tools.echo.echo(text="x")'
 # -- starting the kernels ---------------------------------------------------------------
 
 
-def write_sandboxed_spec(prefix: Path) -> Path:
-    """A kernelspec like `toolkernel-sandboxed`, launched through `_sandboxed_launch.py`.
-
-    Returns the folder to put on `JUPYTER_PATH`.
-    """
-    from toolkernel.kernelspec import sandboxed_kernel_json
-
-    spec = sandboxed_kernel_json(PYTHON, display_name="Toolkernel (sandboxed, benchmark)")
-    spec["argv"] = [PYTHON, "-s", str(BENCH / "_sandboxed_launch.py"), "-f", "{connection_file}"]
-    folder = prefix / "kernels" / SPEC_NAME
-    folder.mkdir(parents=True)
-    (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-    return prefix
-
-
 @dataclass
 class Sandboxed:
-    """A sandboxed kernel and the `toolkernel host` serving its tools."""
+    """A `toolkernel-sandboxed` kernel: its launcher, the host it started, the kernel."""
 
     kernel: BenchKernel
-    host: subprocess.Popen[bytes]
-    folder: Path
+
+    def host_process(self) -> psutil.Process | None:
+        """The `toolkernel host` its launcher started (outside the sandbox)."""
+        for proc in _children(self.kernel.pid, recursive=False):
+            try:
+                if "toolkernel.cli" in proc.cmdline() and "host" in proc.cmdline():
+                    return proc
+            except psutil.Error:
+                continue
+        return None
 
     def kernel_process(self) -> psutil.Process | None:
         """The kernel's own python process, inside the sandbox (below the launcher)."""
@@ -121,83 +115,28 @@ class Sandboxed:
         return None
 
     def shutdown(self) -> None:
-        try:
-            self.kernel.shutdown()
-        finally:
-            self.host.terminate()
-            try:
-                self.host.wait(30)
-            except subprocess.TimeoutExpired:
-                self.host.kill()
-                self.host.wait(10)
-            shutil.rmtree(self.folder, ignore_errors=True)
+        self.kernel.shutdown()
 
 
 def start_sandboxed(work: Path, config: Path) -> Sandboxed:
-    """Start a `toolkernel host` on `config`'s servers, then the sandboxed kernel on it.
+    """Start the `toolkernel-sandboxed` kernelspec, as Jupyter does, in a fresh home.
 
-    The one place that knows how the pair starts: once the provisioner starts the host
-    itself, this becomes starting the `toolkernel-sandboxed` kernelspec alone.
-
-    As root, sandboxed code runs as uid 65534, so the host is told to admit that uid.
-    The kernel is launched once the host listens: the launcher shows the socket's
-    folder in the sandbox, and the host sets that folder up as it binds.
+    Its launcher starts the kernel's own `toolkernel host` (on `config`'s servers, from
+    the launching environment), then the kernel under bubblewrap with `RemoteToolHost`.
     """
-    folder = Path(tempfile.mkdtemp(prefix="tkb-sbx-"))  # private (0700), short path
-    socket = folder / "host.sock"
-    argv = [TOOLKERNEL, "--home", str(work / "host-home"), "host", "--socket", str(socket)]
-    if os.geteuid() == 0:
-        argv += ["--peer-uid", str(SANDBOX_UID)]
-    host = subprocess.Popen([*argv, "--config", str(config)], stderr=subprocess.PIPE)
-    env = {**kernel_env(work / "kernel-home", None), "TOOLKERNEL_HOST_SOCKET": str(socket)}
-    try:
-        wait_until_serving(host, HOST_READY_S)
-        kernel = BenchKernel(env=env, cwd=work, kernel_name=SPEC_NAME, wait_ready=False)
-    except BaseException:
-        host.kill()
-        host.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return Sandboxed(kernel, host, folder)
-
-
-def wait_until_serving(host: subprocess.Popen[bytes], timeout: float) -> None:
-    """Return once `host` says it listens (its stderr is drained from then on).
-
-    Raises:
-        RuntimeError: It exited, or said nothing of the kind within `timeout`.
-    """
-    ready = threading.Event()
-    said: list[bytes] = []
-
-    def drain() -> None:
-        assert host.stderr is not None
-        for line in host.stderr:
-            said.append(line)
-            if b"toolkernel host: serving on" in line:
-                ready.set()
-        ready.set()  # it exited
-
-    threading.Thread(target=drain, name="host-stderr", daemon=True).start()
-    if not ready.wait(timeout) or host.poll() is not None:
-        tail = b"".join(said[-20:]).decode(errors="replace")
-        msg = f"toolkernel host did not start serving within {timeout:.0f} s:\n{tail}"
-        raise RuntimeError(msg)
+    env = kernel_env(work / "home", config)
+    return Sandboxed(BenchKernel(env=env, cwd=work, kernel_name=SPEC_NAME, wait_ready=False))
 
 
 def sandboxed_unavailable() -> str | None:
     """Why the sandboxed kernel cannot run here, or None."""
     if shutil.which("bwrap") is None and shutil.which("firejail") is None:
         return "it needs bubblewrap or firejail, and neither is installed"
-    if os.geteuid() == 0:
-        done = subprocess.run(
-            [TOOLKERNEL, "host", "--help"], capture_output=True, text=True, timeout=60, check=False
+    if not entry_points(group=PROVISIONER_GROUP, name=PROVISIONER_NAME):
+        return (
+            f"the {PROVISIONER_NAME!r} kernel provisioner is not installed in this "
+            "environment: run `bash .ci/setup` (it reinstalls toolkernel with its entry points)"
         )
-        if "--peer-uid" not in done.stdout:
-            return (
-                "as root its code runs as uid 65534, and this `toolkernel host` cannot admit "
-                "another uid (no --peer-uid); run the benchmark as a normal user"
-            )
     return None
 
 
@@ -305,12 +244,12 @@ def time_start(base: Path, config: Path, side: str) -> float:
             return time.perf_counter() - launched
         finally:
             kernel.shutdown()
-    pair = start_sandboxed(work, config)
+    sandboxed = start_sandboxed(work, config)
     try:
-        time_to_ready(pair.kernel, TOOLS_READY, "True", timeout=120)
+        time_to_ready(sandboxed.kernel, TOOLS_READY, "True", timeout=120)
         return time.perf_counter() - launched
     finally:
-        pair.shutdown()
+        sandboxed.shutdown()
 
 
 # -- 3. memory --------------------------------------------------------------------------
@@ -331,11 +270,17 @@ def memory_of(proc: psutil.Process | None) -> dict[str, float] | None:
 
 
 def bench_memory(plain: BenchKernel, sandboxed: Sandboxed | None) -> dict[str, Any]:
-    found = {"plain kernel": memory_of(_process(plain.pid))}
+    found = {
+        "plain kernel": memory_of(_process(plain.pid)),
+        "plain: echo MCP server": memory_of(echo_server(_children(plain.pid))),
+    }
     if sandboxed is not None:
+        host = sandboxed.host_process()
         found["sandboxed kernel"] = memory_of(sandboxed.kernel_process())
-        found["its tool host"] = memory_of(_process(sandboxed.host.pid))
-        found["its launcher"] = memory_of(_process(sandboxed.kernel.pid))
+        found["sandboxed: its tool host"] = memory_of(host)
+        found["sandboxed: its launcher"] = memory_of(_process(sandboxed.kernel.pid))
+        served = _children(host.pid) if host is not None else []
+        found["sandboxed: echo MCP server"] = memory_of(echo_server(served))
     rows = []
     for name, mem in found.items():
         if mem is None:
@@ -347,11 +292,30 @@ def bench_memory(plain: BenchKernel, sandboxed: Sandboxed | None) -> dict[str, A
     return found
 
 
+def echo_server(processes: list[psutil.Process]) -> psutil.Process | None:
+    """The echo MCP server's python process among `processes`."""
+    for proc in processes:
+        try:
+            argv = proc.cmdline()
+        except psutil.Error:
+            continue
+        if any(arg.endswith(ECHO_SCRIPT) for arg in argv) and "python" in Path(argv[0]).name:
+            return proc
+    return None
+
+
 def _process(pid: int) -> psutil.Process | None:
     try:
         return psutil.Process(pid)
     except psutil.Error:
         return None
+
+
+def _children(pid: int, *, recursive: bool = True) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=recursive)
+    except psutil.Error:
+        return []
 
 
 # -- main -------------------------------------------------------------------------------
@@ -374,7 +338,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tkb-sandboxed-") as tmp:
         base = Path(tmp)
         base.chmod(0o755)  # as root, the sandboxed kernel's uid 65534 enters its workspace
-        spec = write_sandboxed_spec(base / "prefix")
+        spec = sandboxed_spec(base / "prefix")
         paths = [str(spec), os.environ.get("JUPYTER_PATH")]
         os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, paths))
         config = write_config(base / "mcp.json", {"echo": server_entry("echo_server.py")})

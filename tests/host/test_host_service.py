@@ -7,6 +7,7 @@ registry; the tests hold only a socket path, as a sandboxed kernel would.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import json
 import logging
@@ -239,6 +240,25 @@ def test_calls_in_flight_run_concurrently_on_one_connection(remote: RemoteToolHo
     assert all(not r.is_error for r in run(gather()))
 
 
+def test_calls_from_the_main_loop_and_from_other_threads_both_reach_the_host(
+    remote: RemoteToolHost,
+) -> None:
+    """The main thread's loop calls over its own connection (its callbacks run there);
+    a worker thread's loop goes through the client's thread, as before."""
+    heard: dict[str, set[str]] = {"main": set(), "worker": set()}
+
+    def call(side: str) -> list[dict[str, Any]]:
+        hear = lambda *_: heard[side].add(threading.current_thread().name)  # noqa: E731
+        run(remote.call("echo.progress", {"steps": 2}, on_progress=hear))
+        return run(remote.call("echo.echo", {"text": side})).content
+
+    on_main = call("main")
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="worker") as pool:
+        on_worker = pool.submit(call, "worker").result(WAIT)
+    assert [on_main, on_worker] == [[{"type": "text", "text": t}] for t in ("main", "worker")]
+    assert heard == {"main": {threading.main_thread().name}, "worker": {"toolkernel-remote"}}
+
+
 def test_cancelling_a_call_cancels_it_on_the_server(remote: RemoteToolHost) -> None:
     async def start_then_cancel() -> None:
         loop = asyncio.get_running_loop()
@@ -441,7 +461,7 @@ def test_interrupting_a_kernel_cell_cancels_the_call_in_the_host(
         extra_arguments=["--Toolbox.host_class=toolkernel.host.RemoteToolHost"],
     )
     kernel.execute("await wait_for_servers()")
-    msg_id = kernel.client.execute("await tools.echo.slow(seconds=60)")
+    msg_id = kernel.client.execute("await tools.echo.slow(seconds=60)", stop_on_error=False)
     # The server started the call once its first progress report shows in the cell.
     while True:
         msg = kernel.client.get_iopub_msg(timeout=WAIT)

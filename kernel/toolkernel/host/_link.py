@@ -59,20 +59,27 @@ class HostLink:
         connect_timeout: float,
         on_catalog: Callable[[str, list[ToolSpec]], None],
         on_log: LogCallback,
+        reached_before: bool = False,
     ) -> None:
-        """Make a link; nothing connects until the first request."""
+        """Make a link; nothing connects until the first request.
+
+        A socket missing at the first connection is waited for (up to
+        `connect_timeout`: the host may be starting), unless `reached_before` says the
+        host answered another connection already: then it is gone, and said to be.
+        """
         self.socket_path = socket_path
+        self.connect_timeout = connect_timeout
+        """Seconds to wait for a starting host's socket, and for `initialize`."""
         self.servers: list[str] | None = None
         """The host's configured servers, once it answered `initialize`."""
-        self._connect_timeout = connect_timeout
         self._on_catalog = on_catalog
         self._on_log = on_log
         self._calls: dict[int, CallSinks] = {}
         self._peer: Peer | None = None
         self._reader: asyncio.Task[None] | None = None
         self._connecting: asyncio.Lock | None = None
-        self._ever_connected = False
-        self._may_wait = True
+        self._ever_connected = reached_before
+        self._may_wait = not reached_before
         """Whether a missing socket is waited for: until the first connection, once."""
 
     async def call(
@@ -128,12 +135,15 @@ class HostLink:
             ServerUnavailable: The host cannot be reached, went away, or did not answer.
         """
         peer = await self.connected(server=server)
-        bound = self._connect_timeout + wait
+        bound = self.connect_timeout + wait
         try:
             async with asyncio.timeout(bound):
                 return await peer.request(method, params)
         except PeerClosed as exc:
-            msg = f"the tool host ({self.socket_path}) went away during {method}: {exc}"
+            msg = (
+                f"the tool host ({self.socket_path}) went away during {method}: {exc}; "
+                "restart the kernel to start a new one"
+            )
             raise ServerUnavailable(msg, tool="", server=server) from exc
         except TimeoutError as exc:
             msg = (
@@ -169,7 +179,7 @@ class HostLink:
     # -- internals -------------------------------------------------------------------------
 
     async def _connect(self) -> Peer:
-        deadline = time.monotonic() + self._connect_timeout
+        deadline = time.monotonic() + self.connect_timeout
         while True:
             try:
                 reader, writer = await asyncio.open_unix_connection(
@@ -186,9 +196,12 @@ class HostLink:
                 await asyncio.sleep(_FIRST_CONNECT_RETRY_S)
         peer = Peer(reader, writer, on_request=self._serve, on_notify=self._notified, name="kernel")
         self._reader = asyncio.get_running_loop().create_task(peer.run())
+        # Once reading ends (the host closed it, or the loop is winding down its tasks),
+        # the socket is closed too, on this loop, before it is gone.
+        self._reader.add_done_callback(lambda _: peer.close())
         hello = {"protocol": PROTOCOL_VERSION, "pid": os.getpid()}
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with asyncio.timeout(self.connect_timeout):
                 answer = await peer.request("initialize", hello)
         except BaseException:
             peer.close()

@@ -8,7 +8,10 @@ server configurations (with their credentials), logs and caches live there.
 
 Like `ToolHost`, it runs one event loop in its own thread, so its coroutines are safe to
 await from any loop (ipykernel's, a `run_blocking` thread's), and cancelling the
-awaiting task cancels the call on the host, which cancels it on the MCP server.
+awaiting task cancels the call on the host, which cancels it on the MCP server. Tool
+calls made on the main thread's loop (the kernel's own, where cells run) skip that
+thread: once the host has answered, they go over a second connection served on the
+caller's loop, which saves two thread hops per call.
 
 Every wait on the host is bounded or ends when the connection does: a host that dies
 fails the calls in flight, and later calls, with `ServerUnavailable` naming the socket;
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import threading
@@ -115,6 +119,8 @@ class RemoteToolHost:
         self._thread = threading.Thread(
             target=self._run_loop, name="toolkernel-remote", daemon=True
         )
+        self._direct: tuple[asyncio.AbstractEventLoop, HostLink] | None = None
+        """The connection served on the main thread's loop, for calls made there."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -128,6 +134,7 @@ class RemoteToolHost:
         """Close the connection and stop the client thread (bounded by `timeout`)."""
         if not self._thread.is_alive():
             return
+        self._drop_direct()
         future = asyncio.run_coroutine_threadsafe(self._disconnect(), self._loop)
         try:
             future.result(timeout=timeout)
@@ -150,19 +157,23 @@ class RemoteToolHost:
         on_log: LogCallback | None = None,
         execution: str | None = None,
     ) -> ToolResult:
-        """Call a tool on the host; as `ToolHost.call` (the callbacks run on this thread).
+        """Call a tool on the host; as `ToolHost.call`.
 
         The host's own tool policy decides the call (`execution` is sent for its
         per-execution budget); its `ToolDenied` and `ToolCallLimit` are raised here.
+        The callbacks run on this client's thread, or, for a call made on the main
+        thread's loop, on that loop.
 
         Raises:
             ServerUnavailable: The host cannot be reached, or went away during the call
                 (besides every error `ToolHost.call` raises, raised here as the same class).
         """
         sinks = CallSinks(on_progress, relay, on_output, on_log)
-        return await self._on_client_loop(
-            self._link.call(name, dict(arguments or {}), version, sinks, execution)
-        )
+        args = dict(arguments or {})
+        direct = self._direct_link()
+        if direct is not None:
+            return await direct.call(name, args, version, sinks, execution)
+        return await self._on_client_loop(self._link.call(name, args, version, sinks, execution))
 
     def server_names(self) -> list[str]:
         """The host's configured servers (as its `mcp.json` names them), once it answered.
@@ -331,6 +342,52 @@ class RemoteToolHost:
             await asyncio.to_thread(wound_down.wait, CANCEL_GRACE_S + 2)
             raise
 
+    def _direct_link(self) -> HostLink | None:
+        """The connection for a call on the running loop, if it gets one of its own.
+
+        Only the main thread's loop does (it lives as long as the kernel; a
+        `run_blocking` thread's loop lives for one call), and only once the host has
+        answered on the client's connection: until then, and for any other loop, calls
+        go through the client's thread, which waits for a starting host.
+        """
+        loop = asyncio.get_running_loop()
+        if (
+            loop is self._loop
+            or threading.current_thread() is not threading.main_thread()
+            or self._link.servers is None  # the host has not answered yet
+            or not self._thread.is_alive()
+        ):
+            return None
+        if self._direct is not None and self._direct[0] is loop:
+            return self._direct[1]
+        self._drop_direct()  # made on an earlier main-thread loop (`asyncio.run` again)
+        link = HostLink(
+            self.socket_path,
+            connect_timeout=self._link.connect_timeout,
+            on_catalog=_ignore_catalog,  # the client's connection hears the pushes
+            on_log=_ignore_log,
+            reached_before=True,  # a missing socket means the host is gone
+        )
+        self._direct = (loop, link)
+        return link
+
+    def _drop_direct(self) -> None:
+        """Close the main-thread loop's connection (on its loop, if that still runs)."""
+        direct, self._direct = self._direct, None
+        if direct is None:
+            return
+        loop, link = direct
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop or not loop.is_running():
+            if not loop.is_closed():
+                link.close()
+            return
+        with contextlib.suppress(RuntimeError):  # it closed meanwhile
+            loop.call_soon_threadsafe(link.close)
+
     async def _ask(
         self, method: str, params: dict[str, Any], server: str | None, wait: float = 0.0
     ) -> Any:
@@ -382,6 +439,14 @@ def _tell(listener: CatalogListener, source: str, specs: list[ToolSpec]) -> None
         listener(source, specs)
     except Exception:
         log.exception("catalog listener failed for %r", source)
+
+
+def _ignore_catalog(source: str, specs: list[ToolSpec]) -> None:
+    del source, specs
+
+
+def _ignore_log(source: str, level: int, text: str) -> None:
+    del source, level, text
 
 
 def _log_failure(future: concurrent.futures.Future[Any]) -> None:
