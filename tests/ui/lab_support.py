@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sandboxed_support import sandboxed_spec
 from toolkernel import ToolSpec
 from toolkernel.factory import ToolFactory
 from toolkernel.kernelspec import (
@@ -223,6 +222,9 @@ def running_lab(
         **(extra_env or {}),
     }
     if kernel_name == SANDBOXED_KERNEL_NAME:
+        # Imported here: the panel benchmarks load this module with only tests/ui on the path.
+        from sandboxed_support import sandboxed_spec
+
         env["JUPYTER_PATH"] = str(sandboxed_spec(base / "prefix"))
     command = [
         str(Path(sys.executable).parent / "jupyter"),
