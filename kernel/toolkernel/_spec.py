@@ -17,6 +17,7 @@ __all__ = [
     "LOG_MIME",
     "PROGRESS_MIME",
     "RELAY_MARK",
+    "START_FAILURE_NAME",
     "ClientRelay",
     "JSONObject",
     "KnownRelay",
@@ -30,6 +31,10 @@ JSONObject = dict[str, Any]
 
 CHANNEL_TARGET = "toolkernel.rpc"
 """The comm target of the typed channel from the bridge to a kernel's session (JSON-RPC)."""
+
+START_FAILURE_NAME = "host-failed.txt"
+"""A file beside a tool host's socket saying why the host never started: the sandboxed
+kernel's launcher writes it, and the kernel's `RemoteToolHost` reads it."""
 
 ClientRelay = Callable[[str, JSONObject], Awaitable[JSONObject]]
 """Answers a server's request to the client (`sampling/createMessage`,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkernel._spec import ClientRelay, KnownRelay, ToolResult, ToolSpec
+from toolkernel._spec import START_FAILURE_NAME, ClientRelay, KnownRelay, ToolResult, ToolSpec
 from toolkernel.errors import ConfigError, ServerUnavailable
 from toolkernel.host._host import LogCallback, ProgressCallback
 from toolkernel.host._wire import MAX_LINE, PROTOCOL_VERSION, Peer, PeerClosed, RpcError
@@ -28,8 +28,6 @@ __all__ = ["START_FAILURE_NAME", "CallSinks", "HostLink"]
 _FIRST_CONNECT_RETRY_S = 0.02
 """How often a starting kernel looks again for a socket its host has not yet made."""
 _ALL_RELAY = ["sampling", "elicitation", "elicitation.url"]
-START_FAILURE_NAME = "host-failed.txt"
-"""A file beside the socket saying why the host never started (its launcher writes it)."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkernel.host._link import START_FAILURE_NAME
+from toolkernel._spec import START_FAILURE_NAME
 from toolkernel_sandbox.process import SANDBOX_GID, SANDBOX_UID
 
 __all__ = ["FOLDER_PREFIX", "SOCKET_NAME", "STOP_TIMEOUT_S", "KernelHost"]
