@@ -17,6 +17,7 @@ __all__ = [
     "LOG_MIME",
     "PROGRESS_MIME",
     "RELAY_MARK",
+    "SOCKET_ENV_VAR",
     "START_FAILURE_NAME",
     "ClientRelay",
     "JSONObject",
@@ -31,6 +32,10 @@ JSONObject = dict[str, Any]
 
 CHANNEL_TARGET = "toolkernel.rpc"
 """The comm target of the typed channel from the bridge to a kernel's session (JSON-RPC)."""
+
+SOCKET_ENV_VAR = "TOOLKERNEL_HOST_SOCKET"
+"""The variable naming a tool host's Unix socket: where a `RemoteToolHost` finds it when
+given no path, and what the sandboxed kernel's launcher passes into the sandbox."""
 
 START_FAILURE_NAME = "host-failed.txt"
 """A file beside a tool host's socket saying why the host never started: the sandboxed

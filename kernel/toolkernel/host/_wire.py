@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from toolkernel import errors
+from toolkernel._spec import SOCKET_ENV_VAR
 from toolkernel.errors import ToolError, ToolkernelError
 
 __all__ = [
@@ -57,8 +58,6 @@ log = logging.getLogger("toolkernel.host")
 
 PROTOCOL_VERSION = 1
 """Sent in `initialize`; a host refuses a kernel that speaks another version."""
-SOCKET_ENV_VAR = "TOOLKERNEL_HOST_SOCKET"
-"""Where a `RemoteToolHost` finds its host's socket when it is given no path."""
 MAX_LINE = 64 * 1024 * 1024
 """The longest message (one line) either side reads: a tool result with images fits."""
 

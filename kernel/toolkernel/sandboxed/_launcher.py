@@ -27,6 +27,7 @@ from pathlib import Path
 
 import toolkernel
 import toolkernel_sandbox
+from toolkernel._spec import SOCKET_ENV_VAR
 from toolkernel.config import toolkernel_home
 from toolkernel.sandboxed._host import KernelHost
 from toolkernel_sandbox import SandboxError
@@ -53,7 +54,7 @@ __all__ = [
 #: The variable naming the tool host service's Unix socket. When the launching
 #: environment sets it, the socket's folder is shown read-only inside and the variable
 #: is passed on: it is how the kernel reaches tools that run outside the sandbox.
-HOST_SOCKET_VAR = "TOOLKERNEL_HOST_SOCKET"
+HOST_SOCKET_VAR = SOCKET_ENV_VAR
 
 #: The variable holding the kernel's network allowlist: domain patterns, comma-separated
 #: (`api.github.com,*.example.org,localhost:8080`). Unset or empty: no network.
