@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CHANNEL_ON_CONTROL",
     "CHANNEL_TARGET",
     "LOG_MIME",
     "PROGRESS_MIME",
@@ -32,6 +33,10 @@ JSONObject = dict[str, Any]
 
 CHANNEL_TARGET = "toolkernel.rpc"
 """The comm target of the typed channel from the bridge to a kernel's session (JSON-RPC)."""
+
+CHANNEL_ON_CONTROL = "channel_on_control"
+"""In a kernel_info reply's `toolkernel` object, true when the kernel serves the typed
+channel's comm on its control channel (a kernel without subshells: the bridge's own)."""
 
 SOCKET_ENV_VAR = "TOOLKERNEL_HOST_SOCKET"
 """The variable naming a tool host's Unix socket: where a `RemoteToolHost` finds it when

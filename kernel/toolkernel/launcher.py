@@ -8,8 +8,9 @@ Before anything else is imported:
   environment's interpreter even when Jupyter was started as `.venv/bin/jupyter lab`
   from a shell where the environment is not active.
 
-Its stdout and stderr are `ToolOutStream`s, which skip ipykernel's wait on a flush with
-nothing to send.
+The application is `ToolKernelApp` (ipykernel's, with subshells optional). Its stdout
+and stderr are `ToolOutStream`s, which skip ipykernel's wait on a flush with nothing to
+send.
 """
 
 import os
@@ -39,11 +40,10 @@ def main() -> None:
     """Start the kernel application with the Toolkernel kernel class."""
     _drop_cwd_from_path()
     _activate_environment()
-    from ipykernel.kernelapp import IPKernelApp  # noqa: PLC0415 - after the path is clean
+    from toolkernel.kernel import ToolKernel  # noqa: PLC0415 - after the path is clean
+    from toolkernel.kernel._app import ToolKernelApp  # noqa: PLC0415
 
-    from toolkernel.kernel import ToolKernel  # noqa: PLC0415
-
-    IPKernelApp.launch_instance(
+    ToolKernelApp.launch_instance(
         kernel_class=ToolKernel, outstream_class="toolkernel.kernel._iostream.ToolOutStream"
     )
 

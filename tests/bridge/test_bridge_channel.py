@@ -210,3 +210,22 @@ def test_an_exposed_script_tools_context_says_what_the_calling_client_can_do(
     assert (capabilities["elicitation"], capabilities["sampling"]) == (True, False)
     capabilities = bare.structured_content["capabilities"]
     assert (capabilities["elicitation"], capabilities["sampling"]) == (False, False)
+
+
+def test_the_bridges_own_kernel_has_no_subshells_and_serves_the_channel_on_control(
+    bridge: Any,
+) -> None:
+    loop, server, _ = bridge
+
+    async def scenario() -> types.CallToolResult:
+        async with Client(server) as client:
+            code = (
+                "k = get_ipython().kernel\n"
+                "k.kernel_info['supported_features'], k.kernel_info['toolkernel']"
+            )
+            return await client.call_tool("execute_code", {"code": code})
+
+    result = loop.run(scenario())
+    assert not result.is_error, result.content
+    assert "kernel subshells" not in result.content[0].text
+    assert "{'channel_on_control': True}" in result.content[0].text

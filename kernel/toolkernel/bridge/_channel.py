@@ -1,8 +1,9 @@
 """The bridge's end of the typed channel: JSON-RPC requests to the kernel's session.
 
 `KernelSession` opens it after the kernel starts (and again after a restart): a kernel
-subshell when the kernel offers them (ipykernel 7), so answers come while a cell runs
-even if the cell blocks its thread, then a comm to `CHANNEL_TARGET` on it. Requests
+subshell when the kernel offers them (ipykernel 7), else the control channel of a
+Toolkernel kernel started without subshells, so answers come while a cell runs even if
+the cell blocks its thread, then a comm to `CHANNEL_TARGET` on it. Requests
 are matched to responses by id; progress notifications and the kernel's `relay`
 requests go to the request they name. See `toolkernel.kernel._channel` for the methods.
 """
@@ -54,7 +55,7 @@ class ChannelClient:
     """One open channel to one kernel; made by `KernelSession`, used through `request`."""
 
     def __init__(self, send: Callable[[str, JSONObject, str | None], None]) -> None:
-        """`send(msg_type, content, subshell_id)` puts one message on the shell channel."""
+        """`send(msg_type, content, subshell_id)` puts one message on the channel's route."""
         self._send = send
         self.comm_id = uuid.uuid4().hex
         self.subshell_id: str | None = None
@@ -68,6 +69,10 @@ class ChannelClient:
         self.subshell_id = subshell_id
         content = {"comm_id": self.comm_id, "target_name": CHANNEL_TARGET, "data": {}}
         self._send("comm_open", content, subshell_id)
+
+    def close_comm(self) -> None:
+        """Ask the kernel to close its end of the comm (a bridge leaving a kernel it shares)."""
+        self._send("comm_close", {"comm_id": self.comm_id, "data": {}}, self.subshell_id)
 
     async def request(
         self,

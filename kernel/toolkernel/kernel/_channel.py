@@ -1,8 +1,8 @@
 """The typed channel: JSON-RPC 2.0 from the bridge to the kernel's session, over a comm.
 
 The bridge opens a comm to the target `toolkernel.rpc`, on a kernel subshell when the
-kernel has them, so its requests are answered while a cell runs. Each comm message is
-one JSON-RPC message:
+kernel has them, else on its control channel (`serve_channel_on_control`), so its
+requests are answered while a cell runs. Each comm message is one JSON-RPC message:
 
 - bridge to kernel: requests (`{"jsonrpc", "id", "method", "params"}`), and the
   responses to the kernel's own requests;
@@ -35,7 +35,7 @@ from typing import Any
 from toolkernel._spec import CHANNEL_TARGET, ClientRelay, JSONObject, KnownRelay
 from toolkernel.session import CallObservers, Toolbox
 
-__all__ = ["CHANNEL_METHODS", "Channel", "register_channel"]
+__all__ = ["CHANNEL_METHODS", "Channel", "register_channel", "serve_channel_on_control"]
 
 log = logging.getLogger("toolkernel.kernel")
 
@@ -350,3 +350,40 @@ def register_channel(comm_manager: Any, toolbox: Toolbox, user_ns: dict[str, Any
         Channel(comm, toolbox, user_ns)  # the comm's callbacks keep it
 
     comm_manager.register_target(CHANNEL_TARGET, open_channel)
+
+
+def serve_channel_on_control(control_handlers: dict[str, Any], comm_manager: Any) -> None:
+    """Accept the typed channel's comm on the kernel's control channel as well.
+
+    A kernel without subshells cannot answer on its shell channel while a cell blocks
+    the main thread; its control channel has a thread of its own. Only comms to
+    `CHANNEL_TARGET` are opened there, and only they receive messages there: no other
+    comm target's code runs on the control thread. Requests run as tasks on the control
+    thread's loop, so they never hold up an interrupt or a shutdown.
+    """
+    opened: set[str] = set()
+
+    def comm_open(stream: Any, ident: Any, msg: dict[str, Any]) -> None:
+        content = msg.get("content") or {}
+        if content.get("target_name") != CHANNEL_TARGET:
+            log.warning(
+                "refused a comm_open to %r on the control channel: only %r is served there; "
+                "open other comms on the shell channel",
+                content.get("target_name"),
+                CHANNEL_TARGET,
+            )
+            return
+        opened.add(str(content.get("comm_id")))
+        comm_manager.comm_open(stream, ident, msg)
+
+    def comm_msg(stream: Any, ident: Any, msg: dict[str, Any]) -> None:
+        if str((msg.get("content") or {}).get("comm_id")) in opened:
+            comm_manager.comm_msg(stream, ident, msg)
+
+    def comm_close(stream: Any, ident: Any, msg: dict[str, Any]) -> None:
+        comm_id = str((msg.get("content") or {}).get("comm_id"))
+        if comm_id in opened:
+            opened.discard(comm_id)
+            comm_manager.comm_close(stream, ident, msg)
+
+    control_handlers.update(comm_open=comm_open, comm_msg=comm_msg, comm_close=comm_close)

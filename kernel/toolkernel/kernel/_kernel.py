@@ -14,14 +14,14 @@ from typing import Any
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import Bool, Float, List, Unicode, default
 
-from toolkernel._spec import INPUT_REFUSED_MARK
+from toolkernel._spec import CHANNEL_ON_CONTROL, INPUT_REFUSED_MARK
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_settings
 from toolkernel.errors import ToolkernelError
 from toolkernel.factory import CRATE_REGISTRY_VARIABLE, SANDBOX_BACKEND_VARIABLE
 from toolkernel.host._validate import skip_slow_format_checkers
 from toolkernel.kernel._approval import ApprovalComms
-from toolkernel.kernel._channel import register_channel
+from toolkernel.kernel._channel import register_channel, serve_channel_on_control
 from toolkernel.kernel._magics import ToolMagics
 from toolkernel.kernel._progress import CellFrontEnd, LastResortRelay
 from toolkernel.kernel._relay import make_relay_factory, make_sample, relay_capabilities
@@ -133,11 +133,53 @@ class ToolKernel(IPythonKernel):
             interrupted=lambda: self._interrupted,
         )
         register_channel(self.comm_manager, self.toolbox, shell.user_ns)
+        serve_channel_on_control(self.control_handlers, self.comm_manager)
         # Unhandled log records keep their level through the bridge (as MCP logging).
         logging.lastResort = LastResortRelay(
             logging.lastResort, lambda: relay_capabilities(self) is not None
         )
         self.toolbox.start()
+
+    @property
+    def kernel_info(self) -> dict[str, Any]:
+        """The kernel_info reply's content, saying that the typed channel is served on control."""
+        return {**super().kernel_info, "toolkernel": {CHANNEL_ON_CONTROL: True}}
+
+    @property
+    def _supports_kernel_subshells(self) -> bool:
+        # Without subshells (`ToolKernelApp.subshells`) the app sets a false stand-in.
+        return bool(self.shell_channel_thread)
+
+    async def create_subshell_request(self, socket: Any, ident: Any, parent: Any) -> None:
+        """Make a subshell, or say why there are none (ipykernel sends no reply then)."""
+        if self._supports_kernel_subshells:
+            await super().create_subshell_request(socket, ident, parent)
+        else:
+            self._refuse_subshells(socket, ident, parent, "create_subshell_reply")
+
+    async def delete_subshell_request(self, socket: Any, ident: Any, parent: Any) -> None:
+        """Delete a subshell, or say why there are none."""
+        if self._supports_kernel_subshells:
+            await super().delete_subshell_request(socket, ident, parent)
+        else:
+            self._refuse_subshells(socket, ident, parent, "delete_subshell_reply")
+
+    async def list_subshell_request(self, socket: Any, ident: Any, parent: Any) -> None:
+        """List the subshells, or say why there are none."""
+        if self._supports_kernel_subshells:
+            await super().list_subshell_request(socket, ident, parent)
+        else:
+            self._refuse_subshells(socket, ident, parent, "list_subshell_reply")
+
+    def _refuse_subshells(self, socket: Any, ident: Any, parent: Any, reply_type: str) -> None:
+        why = (
+            "this kernel was started without subshells (--ToolKernelApp.subshells=False, as "
+            "the toolkernel bridge starts its kernels); start one without that option to "
+            "use subshells"
+        )
+        content = {"status": "error", "ename": "SubshellsOff", "evalue": why, "traceback": []}
+        if self.session is not None:
+            self.session.send(socket, reply_type, content, parent, ident)
 
     async def do_execute(self, code: str, *args: Any, **kwargs: Any) -> Any:
         """Run a cell once the servers it names have made their first connection attempt.
