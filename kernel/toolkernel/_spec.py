@@ -17,6 +17,7 @@ __all__ = [
     "CHANNEL_TARGET",
     "LOG_MIME",
     "PROGRESS_MIME",
+    "PUBLISHED",
     "RELAY_MARK",
     "SOCKET_ENV_VAR",
     "START_FAILURE_NAME",
@@ -33,6 +34,11 @@ JSONObject = dict[str, Any]
 
 CHANNEL_TARGET = "toolkernel.rpc"
 """The comm target of the typed channel from the bridge to a kernel's session (JSON-RPC)."""
+
+PUBLISHED = "published"
+"""In an execute_reply's `metadata["toolkernel"]`: how many IOPub messages the kernel had
+published for the request when it replied (its `busy` status and `execute_input`
+included). A client that has seen that many has all of the cell's output."""
 
 CHANNEL_ON_CONTROL = "channel_on_control"
 """In a kernel_info reply's `toolkernel` object, true when the kernel serves the typed

@@ -71,6 +71,35 @@ def test_output_written_as_the_cell_ends_is_in_the_reply(bridge: Any) -> None:
         assert run(bridge, code) == (False, "thread\nend\nerr")
 
 
+def test_every_message_of_a_cell_that_ends_as_it_writes_is_in_the_reply(bridge: Any) -> None:
+    # The bridge ends a cell on its reply once it has the count of messages the kernel
+    # published: here about 200, the last ones sent just before the reply.
+    code = (
+        "import sys\n"
+        "for i in range(100):\n"
+        "    print(i, flush=True)\n"
+        "    sys.stderr.write(f'e{i} '); sys.stderr.flush()\n"
+        "display('shown')\n"
+        "print('last', end='')"
+    )
+    out = "".join(f"{i}\n" for i in range(100))
+    err = "".join(f"e{i} " for i in range(100))
+    for _ in range(5):
+        failed, text = run(bridge, code)
+        assert not failed
+        assert text.startswith(out)
+        assert "last" in text
+        assert err.rstrip() in text
+        assert "'shown'" in text
+
+
+def test_the_bridges_kernel_has_no_subshells_and_counts_what_it_publishes(bridge: Any) -> None:
+    code = "get_ipython().kernel._supports_kernel_subshells, get_ipython().kernel._published"
+    failed, text = run(bridge, code)
+    assert not failed
+    assert text.startswith("(False, <toolkernel.kernel._published.PublishedCounter")
+
+
 def test_history_arguments_go_only_to_kernels_of_the_toolkernel_launcher(tmp_path: Path) -> None:
     toolkernel = KernelSpecManager().get_kernel_spec("toolkernel")
     assert bridge_kernel_arguments(toolkernel) == list(BRIDGE_KERNEL_ARGUMENTS)

@@ -31,6 +31,7 @@ from toolkernel._spec import (
     CHANNEL_ON_CONTROL,
     LOG_MIME,
     PROGRESS_MIME,
+    PUBLISHED,
     ClientRelay,
     JSONObject,
 )
@@ -391,7 +392,15 @@ class KernelSession:
         return self._client
 
     async def _collect(self, msg_id: str, out: Execution, events: CellEvents | None) -> None:
+        """Absorb the cell's iopub messages until it is over.
+
+        It is over at its `idle` status, or as soon as its reply has come and as many
+        iopub messages as the reply says the kernel published (a Toolkernel kernel's
+        `PUBLISHED` count), which saves waiting for `idle` (it comes after the reply,
+        through the kernel's IOPub thread). The shell pump puts the reply in the queue.
+        """
         queue = self._iopub_routes[msg_id]
+        seen, published = 0, None
         while True:
             try:
                 async with asyncio.timeout(_LIVENESS_CHECK_S):
@@ -400,7 +409,13 @@ class KernelSession:
                 if not await self._alive():
                     raise _KernelDied from None
                 continue
-            if await _absorb(msg, out, events):
+            if msg["msg_type"] == "execute_reply":
+                published = _published(msg)
+            else:
+                seen += 1
+                if await _absorb(msg, out, events):
+                    return
+            if published is not None and seen >= published:
                 return
 
     async def _interrupt_and_settle(self, msg_id: str, out: Execution) -> None:
@@ -426,9 +441,9 @@ class KernelSession:
             msg = await receive()
             if msg is None:
                 continue
-            if self.channel.receive(msg):
-                continue
             queue = self._iopub_routes.get(msg["parent_header"].get("msg_id", ""))
+            if self.channel.receive(msg):
+                msg = _COUNTED  # the cell's collector counts it all the same
             if queue is not None:
                 queue.put_nowait(msg)
 
@@ -439,9 +454,13 @@ class KernelSession:
             msg = await receive()
             if msg is None:
                 continue
-            future = self._shell_routes.pop(msg["parent_header"].get("msg_id", ""), None)
+            parent_id = msg["parent_header"].get("msg_id", "")
+            future = self._shell_routes.pop(parent_id, None)
             if future is not None and not future.done():
                 future.set_result(msg)
+            queue = self._iopub_routes.get(parent_id)
+            if queue is not None and msg["msg_type"] == "execute_reply":
+                queue.put_nowait(msg)  # the cell's collector may end on it (`_collect`)
 
     def _send_shell(self, msg_type: str, content: JSONObject, subshell_id: str | None) -> None:
         client = self._require_client()
@@ -615,6 +634,17 @@ def bridge_kernel_arguments(spec: KernelSpec | None) -> list[str]:
     """
     argv = spec.argv if spec is not None else []
     return list(BRIDGE_KERNEL_ARGUMENTS) if "toolkernel.launcher" in argv else []
+
+
+_COUNTED: dict[str, Any] = {"msg_type": "toolkernel.counted", "content": {}}
+"""Stands in a cell's queue for one of its iopub messages that the channel took."""
+
+
+def _published(reply: dict[str, Any]) -> int | None:
+    """The reply's count of iopub messages published for its request; None if absent."""
+    marks = (reply.get("metadata") or {}).get("toolkernel")
+    count = marks.get(PUBLISHED) if isinstance(marks, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 class _KernelDied(Exception):

@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import zmq
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import Bool, Float, List, Unicode, default
 
-from toolkernel._spec import CHANNEL_ON_CONTROL, INPUT_REFUSED_MARK
+from toolkernel._spec import CHANNEL_ON_CONTROL, INPUT_REFUSED_MARK, PUBLISHED
 from toolkernel._version import __version__
 from toolkernel.config import toolkernel_settings
 from toolkernel.errors import ToolkernelError
@@ -24,6 +25,7 @@ from toolkernel.kernel._approval import ApprovalComms
 from toolkernel.kernel._channel import register_channel, serve_channel_on_control
 from toolkernel.kernel._magics import ToolMagics
 from toolkernel.kernel._progress import CellFrontEnd, LastResortRelay
+from toolkernel.kernel._published import PublishedCounter
 from toolkernel.kernel._relay import make_relay_factory, make_sample, relay_capabilities
 from toolkernel.kernel._tracebacks import install_short_tracebacks
 from toolkernel.session._toolbox import Toolbox
@@ -97,6 +99,7 @@ class ToolKernel(IPythonKernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         skip_slow_format_checkers()
+        self._published = PublishedCounter(self.session, (self.iopub_socket, self.iopub_thread))
         where = toolkernel_settings(self)  # c.Toolkernel.home and .mcp_config
         self.approvals = ApprovalComms()  # JupyterLab's approval dialogs
         self.approvals.register(self.comm_manager)
@@ -144,6 +147,32 @@ class ToolKernel(IPythonKernel):
     def kernel_info(self) -> dict[str, Any]:
         """The kernel_info reply's content, saying that the typed channel is served on control."""
         return {**super().kernel_info, "toolkernel": {CHANNEL_ON_CONTROL: True}}
+
+    async def execute_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        """Run a cell and reply; without subshells, the reply leaves at once.
+
+        ipykernel queues the reply on the shell stream and sends it only after it has
+        published the `idle` status (about 0.1 ms later).
+        """
+        await super().execute_request(stream, ident, parent)
+        shell_stream = self.shell_stream
+        if stream is shell_stream is not None and not self._supports_kernel_subshells:
+            shell_stream.flush(zmq.POLLOUT)
+
+    def set_parent(self, ident: Any, parent: Any, channel: str = "shell") -> None:
+        """Set the current request; an execute request's IOPub messages are counted."""
+        super().set_parent(ident, parent, channel)
+        header = parent.get("header") or {}
+        if header.get("msg_type") == "execute_request":
+            self._published.watch(str(header.get("msg_id")))
+
+    def finish_metadata(self, parent: Any, metadata: Any, reply_content: Any) -> Any:
+        """The reply's metadata, with how many IOPub messages the request published."""
+        metadata = super().finish_metadata(parent, metadata, reply_content)
+        published = self._published.published(str(parent["header"].get("msg_id")))
+        if published is not None:
+            metadata["toolkernel"] = {PUBLISHED: published}
+        return metadata
 
     @property
     def _supports_kernel_subshells(self) -> bool:
