@@ -560,16 +560,17 @@ def serve_traced(trace_path: str) -> int:
     Boundaries: a = the bridge has read the request line (its stdin thread with the SDK's
     transport, the event loop with the bridge's own); b = the line is on the event loop;
     c = BridgeServer.call_tool entered; c2 = KernelSession.execute entered; d =
-    execute_request sent; e = the kernel's idle status absorbed; f = KernelSession.execute
+    execute_request sent; e = the cell's messages are collected (its reply and the count
+    of messages it says were published, or its idle status); f = KernelSession.execute
     returned; g = call_tool returned; w1 = the reply line goes to be written; w2 = it is
-    written (and flushed). busy / idle are the kernel's own
-    message timestamps (wall clock), d_wall / e_wall the bridge's wall clock at d / e.
+    written (and flushed). busy / reply are the kernel's own message timestamps (wall
+    clock), d_wall / e_wall the bridge's wall clock at d / e.
     """
     import anyio
     from anyio import to_thread
 
     from toolkernel import cli
-    from toolkernel.bridge import _expose, _session
+    from toolkernel.bridge import _expose
 
     now, wall = time.perf_counter, time.time
     out = Path(trace_path).open("a", encoding="utf-8")  # noqa: SIM115 - open for the process
@@ -622,6 +623,17 @@ def serve_traced(trace_path: str) -> int:
             rec["g"] = now()
         return result
 
+    _expose.BridgeServer.call_tool = call_tool  # type: ignore[method-assign]
+    _trace_kernel_session(state, now, wall)
+    return cli.main(["mcp"])
+
+
+def _trace_kernel_session(
+    state: dict[str, Any], now: Callable[[], float], wall: Callable[[], float]
+) -> None:
+    """Mark c2, d, e, f and the kernel's busy / reply times in `KernelSession`."""
+    from toolkernel.bridge import _session
+
     real_execute = _session.KernelSession.execute
 
     async def execute(self: Any, code: str, **kwargs: Any) -> Any:
@@ -642,25 +654,40 @@ def serve_traced(trace_path: str) -> int:
             rec["d"], rec["d_wall"] = now(), wall()
         return msg_id
 
-    real_absorb = _session._absorb
+    real_absorb, real_published = _session._absorb, _session._published
 
     async def absorb(msg: dict[str, Any], execution: Any, on_output: Any) -> bool:
         done: bool = await real_absorb(msg, execution, on_output)
         rec = state["rec"]
         if rec is not None and msg["msg_type"] == "status":
-            date = msg["header"]["date"]
-            if isinstance(date, str):
-                date = datetime.fromisoformat(date)
-            rec[msg["content"]["execution_state"]] = date.timestamp()
-            if done:
-                rec["e"], rec["e_wall"] = now(), wall()
+            rec[msg["content"]["execution_state"]] = _sent_at(msg)
         return done
 
-    _expose.BridgeServer.call_tool = call_tool  # type: ignore[method-assign]
+    def published(reply: dict[str, Any]) -> int | None:
+        rec = state["rec"]
+        if rec is not None:
+            rec["reply"] = _sent_at(reply)
+        return real_published(reply)
+
+    real_collect = _session.KernelSession._collect
+
+    async def collect(self: Any, msg_id: str, out: Any, events: Any) -> None:
+        await real_collect(self, msg_id, out, events)
+        rec = state["rec"]
+        if rec is not None and "e" not in rec:
+            rec["e"], rec["e_wall"] = now(), wall()
+
     _session.KernelSession.execute = execute  # type: ignore[method-assign]
     _session.KernelSession._send_execute = send_execute  # type: ignore[method-assign]
     _session._absorb = absorb
-    return cli.main(["mcp"])
+    _session._published = published
+    _session.KernelSession._collect = collect  # type: ignore[method-assign]
+
+
+def _sent_at(msg: dict[str, Any]) -> float:
+    """When the kernel made `msg` (its header's date), as a wall-clock timestamp."""
+    date = msg["header"]["date"]
+    return (datetime.fromisoformat(date) if isinstance(date, str) else date).timestamp()
 
 
 def _trace_own_stdio(state: dict[str, Any], out: Any, now: Callable[[], float]) -> None:
@@ -698,9 +725,9 @@ SEGMENTS: list[tuple[str, str, str]] = [
     ("bridge: call_tool -> KernelSession.execute (args, Context)", "c", "c2"),
     ("bridge: execute -> execute_request sent (lock, msg, zmq)", "c2", "d"),
     ("kernel: request sent -> busy (zmq + kernel wake)", "d_wall", "busy"),
-    ("kernel: busy -> idle (the kernel's own handling)", "busy", "idle"),
-    ("kernel: idle -> absorbed by the bridge (iopub)", "idle", "e_wall"),
-    ("bridge: idle -> execute_reply drained, execute returns", "e", "f"),
+    ("kernel: busy -> execute_reply (the kernel's own handling)", "busy", "reply"),
+    ("kernel: execute_reply -> the bridge has the cell (shell)", "reply", "e_wall"),
+    ("bridge: cell collected -> execute returns", "e", "f"),
     ("bridge: build reply, call_tool returns", "f", "g"),
     ("bridge: result -> JSON line to write", "g", "w1"),
     ("bridge: stdout write (+ flush, 2 thread hops with the SDK's)", "w1", "w2"),
