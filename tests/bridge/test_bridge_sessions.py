@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -113,13 +115,44 @@ def test_a_session_over_the_limit_is_refused_at_once_with_a_clear_error(tmp_path
     assert "--max-sessions" in message
 
 
+def test_a_session_whose_kernel_fails_to_start_is_told_why_and_may_retry(tmp_path: Path) -> None:
+    # A real kernelspec whose process exits at once, as a broken kernel image would.
+    spec = tmp_path / "jupyter" / "kernels" / "broken"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    spec.joinpath("kernel.json").write_text(json.dumps({"argv": argv, "display_name": "x"}))
+    jupyter_path = {"JUPYTER_PATH": str(tmp_path / "jupyter")}
+
+    async def scenario(url: str) -> tuple[list[str], str]:
+        async with _client(url) as (session, _):
+            failures = []
+            for _ in range(2):  # the next call of the same session tries a new kernel
+                result = await session.call_tool("execute_code", {"code": "1"})
+                assert result.is_error
+                failures.append(result.content[0].text)  # type: ignore[union-attr]
+        async with _client(url) as (other, _):  # the bridge serves other sessions still
+            listed = await other.list_tools()
+        return failures, ",".join(tool.name for tool in listed.tools)
+
+    args = ("--pool-size", "0", "--kernel-name", "broken")
+    with _bridge(tmp_path, *args, extra_env=jupyter_path) as url:
+        failures, tools = asyncio.run(asyncio.wait_for(scenario(url), 180))
+        failed = _status(url)["pool"]["failed"]
+    for message in failures:
+        assert "this session's kernel failed to start" in message
+        assert "the 'broken' kernel exited with status 3 before it answered" in message
+        assert "retry the call" in message
+    assert "execute_code" in tools
+    assert failed >= 2
+
+
 # --- helpers ---------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _bridge(base: Path, *args: str) -> Iterator[str]:
+def _bridge(base: Path, *args: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """A bridge process serving HTTP with `args`; yields its URL, stops it on exit."""
-    env = {**echo_env(base), "TOOLKERNEL_BRIDGE_TOKEN": TOKEN}
+    env = {**echo_env(base), "TOOLKERNEL_BRIDGE_TOKEN": TOKEN, **(extra_env or {})}
     argv = [TOOLKERNEL, "mcp", "--transport", "http", "--port", "0", *args]
     proc = subprocess.Popen(argv, env=env, cwd=base, stderr=subprocess.PIPE, text=True)
     try:

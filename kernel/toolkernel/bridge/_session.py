@@ -194,13 +194,29 @@ class KernelSession:
             self._manager = manager
             client = manager.client()
         client.start_channels()
-        await client.wait_for_ready(timeout=timeout)
+        try:
+            await client.wait_for_ready(timeout=timeout)
+        except RuntimeError as exc:  # it died, or never answered
+            client.stop_channels()
+            raise BridgeError(await self._not_started(exc)) from exc
         self._client = client
         self._pumps = [
             asyncio.create_task(self._pump_iopub(client)),
             asyncio.create_task(self._pump_shell(client)),
         ]
         await self._open_channel()
+
+    async def _not_started(self, exc: RuntimeError) -> str:
+        """Why the kernel did not start, for the caller: its exit status when it died."""
+        provisioner = self._manager.provisioner if self._manager is not None else None
+        status = await provisioner.poll() if provisioner is not None else None
+        if status is None:
+            return f"the {self.kernel_name!r} kernel did not answer: {exc}"
+        return (
+            f"the {self.kernel_name!r} kernel exited with status {status} before it "
+            "answered; its own error is in the bridge's stderr, and `jupyter kernelspec "
+            f"list` shows where the {self.kernel_name!r} kernelspec is"
+        )
 
     async def shutdown(self) -> None:
         """Close the channel, stop the pumps, then the kernel if the bridge started it."""

@@ -246,11 +246,10 @@ class SessionKernels:
         except Exception as exc:
             if self._sessions.get(session_id) is session:
                 del self._sessions[session_id]  # the session's next request tries again
-            if isinstance(exc, BridgeError):
-                raise
+            why = str(exc) if isinstance(exc, BridgeError) else f"{type(exc).__name__}: {exc}"
             msg = (
-                f"this session's kernel failed to start ({type(exc).__name__}: {exc}); "
-                "retry the call, and if it fails again see the bridge's log"
+                f"this session's kernel failed to start ({why}); retry the call, and if "
+                "it fails again see the bridge's log"
             )
             raise BridgeError(msg) from exc
 
