@@ -100,12 +100,13 @@ def test_the_bridges_kernel_has_no_subshells_and_counts_what_it_publishes(bridge
     assert text.startswith("(False, <toolkernel.kernel._published.PublishedCounter")
 
 
-def test_history_arguments_go_only_to_kernels_of_the_toolkernel_launcher(tmp_path: Path) -> None:
+def test_the_bridges_arguments_go_only_to_toolkernel_kernels(tmp_path: Path) -> None:
     toolkernel = KernelSpecManager().get_kernel_spec("toolkernel")
     assert bridge_kernel_arguments(toolkernel) == list(BRIDGE_KERNEL_ARGUMENTS)
     stock = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
     assert bridge_kernel_arguments(stock) == []
-    assert bridge_kernel_arguments(KernelSpec(**sandboxed_kernel_json())) == []
+    sandboxed = bridge_kernel_arguments(KernelSpec(**sandboxed_kernel_json()))
+    assert sandboxed == [f"--kernel-option={option}" for option in BRIDGE_KERNEL_ARGUMENTS]
     assert bridge_kernel_arguments(None) == []
 
 

@@ -81,8 +81,8 @@ def test_the_client_approves_one_call_and_denies_a_destructive_one_in_the_sandbo
                 return text_of(result)
 
             where = await run(
-                "import os\n(os.environ['TOOLKERNEL_SANDBOXED'], "
-                "type(get_ipython().kernel.toolbox.host).__name__)"
+                "import os\nk = get_ipython().kernel\n(os.environ['TOOLKERNEL_SANDBOXED'], "
+                "type(k.toolbox.host).__name__, k._supports_kernel_subshells)"
             )
             await run("await wait_for_servers(30)")
             added = await run("await tools.echo.add(a=1, b=2)")
@@ -91,7 +91,7 @@ def test_the_client_approves_one_call_and_denies_a_destructive_one_in_the_sandbo
         return [where, added, denied, reached]
 
     where, added, denied, reached = asyncio.run(asyncio.wait_for(scenario(), 180))
-    assert where == "('1', 'RemoteToolHost')"
+    assert where == "('1', 'RemoteToolHost', False)"  # the bridge's options reached it
     assert added == "3"
     assert "ToolDenied" in denied
     assert "guarded.delete_note" in denied

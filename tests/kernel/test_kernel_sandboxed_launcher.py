@@ -62,6 +62,20 @@ def test_a_tcp_connection_file_is_refused_with_what_to_do(
     assert "toolkernel-sandboxed kernelspec" in err
 
 
+@pytest.mark.parametrize("option", ["-f", "/etc/passwd", "--x=1", "--A.b", "-A.b=1", "--A..b=1"])
+def test_a_kernel_option_that_is_not_a_traitlets_option_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    connection = tmp_path / "kernel.json"
+    connection.write_text(json.dumps({"transport": "ipc", "ip": str(tmp_path / "k"), "key": ""}))
+    # Were the option taken, the launcher would go on: keep its workspace in tmp_path.
+    argv = ["-f", str(connection), "--workspace", str(tmp_path), f"--kernel-option={option}"]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "is not a kernel option of the form --Class.name=value" in capsys.readouterr().err
+
+
 def test_the_interpreters_folders_never_include_the_home_or_an_ancestor_of_it() -> None:
     shown = python_paths()
     assert shown

@@ -644,12 +644,17 @@ BRIDGE_KERNEL_ARGUMENTS = ("--HistoryManager.hist_file=:memory:", "--ToolKernelA
 
 
 def bridge_kernel_arguments(spec: KernelSpec | None) -> list[str]:
-    """`BRIDGE_KERNEL_ARGUMENTS` for a kernelspec that runs `toolkernel.launcher`, else none.
+    """`BRIDGE_KERNEL_ARGUMENTS` for a kernelspec of the Toolkernel kernel, else none.
 
-    Other kernels (and the sandboxed kernel's launcher) may not take IPython options.
+    The sandboxed kernel's launcher passes them on (`--kernel-option`). Other kernels
+    may not take IPython options.
     """
     argv = spec.argv if spec is not None else []
-    return list(BRIDGE_KERNEL_ARGUMENTS) if "toolkernel.launcher" in argv else []
+    if "toolkernel.launcher" in argv:
+        return list(BRIDGE_KERNEL_ARGUMENTS)
+    if "toolkernel.sandboxed" in argv:
+        return [f"--kernel-option={option}" for option in BRIDGE_KERNEL_ARGUMENTS]
+    return []
 
 
 _COUNTED: dict[str, Any] = {"msg_type": "toolkernel.counted", "content": {}}

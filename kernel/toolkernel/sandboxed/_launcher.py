@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import site
 import sys
@@ -234,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if network_allow:
             _check_reachable_interpreter(backend, Path(sys.executable))
         command = [sys.executable, "-P", "-s", "-m", "toolkernel.launcher", "-f", str(inner_file)]
-        command.append(REMOTE_HOST_ARG)
+        command.extend([REMOTE_HOST_ARG, *args.kernel_option])
         exited = run_foreground(command, policy=policy, backend=backend, cwd=workspace)
     except (SandboxError, ValueError, OSError) as exc:
         sys.stderr.write(f"toolkernel-sandboxed: the kernel could not start: {exc}\n")
@@ -347,6 +348,17 @@ def _env_int(name: str, default: int) -> int | str:
     return os.environ.get(name) or default
 
 
+_KERNEL_OPTION = re.compile(r"--[A-Za-z_]\w*(\.[A-Za-z_]\w*)+=.*", re.DOTALL)
+
+
+def _kernel_option(text: str) -> str:
+    """`--Class.name=value`, a traitlets option; anything else (`-f`, a path) is refused."""
+    if not _KERNEL_OPTION.fullmatch(text):
+        msg = f"{text!r} is not a kernel option of the form --Class.name=value"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     defaults = KernelLimits()
     parser = argparse.ArgumentParser(
@@ -395,6 +407,15 @@ def _parser() -> argparse.ArgumentParser:
         help="a domain the kernel may reach through the launcher's filtering proxy: "
         "'api.github.com', '*.example.org', 'localhost:8080' or '10.0.0.7'; repeat it for "
         "more (default: none, no network) [TOOLKERNEL_SANDBOX_NETWORK, comma-separated]",
+    )
+    parser.add_argument(
+        "--kernel-option",
+        action="append",
+        default=[],
+        type=_kernel_option,
+        metavar="--Class.name=VALUE",
+        help="an option for the kernel inside the sandbox, such as "
+        "--ToolKernelApp.subshells=False (toolkernel mcp passes its own); repeat it for more",
     )
     parser.add_argument(
         "--backend",
