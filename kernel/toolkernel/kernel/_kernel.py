@@ -29,6 +29,7 @@ from toolkernel.kernel._progress import CellFrontEnd, LastResortRelay
 from toolkernel.kernel._published import PublishedCounter
 from toolkernel.kernel._relay import make_relay_factory, make_sample, relay_capabilities
 from toolkernel.kernel._tracebacks import install_short_tracebacks
+from toolkernel.kernel._transform import OneTransformPerCell
 from toolkernel.session._toolbox import Toolbox
 
 __all__ = ["ToolKernel"]
@@ -130,6 +131,9 @@ class ToolKernel(IPythonKernel):
         shell.user_ns_hidden.update(preloads)
         shell.register_magics(ToolMagics(shell, self.toolbox))
         _remember_signature(type(shell).run_cell_async)
+        self._transforms = OneTransformPerCell(shell.transform_cell)
+        shell.transform_cell = self._transforms
+        shell.events.register("pre_run_cell", self._transforms.forget)
         self._interrupted = False
         install_short_tracebacks(
             shell,
@@ -222,7 +226,11 @@ class ToolKernel(IPythonKernel):
         self._interrupted = False
         with self.toolbox.execution(self.execution_count, self._requested_call_cap()):
             await self.toolbox.wait_for_sources_used_by(code)
-            return await super().do_execute(code, *args, **kwargs)
+            self._transforms.armed = True  # ipykernel's and IPython's transforms: one
+            try:
+                return await super().do_execute(code, *args, **kwargs)
+            finally:
+                self._transforms.forget()
 
     def _requested_call_cap(self) -> int | None:
         """The tool-call cap the running cell's request carries (the bridge's), if any."""
