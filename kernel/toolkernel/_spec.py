@@ -42,7 +42,8 @@ included). A client that has seen that many has all of the cell's output."""
 
 CHANNEL_ON_CONTROL = "channel_on_control"
 """In a kernel_info reply's `toolkernel` object, true when the kernel serves the typed
-channel's comm on its control channel (a kernel without subshells: the bridge's own)."""
+channel's comm on its control channel as well (every Toolkernel kernel does; the bridge
+opens it there when the kernel has no subshells, as the kernels it starts)."""
 
 SOCKET_ENV_VAR = "TOOLKERNEL_HOST_SOCKET"
 """The variable naming a tool host's Unix socket: where a `RemoteToolHost` finds it when
