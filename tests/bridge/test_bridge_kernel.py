@@ -110,6 +110,18 @@ def test_the_bridges_arguments_go_only_to_toolkernel_kernels(tmp_path: Path) -> 
     assert bridge_kernel_arguments(None) == []
 
 
+def test_an_option_the_kernelspec_sets_itself_is_left_to_it() -> None:
+    own = KernelSpec(argv=[*toolkernel_argv(), "--ToolKernelApp.subshells=True"])
+    assert bridge_kernel_arguments(own) == ["--HistoryManager.hist_file=:memory:"]
+    sandboxed = KernelSpec(**sandboxed_kernel_json())
+    sandboxed.argv = [*sandboxed.argv, "--kernel-option=--HistoryManager.hist_file=/h.db"]
+    assert bridge_kernel_arguments(sandboxed) == ["--kernel-option=--ToolKernelApp.subshells=False"]
+
+
+def toolkernel_argv() -> list[str]:
+    return [sys.executable, "-P", "-m", "toolkernel.launcher", "-f", "{connection_file}"]
+
+
 def test_a_subprocess_writing_to_stdout_never_reaches_the_stdio_wire(tmp_path: Path) -> None:
     params = StdioServerParameters(
         command=TOOLKERNEL, args=["mcp"], env=echo_env(tmp_path), cwd=str(tmp_path)

@@ -647,14 +647,27 @@ def bridge_kernel_arguments(spec: KernelSpec | None) -> list[str]:
     """`BRIDGE_KERNEL_ARGUMENTS` for a kernelspec of the Toolkernel kernel, else none.
 
     The sandboxed kernel's launcher passes them on (`--kernel-option`). Other kernels
-    may not take IPython options.
+    may not take IPython options. An option the kernelspec already sets is left to it
+    (traitlets refuses an option given twice, and the person's choice wins).
     """
     argv = spec.argv if spec is not None else []
     if "toolkernel.launcher" in argv:
-        return list(BRIDGE_KERNEL_ARGUMENTS)
-    if "toolkernel.sandboxed" in argv:
-        return [f"--kernel-option={option}" for option in BRIDGE_KERNEL_ARGUMENTS]
-    return []
+        form = "{}"
+    elif "toolkernel.sandboxed" in argv:
+        form = "--kernel-option={}"
+    else:
+        return []
+    given = {_option_name(arg.removeprefix("--kernel-option=")) for arg in argv}
+    return [
+        form.format(option)
+        for option in BRIDGE_KERNEL_ARGUMENTS
+        if _option_name(option) not in given
+    ]
+
+
+def _option_name(argument: str) -> str:
+    """`--Class.name` of a `--Class.name=value` argument."""
+    return argument.split("=", 1)[0]
 
 
 _COUNTED: dict[str, Any] = {"msg_type": "toolkernel.counted", "content": {}}
