@@ -150,6 +150,16 @@ class KernelDriver:
             if reply["parent_header"].get("msg_id") == msg_id:
                 return reply
 
+    def control_reply(self, msg_type: str, content: dict[str, Any], timeout: float) -> Any:
+        """Send one control request and return its reply (other control replies skipped)."""
+        request = self.client.session.msg(msg_type, content)
+        self.client.control_channel.send(request)
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.client.get_control_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
+                return reply
+
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False, restart=False)

@@ -119,13 +119,8 @@ class LabComm:
         return set(self.driver.reply_to(msg_id, 30)["content"]["comms"])
 
     def _create_subshell(self) -> str:
-        request = self.client.session.msg("create_subshell_request", {})
-        self.client.control_channel.send(request)
-        deadline = time.monotonic() + 30
-        while True:
-            reply = self.client.get_control_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
-                return str(reply["content"]["subshell_id"])
+        reply = self.driver.control_reply("create_subshell_request", {}, 30)
+        return str(reply["content"]["subshell_id"])
 
 
 def answering(lab: LabComm, answer: str) -> Callable[[dict[str, Any]], None]:

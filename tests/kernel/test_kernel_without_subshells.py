@@ -40,17 +40,6 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelDriver]:
     driver.shutdown()
 
 
-def control_request(driver: KernelDriver, msg_type: str, content: dict[str, Any]) -> Any:
-    """Send one control request and return its reply (other control replies skipped)."""
-    request = driver.client.session.msg(msg_type, content)
-    driver.client.control_channel.send(request)
-    deadline = time.monotonic() + BOUND_S
-    while True:
-        reply = driver.client.get_control_msg(timeout=max(0.1, deadline - time.monotonic()))
-        if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
-            return reply
-
-
 def send_control(driver: KernelDriver, msg_type: str, content: dict[str, Any]) -> None:
     driver.client.control_channel.send(driver.client.session.msg(msg_type, content))
 
@@ -87,7 +76,7 @@ def test_the_kernel_offers_no_subshells_and_says_where_the_channel_is(
     info = kernel.reply_to(kernel.client.kernel_info(), BOUND_S)["content"]
     assert "kernel subshells" not in info["supported_features"]
     assert info["toolkernel"] == {"channel_on_control": True}
-    reply = control_request(kernel, "create_subshell_request", {})["content"]
+    reply = kernel.control_reply("create_subshell_request", {}, BOUND_S)["content"]
     assert reply["status"] == "error"
     assert "without subshells" in reply["evalue"]
     assert "--ToolKernelApp.subshells=False" in reply["evalue"]
@@ -162,7 +151,7 @@ def test_other_comms_are_refused_on_control(kernel: KernelDriver) -> None:
         )
     )
     # Control messages are handled in order: once this answers, the open was handled.
-    control_request(kernel, "kernel_info_request", {})
+    kernel.control_reply("kernel_info_request", {}, BOUND_S)
     assert kernel.value("opened_on") == [on_shell]
     comms = kernel.reply_to(kernel.client.comm_info(target_name="mine"), BOUND_S)
     assert set(comms["content"]["comms"]) == {on_shell}
@@ -173,7 +162,7 @@ def test_other_comms_are_refused_on_control(kernel: KernelDriver) -> None:
         "lambda msg: got.append(msg['content']['data']))"
     )
     send_control(kernel, "comm_msg", {"comm_id": on_shell, "data": {"via": "control"}})
-    control_request(kernel, "kernel_info_request", {})
+    kernel.control_reply("kernel_info_request", {}, BOUND_S)
     kernel.client.shell_channel.send(
         kernel.client.session.msg("comm_msg", {"comm_id": on_shell, "data": {"via": "shell"}})
     )

@@ -497,9 +497,9 @@ class KernelSession:
         subshells, as the bridge starts them); else the main shell, which waits for cells.
         """
         self.channel.close(_RESTARTED)
-        info = await self._kernel_info()
-        subshell = await self._new_subshell() if "kernel subshells" in info[0] else None
-        if subshell is None and info[1]:
+        features, on_control = await self._kernel_info()
+        subshell = await self._new_subshell() if "kernel subshells" in features else None
+        if subshell is None and on_control:
             self.channel = ChannelClient(self._send_control)
             self.channel.open(None)
             return

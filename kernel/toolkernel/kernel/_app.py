@@ -59,10 +59,6 @@ class _NoShellChannelThread:
     def __bool__(self) -> bool:
         return False
 
-    def is_alive(self) -> bool:
-        """Never running (ipykernel's `close` asks)."""
-        return False
-
 
 def _skip_unhandled_levels(log: logging.Logger | logging.LoggerAdapter[Any]) -> None:
     """Set the kernel's logger to the lowest level one of its handlers emits.
